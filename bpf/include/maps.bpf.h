@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Every map of the local bypass, declared once. Names are the ones pinned
+ * under the state directory and shown by bpftool (at most 15 characters).
+ */
+#ifndef NA_MAPS_BPF_H
+#define NA_MAPS_BPF_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "netaccel_abi.h"
+
+/* Enrolled cgroups by slot: id, mode, state (active or draining). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, NA_MAX_CGROUPS);
+	__type(key, __u32);
+	__type(value, struct na_cgroup_cfg);
+} na_cgroups SEC(".maps");
+
+/* Active enrolled cgroups by id -> slot; sock_create searches it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, NA_MAX_CGROUPS);
+	__type(key, __u64);
+	__type(value, __u32);
+} na_cgslot SEC(".maps");
+
+/* Counters per slot (NA_SLOT_GLOBAL for events of no enrolled cgroup). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, NA_STATS_SLOTS);
+	__type(key, __u32);
+	__type(value, struct na_stats);
+} na_stats SEC(".maps");
+
+/* Sockets on the fast path, by connection identity. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SOCKHASH);
+	__uint(max_entries, NA_SOCKHASH_MAX);
+	__type(key, struct na_sock_key);
+	__type(value, __u64);
+} na_sockhash SEC(".maps");
+
+/* Per-socket state; BPF_F_CLONE hands it on to accepted sockets. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC | BPF_F_CLONE);
+	__type(key, int);
+	__type(value, struct na_sk_state);
+} na_sk_state SEC(".maps");
+
+#endif /* NA_MAPS_BPF_H */

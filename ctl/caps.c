@@ -1,0 +1,43 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* Which capabilities a command needs, and which of them the caller lacks. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/capability.h>
+
+#include "ctl.h"
+#include "log.h"
+
+static bool have_cap(cap_t caps, cap_value_t cap)
+{
+	cap_flag_value_t v = CAP_CLEAR;
+
+	return cap_get_flag(caps, cap, CAP_EFFECTIVE, &v) == 0 && v == CAP_SET;
+}
+
+int na_caps_require(const char *command, bool attach)
+{
+	char missing[128] = "";
+	bool has_bpf_cap;
+	cap_t caps;
+
+	caps = cap_get_proc();
+	if (!caps)
+		return -errno;
+	/* CAP_BPF exists since Linux 5.8; before it, CAP_SYS_ADMIN does its
+	 * job. Either one is enough. */
+	has_bpf_cap = CAP_IS_SUPPORTED(CAP_BPF);
+	if (has_bpf_cap && !have_cap(caps, CAP_BPF) && !have_cap(caps, CAP_SYS_ADMIN))
+		strcat(missing, ", CAP_BPF");
+	if (!has_bpf_cap && !have_cap(caps, CAP_SYS_ADMIN))
+		strcat(missing, ", CAP_SYS_ADMIN");
+	if (attach && !have_cap(caps, CAP_NET_ADMIN))
+		strcat(missing, ", CAP_NET_ADMIN");
+	cap_free(caps);
+	if (!missing[0])
+		return 0;
+	na_err("%s needs %s%s; missing: %s (run as root)", command,
+	       has_bpf_cap ? "CAP_BPF" : "CAP_SYS_ADMIN",
+	       attach ? " and CAP_NET_ADMIN" : "", missing + 2);
+	return -EPERM;
+}

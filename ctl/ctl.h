@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* What the command handlers of netaccel-ctl share. */
+#ifndef NA_CTL_H
+#define NA_CTL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "na_cgroup.h"
+
+/* Exit codes: 0 done, 1 failed, 2 the command line is wrong. */
+#define NA_EXIT_OK 0
+#define NA_EXIT_FAIL 1
+#define NA_EXIT_USAGE 2
+
+struct na_ctl {
+	const char *state_dir;	/* --state-dir, or NULL */
+	int verbosity;
+};
+
+struct na_cmd {
+	const char *name;
+	int (*run)(struct na_ctl *ctl, int argc, char **argv);
+	const char *args;	/* synopsis after the name */
+	const char *summary;	/* one line for the command list */
+	const char *help;	/* the rest of `<command> --help` */
+};
+
+extern const struct na_cmd na_commands[];
+
+/* Parse the options of one command: the ones in longopts plus -h/--help,
+ * -v/--verbose and --state-dir, which every command takes. Returns the
+ * option character, -1 at the end of options, '?' after printing a usage
+ * error. On -h prints the command's help and returns 'h'. */
+struct option;
+int na_getopt(struct na_ctl *ctl, const struct na_cmd *cmd, int argc,
+	      char **argv, const char *shortopts, const struct option *longopts);
+
+/* One-line usage error for cmd; returns NA_EXIT_USAGE. */
+__attribute__((format(printf, 2, 3)))
+int na_usage_error(const struct na_cmd *cmd, const char *fmt, ...);
+const struct na_cmd *na_find_cmd(const char *name);
+void na_cmd_help(const struct na_cmd *cmd);
+
+/* Resolve what the user typed to a cgroup; prints the error. */
+int na_resolve_cgroup(const char *spec, struct na_cgroup *cg);
+/* The cgroup v2 root (found in /proc/self/mountinfo); prints the error. */
+int na_cgroup_root(char *out, size_t outlen);
+
+/* Check the effective capabilities for what: "bpf" (read state) or
+ * "attach" (change it). Prints what is missing. */
+int na_caps_require(const char *command, bool attach);
+
+int cmd_enroll(struct na_ctl *ctl, int argc, char **argv);
+int cmd_unenroll(struct na_ctl *ctl, int argc, char **argv);
+int cmd_cleanup(struct na_ctl *ctl, int argc, char **argv);
+int cmd_status(struct na_ctl *ctl, int argc, char **argv);
+int cmd_stats(struct na_ctl *ctl, int argc, char **argv);
+
+const char *na_mode_name(uint32_t mode);
+const char *na_slot_state_name(uint32_t state);
+
+#endif /* NA_CTL_H */

@@ -1,0 +1,248 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* netaccel-ctl: the command table, option handling and dispatch. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "ctl.h"
+#include "log.h"
+
+#define PROG "netaccel-ctl"
+
+const struct na_cmd na_commands[] = {
+	{ "enroll", cmd_enroll, "<cgroup> [--mode all|opt-in]",
+	  "accelerate TCP between sockets created in a cgroup",
+	  "Loads netaccel's programs if needed and attaches them to the cgroup.\n"
+	  "TCP connections between two sockets of this host that were both created\n"
+	  "in enrolled cgroups (or their descendants) after enrollment skip the\n"
+	  "TCP/IP stack. Sockets that existed before stay on the normal path.\n"
+	  "\n"
+	  "  -m, --mode all      every TCP socket created in the cgroup (default)\n"
+	  "  -m, --mode opt-in   only sockets the application tagged\n"
+	  "\n"
+	  "Enrolling again changes the mode, or repairs an interrupted enrollment.\n" },
+	{ "unenroll", cmd_unenroll, "<cgroup>",
+	  "stop accelerating new connections of a cgroup",
+	  "New connections take the normal path at once; connections already on\n"
+	  "the fast path keep it until they close, so no byte is lost. `status`\n"
+	  "shows how many are still draining. A cgroup that was removed can be\n"
+	  "unenrolled by the path it had.\n" },
+	{ "cleanup", cmd_cleanup, "[--force]",
+	  "remove everything netaccel put in the kernel",
+	  "Unenrolls every cgroup, then removes programs, maps and links once no\n"
+	  "accelerated connection is left. While some still live, it stops new\n"
+	  "ones and says how many remain; run it again after they close.\n"
+	  "\n"
+	  "  -f, --force   remove everything now: live accelerated connections\n"
+	  "                are cut, and bytes queued on them are lost\n" },
+	{ "status", cmd_status, "[--json]",
+	  "show enrolled cgroups, programs, map fill and kernel features",
+	  "  --json   machine-readable output\n" },
+	{ "stats", cmd_stats, "[--json] [<cgroup>]",
+	  "show the counters that prove the fast path is taken",
+	  "Counters per enrolled cgroup and in total: sockets tagged, joined and\n"
+	  "closed, messages and bytes redirected or passed, misses and fallbacks.\n"
+	  "\n"
+	  "  --json   machine-readable output\n" },
+	{ 0 }
+};
+
+static const char cgroup_forms[] =
+	"<cgroup> is a cgroup v2 directory: an absolute path (/sys/fs/cgroup/app.slice),\n"
+	"a path relative to the cgroup v2 root (app.slice/api.service), pid:<PID>,\n"
+	"or container:<ID or unique prefix>.\n";
+
+const struct na_cmd *na_find_cmd(const char *name)
+{
+	const struct na_cmd *c;
+
+	for (c = na_commands; c->name; c++)
+		if (!strcmp(c->name, name))
+			return c;
+	return NULL;
+}
+
+static void usage(FILE *f)
+{
+	const struct na_cmd *c;
+
+	fprintf(f, "Usage: " PROG " [-v|-vv] [--state-dir DIR] <command> [options]\n\n"
+		   "Accelerates local TCP between enrolled cgroups with eBPF.\n\nCommands:\n");
+	for (c = na_commands; c->name; c++)
+		fprintf(f, "  %-10s %s\n", c->name, c->summary);
+	fprintf(f, "\nOptions:\n"
+		   "  -v, --verbose        say what is done; -vv adds libbpf and verifier output\n"
+		   "  -S, --state-dir DIR  bpffs directory for netaccel's pins (default %s,\n"
+		   "                       or $" "NETACCEL_STATE_DIR" ")\n"
+		   "  -h, --help           this help; " PROG " <command> --help for a command\n"
+		   "  -V, --version        print the version\n\n%s",
+		NA_DEFAULT_STATE_DIR, cgroup_forms);
+}
+
+void na_cmd_help(const struct na_cmd *cmd)
+{
+	printf("Usage: " PROG " %s %s\n\n%s.\n\n%s", cmd->name, cmd->args,
+	       cmd->summary, cmd->help);
+	if (strstr(cmd->args, "<cgroup>"))
+		printf("\n%s", cgroup_forms);
+}
+
+int na_usage_error(const struct na_cmd *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, PROG " %s: ", cmd->name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (see " PROG " %s --help)\n", cmd->name);
+	return NA_EXIT_USAGE;
+}
+
+int na_getopt(struct na_ctl *ctl, const struct na_cmd *cmd, int argc,
+	      char **argv, const char *shortopts, const struct option *longopts)
+{
+	struct option all[16];
+	char shorts[32];
+	size_t n = 0;
+	int c;
+
+	for (; longopts && longopts[n].name && n < 12; n++)
+		all[n] = longopts[n];
+	all[n++] = (struct option){ "help", no_argument, NULL, 'h' };
+	all[n++] = (struct option){ "verbose", no_argument, NULL, 'v' };
+	all[n++] = (struct option){ "state-dir", required_argument, NULL, 'S' };
+	all[n] = (struct option){ 0 };
+	snprintf(shorts, sizeof(shorts), ":%shvS:", shortopts);
+
+	for (;;) {
+		c = getopt_long(argc, argv, shorts, all, NULL);
+		switch (c) {
+		case 'h':
+			na_cmd_help(cmd);
+			return 'h';
+		case 'v':
+			na_log_init(++ctl->verbosity);
+			continue;
+		case 'S':
+			ctl->state_dir = optarg;
+			continue;
+		case ':':
+			na_usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
+			return '?';
+		case '?':
+			if (optopt)
+				na_usage_error(cmd, "unknown option '-%c'", optopt);
+			else
+				na_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+			return '?';
+		default:
+			return c;
+		}
+	}
+}
+
+int na_cgroup_root(char *out, size_t outlen)
+{
+	int err = na_cgroup_find_mount("/proc/self/mountinfo", out, outlen);
+
+	if (err == -ENOENT)
+		na_err("no cgroup v2 hierarchy is mounted (netaccel needs cgroup v2; see /proc/self/mountinfo)");
+	else if (err)
+		na_err("cannot read /proc/self/mountinfo: %s", strerror(-err));
+	return err;
+}
+
+int na_resolve_cgroup(const char *spec, struct na_cgroup *cg)
+{
+	char root[PATH_MAX], why[1024];
+	int err;
+
+	err = na_cgroup_root(root, sizeof(root));
+	if (err)
+		return err;
+	err = na_cgroup_resolve(root, "/proc", spec, cg, why, sizeof(why));
+	if (err)
+		na_err("%s", why);
+	return err;
+}
+
+#if !NA_HAVE_BPF
+/* Built without the datapath: every command says so. */
+int cmd_enroll(struct na_ctl *ctl, int argc, char **argv)
+{
+	na_err("acceleration is unavailable: this build has no BPF support (rebuild with -Dbpf=enabled; needs clang, bpftool and libbpf)");
+	return NA_EXIT_FAIL;
+}
+int cmd_unenroll(struct na_ctl *ctl, int argc, char **argv) __attribute__((alias("cmd_enroll")));
+int cmd_cleanup(struct na_ctl *ctl, int argc, char **argv) __attribute__((alias("cmd_enroll")));
+int cmd_status(struct na_ctl *ctl, int argc, char **argv) __attribute__((alias("cmd_enroll")));
+int cmd_stats(struct na_ctl *ctl, int argc, char **argv) __attribute__((alias("cmd_enroll")));
+#endif
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "state-dir", required_argument, NULL, 'S' },
+		{ 0 }
+	};
+	struct na_ctl ctl = { 0 };
+	const struct na_cmd *cmd;
+	int c;
+
+	na_log_init(0);
+	opterr = 0;
+	/* '+': global options end at the command name. */
+	while ((c = getopt_long(argc, argv, "+:hVvS:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'h':
+			usage(stdout);
+			return NA_EXIT_OK;
+		case 'V':
+			printf(PROG " %s\n", NA_VERSION);
+			return NA_EXIT_OK;
+		case 'v':
+			na_log_init(++ctl.verbosity);
+			break;
+		case 'S':
+			ctl.state_dir = optarg;
+			break;
+		case ':':
+			fprintf(stderr, PROG ": option '%s' needs a value (see " PROG " --help)\n",
+				argv[optind - 1]);
+			return NA_EXIT_USAGE;
+		default:
+			fprintf(stderr, PROG ": unknown option '%s' (see " PROG " --help)\n",
+				argv[optind - 1]);
+			return NA_EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		fprintf(stderr, PROG ": missing command (see " PROG " --help)\n");
+		return NA_EXIT_USAGE;
+	}
+	if (!strcmp(argv[optind], "help")) {
+		cmd = optind + 1 < argc ? na_find_cmd(argv[optind + 1]) : NULL;
+		if (cmd)
+			na_cmd_help(cmd);
+		else
+			usage(stdout);
+		return NA_EXIT_OK;
+	}
+	cmd = na_find_cmd(argv[optind]);
+	if (!cmd) {
+		fprintf(stderr, PROG ": unknown command '%s' (see " PROG " --help)\n", argv[optind]);
+		return NA_EXIT_USAGE;
+	}
+	argc -= optind;
+	argv += optind;
+	optind = 0;	/* restart getopt for the command's own options */
+	return cmd->run(&ctl, argc, argv);
+}

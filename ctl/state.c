@@ -1,0 +1,448 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The state directory: one bpffs directory holding every program, map and
+ * link netaccel put in the kernel, so that acceleration outlives the CLI
+ * and the next run (or `cleanup`) finds all of it.
+ *
+ *   prog_create prog_sockops prog_msg       programs
+ *   na_cgroups na_cgslot na_stats ...       maps (pinned by libbpf, by name)
+ *   cg<ID>_create cg<ID>_sockops            links of the cgroup with id ID
+ *
+ * Creation pins maps first, then programs, then attaches; removal goes the
+ * other way. A run killed half-way therefore leaves a prefix of the state,
+ * which the next na_state_open(create) completes.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "config.h"
+#include "bypass.skel.h"
+#include "log.h"
+#include "state.h"
+
+#ifndef BPF_FS_MAGIC
+#define BPF_FS_MAGIC 0xcafe4a11
+#endif
+
+static const char *const prog_pins[] = {
+	"prog_create", "prog_sockops", "prog_msg",
+};
+
+const char *na_state_dir(const char *opt)
+{
+	const char *env;
+
+	if (opt && *opt)
+		return opt;
+	env = getenv(NA_STATE_DIR_ENV);
+	if (env && *env)
+		return env;
+	return NA_DEFAULT_STATE_DIR;
+}
+
+static void state_init(struct na_state *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->dir_fd = -1;
+	st->map_cgroups = st->map_cgslot = st->map_stats = -1;
+	st->map_sockhash = st->map_sk_state = -1;
+	st->prog_create = st->prog_sockops = st->prog_msg = -1;
+}
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+static void close_pins(struct na_state *st)
+{
+	close_fd(&st->map_cgroups);
+	close_fd(&st->map_cgslot);
+	close_fd(&st->map_stats);
+	close_fd(&st->map_sockhash);
+	close_fd(&st->map_sk_state);
+	close_fd(&st->prog_create);
+	close_fd(&st->prog_sockops);
+	close_fd(&st->prog_msg);
+}
+
+void na_state_close(struct na_state *st)
+{
+	close_pins(st);
+	close_fd(&st->dir_fd);	/* drops the lock */
+}
+
+int na_state_pin_path(const struct na_state *st, const char *name, char *out,
+		      size_t outlen)
+{
+	int n = snprintf(out, outlen, "%s/%s", st->dir, name);
+
+	return n < 0 || (size_t)n >= outlen ? -ENAMETOOLONG : 0;
+}
+
+int na_state_get_pin(const struct na_state *st, const char *name)
+{
+	char path[PATH_MAX];
+	int fd, err;
+
+	err = na_state_pin_path(st, name, path, sizeof(path));
+	if (err)
+		return err;
+	fd = bpf_obj_get(path);
+	return fd < 0 ? -errno : fd;
+}
+
+static bool on_bpffs(const char *path)
+{
+	struct statfs sfs;
+
+	return statfs(path, &sfs) == 0 && (unsigned long)sfs.f_type == BPF_FS_MAGIC;
+}
+
+/*
+ * The state directory must sit on a bpffs. Its parent is mounted when it
+ * is the usual /sys/fs/bpf and nothing is mounted there yet; anywhere else
+ * we say what is wrong rather than mount over a directory we do not own.
+ */
+static int ensure_bpffs(const char *dir)
+{
+	char parent[PATH_MAX];
+	char *slash;
+
+	if (snprintf(parent, sizeof(parent), "%s", dir) >= (int)sizeof(parent))
+		return -ENAMETOOLONG;
+	slash = strrchr(parent, '/');
+	if (!slash || slash == parent) {
+		na_err("state directory %s: must be a directory inside a bpffs mount", dir);
+		return -EINVAL;
+	}
+	*slash = '\0';
+	if (on_bpffs(parent))
+		return 0;
+	if (strcmp(parent, "/sys/fs/bpf") != 0) {
+		na_err("state directory %s: %s is not a bpffs mount (mount one with: mount -t bpf bpf %s)",
+		       dir, parent, parent);
+		return -ENOTSUP;
+	}
+	if (mkdir(parent, 0755) && errno != EEXIST) {
+		na_err("cannot create %s: %s", parent, strerror(errno));
+		return -errno;
+	}
+	if (mount("bpf", parent, "bpf", 0, "mode=0700")) {
+		int err = -errno;
+
+		na_err("cannot mount bpffs on %s: %s%s", parent, strerror(-err),
+		       err == -EPERM ? " (needs CAP_SYS_ADMIN)" : "");
+		return err;
+	}
+	na_info("mounted bpffs on %s", parent);
+	return 0;
+}
+
+static int lock_dir(struct na_state *st, bool create)
+{
+	if (create && mkdir(st->dir, 0700) && errno != EEXIST) {
+		na_err("cannot create state directory %s: %s", st->dir,
+		       strerror(errno));
+		return -errno;
+	}
+	st->dir_fd = open(st->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (st->dir_fd < 0)
+		return -errno;
+	if (!on_bpffs(st->dir)) {
+		na_err("state directory %s is not on a bpffs mount", st->dir);
+		return -ENOTSUP;
+	}
+	/* One writer at a time: commands are read-modify-write on the maps. */
+	if (flock(st->dir_fd, LOCK_EX))
+		return -errno;
+	return 0;
+}
+
+/* Open every pinned object; -ENOENT when any is missing. */
+static int open_pins(struct na_state *st)
+{
+	struct {
+		const char *name;
+		int *fd;
+	} pins[] = {
+		{ "na_cgroups", &st->map_cgroups },
+		{ "na_cgslot", &st->map_cgslot },
+		{ "na_stats", &st->map_stats },
+		{ "na_sockhash", &st->map_sockhash },
+		{ "na_sk_state", &st->map_sk_state },
+		{ "prog_create", &st->prog_create },
+		{ "prog_sockops", &st->prog_sockops },
+		{ "prog_msg", &st->prog_msg },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(pins) / sizeof(pins[0]); i++) {
+		*pins[i].fd = na_state_get_pin(st, pins[i].name);
+		if (*pins[i].fd < 0)
+			return *pins[i].fd;
+	}
+	return 0;
+}
+
+/*
+ * Load the programs and create or reuse the maps, then pin what is not
+ * pinned yet. libbpf reuses a pinned map of the same name and shape, and
+ * refuses one of another shape (state left by another version).
+ */
+static int load_and_pin(struct na_state *st)
+{
+	struct bpf_program *progs[3];
+	struct na_bypass *skel;
+	struct bpf_map *map;
+	char path[PATH_MAX];
+	int err = -EINVAL;
+	size_t i;
+
+	skel = na_bypass__open();
+	if (!skel) {
+		err = -errno;
+		na_err("cannot open the BPF object: %s", strerror(-err));
+		return err;
+	}
+	bpf_object__for_each_map(map, skel->obj) {
+		if (bpf_map__is_internal(map))
+			continue;
+		err = na_state_pin_path(st, bpf_map__name(map), path, sizeof(path));
+		if (err || (err = bpf_map__set_pin_path(map, path)))
+			goto out;
+	}
+	err = na_bypass__load(skel);
+	if (err) {
+		na_err("cannot load the BPF programs into the kernel: %s (%s)",
+		       strerror(-err),
+		       err == -EPERM ? "needs CAP_BPF and CAP_NET_ADMIN" :
+				       "run with -vv to see the verifier log");
+		goto out;
+	}
+
+	progs[0] = skel->progs.na_sock_create;
+	progs[1] = skel->progs.na_sockops;
+	progs[2] = skel->progs.na_msg;
+	for (i = 0; i < 3; i++) {
+		err = na_state_pin_path(st, prog_pins[i], path, sizeof(path));
+		if (err)
+			goto out;
+		if (access(path, F_OK) == 0)
+			continue;
+		err = bpf_program__pin(progs[i], path);
+		if (err) {
+			na_err("cannot pin %s: %s", path, strerror(-err));
+			goto out;
+		}
+	}
+	err = 0;
+out:
+	na_bypass__destroy(skel);
+	return err;
+}
+
+/* The pinned programs must use the pinned maps; a mix left by an
+ * interrupted cleanup or another version would split the datapath. */
+static int check_consistent(struct na_state *st)
+{
+	int progs[] = { st->prog_create, st->prog_sockops, st->prog_msg };
+	struct bpf_map_info minfo = {};
+	__u32 len = sizeof(minfo);
+	__u32 want;
+	size_t i;
+
+	if (bpf_obj_get_info_by_fd(st->map_sk_state, &minfo, &len))
+		return -errno;
+	want = minfo.id;
+	for (i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
+		struct bpf_prog_info info = {};
+		__u32 ids[16];
+		__u32 j, n;
+
+		len = sizeof(info);
+		info.nr_map_ids = 16;
+		info.map_ids = (__u64)(unsigned long)ids;
+		if (bpf_obj_get_info_by_fd(progs[i], &info, &len))
+			return -errno;
+		n = info.nr_map_ids < 16 ? info.nr_map_ids : 16;
+		for (j = 0; j < n; j++)
+			if (ids[j] == want)
+				break;
+		if (j == n) {
+			na_err("state in %s is inconsistent (its programs use other maps); run: netaccel-ctl cleanup --force",
+			       st->dir);
+			return -EUCLEAN;
+		}
+	}
+	return 0;
+}
+
+int na_state_open(struct na_state *st, const char *dir, bool create)
+{
+	int err;
+
+	state_init(st);
+	if (snprintf(st->dir, sizeof(st->dir), "%s", dir) >= (int)sizeof(st->dir))
+		return -ENAMETOOLONG;
+	if (create && (err = ensure_bpffs(st->dir)))
+		return err;
+	err = lock_dir(st, create);
+	if (err)
+		goto fail;
+
+	err = open_pins(st);
+	if (err == -ENOENT && create) {
+		close_pins(st);
+		err = load_and_pin(st);
+		if (!err)
+			err = open_pins(st);
+	}
+	if (err)
+		goto fail;
+	err = check_consistent(st);
+	if (err)
+		goto fail;
+	if (create) {
+		/* Idempotent: attaching the same program again is a no-op. */
+		if (bpf_prog_attach(st->prog_msg, st->map_sockhash,
+				    BPF_SK_MSG_VERDICT, 0)) {
+			err = -errno;
+			na_err("cannot attach sk_msg to %s/na_sockhash: %s",
+			       st->dir, strerror(-err));
+			goto fail;
+		}
+	}
+	return 0;
+fail:
+	if (err == -ENOENT && !create)
+		na_dbg("no netaccel state in %s", st->dir);
+	else if (err == -EACCES || err == -EPERM)
+		na_err("cannot open netaccel state in %s: %s (needs root: CAP_BPF and CAP_NET_ADMIN)",
+		       st->dir, strerror(-err));
+	na_state_close(st);
+	return err;
+}
+
+int na_state_read_slot(const struct na_state *st, uint32_t slot,
+		       struct na_stats *out)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct na_stats *percpu;
+	int cpu, err = 0;
+	size_t i;
+
+	memset(out, 0, sizeof(*out));
+	if (ncpu <= 0)
+		return ncpu ? ncpu : -EINVAL;
+	percpu = calloc(ncpu, sizeof(*percpu));
+	if (!percpu)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(st->map_stats, &slot, percpu)) {
+		err = -errno;
+		goto out;
+	}
+	for (cpu = 0; cpu < ncpu; cpu++) {
+		const __u64 *src = (const __u64 *)&percpu[cpu];
+		__u64 *dst = (__u64 *)out;
+
+		for (i = 0; i < NA_NUM_COUNTERS; i++)
+			dst[i] += src[i];
+	}
+out:
+	free(percpu);
+	return err;
+}
+
+int na_state_get_slot(const struct na_state *st, uint32_t slot,
+		      struct na_cgroup_cfg *cfg)
+{
+	return bpf_map_lookup_elem(st->map_cgroups, &slot, cfg) ? -errno : 0;
+}
+
+int na_state_find_slot(const struct na_state *st, uint64_t cgid,
+		       struct na_cgroup_cfg *cfg)
+{
+	uint32_t slot;
+
+	for (slot = 0; slot < NA_MAX_CGROUPS; slot++) {
+		if (na_state_get_slot(st, slot, cfg))
+			continue;
+		if (cfg->state != NA_SLOT_FREE && cfg->cgid == cgid)
+			return (int)slot;
+	}
+	return -ENOENT;
+}
+
+void na_stats_add(struct na_stats *sum, const struct na_stats *add)
+{
+	__u64 *d = (__u64 *)sum;
+	const __u64 *s = (const __u64 *)add;
+	size_t i;
+
+	for (i = 0; i < NA_NUM_COUNTERS; i++)
+		d[i] += s[i];
+}
+
+int na_state_read_total(const struct na_state *st, struct na_stats *out)
+{
+	struct na_stats one;
+	uint32_t slot;
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	for (slot = 0; slot < NA_STATS_SLOTS; slot++) {
+		err = na_state_read_slot(st, slot, &one);
+		if (err)
+			return err;
+		na_stats_add(out, &one);
+	}
+	return 0;
+}
+
+long na_state_sockhash_fill(const struct na_state *st)
+{
+	struct na_sock_key key, next;
+	void *prev = NULL;
+	long n = 0;
+
+	while (bpf_map_get_next_key(st->map_sockhash, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		if (++n > NA_SOCKHASH_MAX)	/* the map changed under us */
+			break;
+	}
+	return n;
+}
+
+int na_stats_read(const char *dir, uint64_t cgid, struct na_stats *out)
+{
+	struct na_cgroup_cfg cfg;
+	struct na_state st;
+	int err, slot;
+
+	err = na_state_open(&st, dir, false);
+	if (err)
+		return err;
+	if (!cgid) {
+		err = na_state_read_total(&st, out);
+	} else {
+		slot = na_state_find_slot(&st, cgid, &cfg);
+		err = slot < 0 ? slot : na_state_read_slot(&st, slot, out);
+	}
+	na_state_close(&st);
+	return err;
+}

@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * netaccel's kernel state: the bpffs directory that holds every pinned
+ * program, map and link, and the operations on it that commands share.
+ */
+#ifndef NA_STATE_H
+#define NA_STATE_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "netaccel_abi.h"
+
+#define NA_STATE_DIR_ENV "NETACCEL_STATE_DIR"
+
+struct na_state {
+	char dir[PATH_MAX];
+	int dir_fd;		/* holds the lock while open */
+	int map_cgroups;	/* na_cgroups: slot -> struct na_cgroup_cfg */
+	int map_cgslot;		/* na_cgslot: cgroup id -> slot (active only) */
+	int map_stats;		/* na_stats: per-CPU struct na_stats per slot */
+	int map_sockhash;	/* na_sockhash: struct na_sock_key -> socket */
+	int map_sk_state;	/* na_sk_state: SK_STORAGE struct na_sk_state */
+	int prog_create;	/* cgroup/sock_create */
+	int prog_sockops;	/* sockops */
+	int prog_msg;		/* sk_msg, attached to na_sockhash */
+};
+
+/* The state directory in force: opt if set, else $NETACCEL_STATE_DIR, else
+ * the default. */
+const char *na_state_dir(const char *opt);
+
+/*
+ * Open the state under dir and take its lock. With create, mount bpffs if
+ * needed, and load and pin whatever is missing (repairing a half-made
+ * state). Without it, -ENOENT when there is no state. Errors are printed.
+ */
+int na_state_open(struct na_state *st, const char *dir, bool create);
+void na_state_close(struct na_state *st);
+
+/* Path of the pin called name in the state directory. */
+int na_state_pin_path(const struct na_state *st, const char *name, char *out,
+		      size_t outlen);
+/* A new fd for the pin called name; negative errno (-ENOENT: not pinned). */
+int na_state_get_pin(const struct na_state *st, const char *name);
+
+/* The enrollment in a slot; the slot enrolling cgid (-ENOENT: none). */
+int na_state_get_slot(const struct na_state *st, uint32_t slot,
+		      struct na_cgroup_cfg *cfg);
+int na_state_find_slot(const struct na_state *st, uint64_t cgid,
+		       struct na_cgroup_cfg *cfg);
+
+/* Sockets on the fast path now (entries in the sockhash). */
+long na_state_sockhash_fill(const struct na_state *st);
+
+/* Sum of the per-CPU counters of one slot, and of all slots. */
+int na_state_read_total(const struct na_state *st, struct na_stats *out);
+void na_stats_add(struct na_stats *sum, const struct na_stats *add);
+int na_state_read_slot(const struct na_state *st, uint32_t slot,
+		       struct na_stats *out);
+
+/*
+ * Counters of the enrolled (or still draining) cgroup with id cgid, or the
+ * total over all slots when cgid is 0. For tests and tools: opens the state
+ * read-only, without printing. -ENOENT when there is no state or no slot
+ * for cgid.
+ */
+int na_stats_read(const char *dir, uint64_t cgid, struct na_stats *out);
+
+#endif /* NA_STATE_H */

@@ -1,0 +1,337 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* status and stats: what netaccel put in the kernel, and proof it works. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <json-c/json.h>
+
+#include "ctl.h"
+#include "log.h"
+#include "state.h"
+
+static const char *const counter_names[] = { NA_COUNTER_NAMES };
+
+_Static_assert(sizeof(counter_names) / sizeof(counter_names[0]) == NA_NUM_COUNTERS,
+	       "every counter in struct na_stats needs a name");
+
+const char *na_mode_name(uint32_t mode)
+{
+	return mode == NA_MODE_OPT_IN ? "opt-in" : mode == NA_MODE_ALL ? "all" : "?";
+}
+
+const char *na_slot_state_name(uint32_t state)
+{
+	switch (state) {
+	case NA_SLOT_ACTIVE:
+		return "active";
+	case NA_SLOT_DRAINING:
+		return "draining";
+	default:
+		return "free";
+	}
+}
+
+static void print_json(json_object *o)
+{
+	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+					       JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+}
+
+static json_object *counters_json(const struct na_stats *s)
+{
+	const __u64 *v = (const __u64 *)s;
+	json_object *o = json_object_new_object();
+	size_t i;
+
+	for (i = 0; i < NA_NUM_COUNTERS; i++)
+		json_object_object_add(o, counter_names[i], json_object_new_int64((int64_t)v[i]));
+	return o;
+}
+
+static void counters_text(const struct na_stats *s)
+{
+	const __u64 *v = (const __u64 *)s;
+	size_t i;
+
+	for (i = 0; i < NA_NUM_COUNTERS; i++)
+		printf("  %-18s %llu\n", counter_names[i], (unsigned long long)v[i]);
+}
+
+/* Kernel features the datapath needs, probed by loading tiny programs. */
+struct feature {
+	const char *name;
+	int ok;
+};
+
+static size_t probe_features(struct feature *f)
+{
+	size_t n = 0;
+
+	f[n++] = (struct feature){ "sock_ops programs",
+		libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_SOCK_OPS, NULL) == 1 };
+	f[n++] = (struct feature){ "sk_msg programs",
+		libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_SK_MSG, NULL) == 1 };
+	f[n++] = (struct feature){ "cgroup sock programs",
+		libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_CGROUP_SOCK, NULL) == 1 };
+	f[n++] = (struct feature){ "sockhash map",
+		libbpf_probe_bpf_map_type(BPF_MAP_TYPE_SOCKHASH, NULL) == 1 };
+	f[n++] = (struct feature){ "socket storage map",
+		libbpf_probe_bpf_map_type(BPF_MAP_TYPE_SK_STORAGE, NULL) == 1 };
+	f[n++] = (struct feature){ "socket storage in sk_msg",
+		libbpf_probe_bpf_helper(BPF_PROG_TYPE_SK_MSG, BPF_FUNC_sk_storage_get, NULL) == 1 };
+	f[n++] = (struct feature){ "netns cookie in sock_ops",
+		libbpf_probe_bpf_helper(BPF_PROG_TYPE_SOCK_OPS, BPF_FUNC_get_netns_cookie, NULL) == 1 };
+	f[n++] = (struct feature){ "cgroup ancestry in sock_create",
+		libbpf_probe_bpf_helper(BPF_PROG_TYPE_CGROUP_SOCK,
+					BPF_FUNC_get_current_ancestor_cgroup_id, NULL) == 1 };
+	return n;
+}
+
+/* Whether both links of an enrolled cgroup are pinned. */
+static const char *links_state(const struct na_state *st,
+			       const struct na_cgroup_cfg *cfg)
+{
+	char name[64], path[PATH_MAX];
+	bool create, sockops;
+
+	snprintf(name, sizeof(name), "cg%llu_create", (unsigned long long)cfg->cgid);
+	create = !na_state_pin_path(st, name, path, sizeof(path)) && !access(path, F_OK);
+	snprintf(name, sizeof(name), "cg%llu_sockops", (unsigned long long)cfg->cgid);
+	sockops = !na_state_pin_path(st, name, path, sizeof(path)) && !access(path, F_OK);
+	if (cfg->state == NA_SLOT_DRAINING)
+		return sockops ? "sock_ops" : "none";
+	if (create && sockops)
+		return "ok";
+	return "incomplete (run enroll again to repair)";
+}
+
+static uint32_t prog_id(int fd)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+
+	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.id;
+}
+
+static int64_t live_of(const struct na_stats *s)
+{
+	return (int64_t)(s->sockets_joined - s->sockets_closed);
+}
+
+int cmd_status(struct na_ctl *ctl, int argc, char **argv)
+{
+	const struct na_cmd *cmd = na_find_cmd("status");
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ 0 }
+	};
+	struct feature feats[16];
+	struct na_cgroup_cfg cfg;
+	json_object *jo = NULL, *jcg = NULL, *jf;
+	struct na_stats s;
+	struct na_state st;
+	struct utsname uts;
+	bool json = false, have_state;
+	size_t i, nfeat;
+	uint32_t slot;
+	int c, err;
+	long fill = 0;
+
+	while ((c = na_getopt(ctl, cmd, argc, argv, "j", opts)) != -1) {
+		if (c == 'h')
+			return NA_EXIT_OK;
+		if (c != 'j')
+			return NA_EXIT_USAGE;
+		json = true;
+	}
+	if (optind < argc)
+		return na_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+	if (na_caps_require("status", false))
+		return NA_EXIT_FAIL;
+
+	err = na_state_open(&st, na_state_dir(ctl->state_dir), false);
+	if (err && err != -ENOENT)
+		return NA_EXIT_FAIL;
+	have_state = !err;
+	uname(&uts);
+	nfeat = probe_features(feats);
+
+	if (json) {
+		jo = json_object_new_object();
+		json_object_object_add(jo, "version", json_object_new_string(NA_VERSION));
+		json_object_object_add(jo, "state_dir", json_object_new_string(na_state_dir(ctl->state_dir)));
+		json_object_object_add(jo, "loaded", json_object_new_boolean(have_state));
+		json_object_object_add(jo, "kernel", json_object_new_string(uts.release));
+		jf = json_object_new_object();
+		for (i = 0; i < nfeat; i++)
+			json_object_object_add(jf, feats[i].name, json_object_new_boolean(feats[i].ok));
+		json_object_object_add(jo, "features", jf);
+		jcg = json_object_new_array();
+		json_object_object_add(jo, "cgroups", jcg);
+	} else {
+		printf("netaccel %s, state %s: %s\n", NA_VERSION, na_state_dir(ctl->state_dir),
+		       have_state ? "loaded" : "nothing loaded");
+	}
+
+	if (have_state) {
+		fill = na_state_sockhash_fill(&st);
+		if (json) {
+			json_object *jp = json_object_new_object();
+
+			json_object_object_add(jp, "na_sock_create", json_object_new_int64(prog_id(st.prog_create)));
+			json_object_object_add(jp, "na_sockops", json_object_new_int64(prog_id(st.prog_sockops)));
+			json_object_object_add(jp, "na_msg", json_object_new_int64(prog_id(st.prog_msg)));
+			json_object_object_add(jo, "programs", jp);
+			json_object_object_add(jo, "sockhash_entries", json_object_new_int64(fill));
+			json_object_object_add(jo, "sockhash_max", json_object_new_int64(NA_SOCKHASH_MAX));
+		} else {
+			printf("programs: na_sock_create (id %u), na_sockops (id %u), na_msg (id %u, on na_sockhash)\n",
+			       prog_id(st.prog_create), prog_id(st.prog_sockops), prog_id(st.prog_msg));
+			printf("fast path: %ld sockets in na_sockhash (max %d)\n", fill, NA_SOCKHASH_MAX);
+			printf("%-40s %10s %-7s %-9s %6s  %s\n", "CGROUP", "ID", "MODE", "STATE", "LIVE", "LINKS");
+		}
+		for (slot = 0; slot < NA_MAX_CGROUPS; slot++) {
+			if (na_state_get_slot(&st, slot, &cfg) || cfg.state == NA_SLOT_FREE)
+				continue;
+			na_state_read_slot(&st, slot, &s);
+			if (json) {
+				json_object *e = json_object_new_object();
+
+				json_object_object_add(e, "path", json_object_new_string(cfg.path));
+				json_object_object_add(e, "id", json_object_new_int64((int64_t)cfg.cgid));
+				json_object_object_add(e, "mode", json_object_new_string(na_mode_name(cfg.mode)));
+				json_object_object_add(e, "state", json_object_new_string(na_slot_state_name(cfg.state)));
+				json_object_object_add(e, "live_sockets", json_object_new_int64(live_of(&s)));
+				json_object_object_add(e, "links", json_object_new_string(links_state(&st, &cfg)));
+				json_object_array_add(jcg, e);
+			} else {
+				printf("%-40s %10llu %-7s %-9s %6lld  %s\n", cfg.path[0] ? cfg.path : "/",
+				       (unsigned long long)cfg.cgid, na_mode_name(cfg.mode),
+				       na_slot_state_name(cfg.state), (long long)live_of(&s),
+				       links_state(&st, &cfg));
+			}
+		}
+		na_state_close(&st);
+	}
+
+	if (json) {
+		print_json(jo);
+		return NA_EXIT_OK;
+	}
+	printf("kernel %s:", uts.release);
+	for (i = 0; i < nfeat; i++)
+		printf("%s %s %s", i ? "," : "", feats[i].name, feats[i].ok ? "yes" : "MISSING");
+	printf("\n");
+	return NA_EXIT_OK;
+}
+
+int cmd_stats(struct na_ctl *ctl, int argc, char **argv)
+{
+	const struct na_cmd *cmd = na_find_cmd("stats");
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ 0 }
+	};
+	struct na_stats s, total;
+	struct na_cgroup_cfg cfg;
+	struct na_cgroup cg;
+	struct na_state st;
+	json_object *jo = NULL, *jcg = NULL;
+	bool json = false;
+	int c, err, only = -1;
+	uint32_t slot;
+
+	while ((c = na_getopt(ctl, cmd, argc, argv, "j", opts)) != -1) {
+		if (c == 'h')
+			return NA_EXIT_OK;
+		if (c != 'j')
+			return NA_EXIT_USAGE;
+		json = true;
+	}
+	if (optind + 1 < argc)
+		return na_usage_error(cmd, "unexpected argument '%s'", argv[optind + 1]);
+	if (na_caps_require("stats", false))
+		return NA_EXIT_FAIL;
+	if (optind < argc && na_resolve_cgroup(argv[optind], &cg))
+		return NA_EXIT_FAIL;
+
+	err = na_state_open(&st, na_state_dir(ctl->state_dir), false);
+	if (err == -ENOENT) {
+		if (optind < argc) {
+			na_err("%s is not enrolled (nothing is loaded in %s)", argv[optind],
+			       na_state_dir(ctl->state_dir));
+			return NA_EXIT_FAIL;
+		}
+		memset(&total, 0, sizeof(total));
+		if (json) {
+			jo = json_object_new_object();
+			json_object_object_add(jo, "cgroups", json_object_new_array());
+			json_object_object_add(jo, "total", counters_json(&total));
+			print_json(jo);
+		} else {
+			printf("nothing loaded in %s\n", na_state_dir(ctl->state_dir));
+		}
+		return NA_EXIT_OK;
+	}
+	if (err)
+		return NA_EXIT_FAIL;
+	if (optind < argc) {
+		only = na_state_find_slot(&st, cg.id, &cfg);
+		if (only < 0) {
+			na_err("%s is not enrolled", argv[optind]);
+			na_state_close(&st);
+			return NA_EXIT_FAIL;
+		}
+	}
+
+	if (json) {
+		jo = json_object_new_object();
+		jcg = json_object_new_array();
+		json_object_object_add(jo, "cgroups", jcg);
+	}
+	for (slot = 0; slot < NA_MAX_CGROUPS; slot++) {
+		if (only >= 0 && slot != (uint32_t)only)
+			continue;
+		if (na_state_get_slot(&st, slot, &cfg) || cfg.state == NA_SLOT_FREE)
+			continue;
+		na_state_read_slot(&st, slot, &s);
+		if (json) {
+			json_object *e = json_object_new_object();
+
+			json_object_object_add(e, "path", json_object_new_string(cfg.path));
+			json_object_object_add(e, "id", json_object_new_int64((int64_t)cfg.cgid));
+			json_object_object_add(e, "mode", json_object_new_string(na_mode_name(cfg.mode)));
+			json_object_object_add(e, "state", json_object_new_string(na_slot_state_name(cfg.state)));
+			json_object_object_add(e, "live_sockets", json_object_new_int64(live_of(&s)));
+			json_object_object_add(e, "counters", counters_json(&s));
+			json_object_array_add(jcg, e);
+		} else {
+			printf("%s (id %llu, mode %s, %s, %lld live)\n", cfg.path[0] ? cfg.path : "/",
+			       (unsigned long long)cfg.cgid, na_mode_name(cfg.mode),
+			       na_slot_state_name(cfg.state), (long long)live_of(&s));
+			counters_text(&s);
+		}
+	}
+	if (only < 0) {
+		/* The total includes sockets of cgroups no longer enrolled and
+		 * events of no enrolled cgroup (sockets_untagged). */
+		na_state_read_total(&st, &total);
+		if (json) {
+			json_object_object_add(jo, "total", counters_json(&total));
+		} else {
+			printf("total\n");
+			counters_text(&total);
+		}
+	}
+	na_state_close(&st);
+	if (json)
+		print_json(jo);
+	return NA_EXIT_OK;
+}
