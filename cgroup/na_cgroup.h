@@ -21,6 +21,10 @@ struct na_cgroup {
  * (/proc/self/mountinfo in production). Mount points with escaped
  * characters (\040 ...) are decoded. Returns 0, -ENOENT when no cgroup2
  * mount is listed, or another negative errno when the file cannot be read.
+ * mountinfo NULL means /proc/self/mountinfo. When several cgroup2 mounts are
+ * listed, the first of the whole hierarchy (root field "/") wins; a mount of
+ * a subtree is returned only when there is none. -ENAMETOOLONG when the
+ * mount point does not fit in outlen.
  */
 int na_cgroup_find_mount(const char *mountinfo, char *out, size_t outlen);
 
@@ -34,20 +38,43 @@ int na_cgroup_find_mount(const char *mountinfo, char *out, size_t outlen);
  *     docker/<id>, or a directory named by the full id, anywhere below root).
  * A directory counts as a cgroup when it holds a cgroup.procs file.
  * On failure returns a negative errno and writes one line to err that says
- * what was tried (no trailing newline, no program name).
+ * what was tried (no trailing newline, no program name); it starts with
+ * spec. The errors a user can cause:
+ *   -EINVAL     empty spec, malformed pid:<PID> or container:<ID>
+ *   -ENOENT     no such cgroup, or no container matches
+ *   -ENOTDIR    exists but is not a cgroup (no cgroup.procs)
+ *   -EXDEV      outside root (a path elsewhere, "..", a symlink out)
+ *   -ESRCH      pid:<PID> names no process
+ *   -ENODATA    pid:<PID> has no cgroup v2 entry ("0::" line)
+ *   -ENOTUNIQ   container:<prefix> matches more than one container
+ * proc NULL means /proc. When one container id names several directories,
+ * the shallowest wins (then a .scope over a bare id).
  */
 int na_cgroup_resolve(const char *root, const char *proc, const char *spec,
 		      struct na_cgroup *out, char *err, size_t errlen);
 
-/* Fill out from an absolute directory path already known to be under root. */
+/*
+ * Fill out from an absolute directory path already known to be under root.
+ * Both are canonicalised; -EXDEV when path is not under root, -ENOTDIR when
+ * it is not a directory (cgroup.procs is not checked).
+ */
 int na_cgroup_from_path(const char *root, const char *path,
 			struct na_cgroup *out);
 
-/* The cgroup of process pid, as an absolute path (reads <proc>/<pid>/cgroup). */
+/*
+ * The cgroup of process pid, as an absolute path (reads <proc>/<pid>/cgroup;
+ * proc NULL means /proc). The path is root joined with the "0::" entry, not
+ * checked for existence. -ESRCH when there is no such process, -ENODATA
+ * when it has no "0::" line.
+ */
 int na_cgroup_of_pid(const char *root, const char *proc, long pid,
 		     char *out, size_t outlen);
 
-/* Move process pid (0: the caller) into the cgroup directory path. */
+/*
+ * Move process pid (0: the caller) into the cgroup directory path, by
+ * writing the pid to its cgroup.procs. Returns 0 or the negative errno of
+ * the open or write (the kernel says why a move is refused).
+ */
 int na_cgroup_enter(const char *path, long pid);
 
 #endif /* NA_CGROUP_H */
