@@ -55,6 +55,15 @@ int na_state_find_slot(const struct na_state *st, uint64_t cgid,
 /* Sockets on the fast path now (entries in the sockhash). */
 long na_state_sockhash_fill(const struct na_state *st);
 
+/* A kernel feature the datapath needs, and whether this kernel has it. */
+struct na_feature {
+	const char *name;
+	bool ok;
+};
+#define NA_MAX_FEATURES 16
+/* Probe by loading tiny programs; fills f, returns how many. */
+size_t na_probe_features(struct na_feature *f);
+
 /* Sum of the per-CPU counters of one slot, and of all slots. */
 int na_state_read_total(const struct na_state *st, struct na_stats *out);
 void na_stats_add(struct na_stats *sum, const struct na_stats *add);

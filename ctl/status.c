@@ -64,36 +64,6 @@ static void counters_text(const struct na_stats *s)
 		printf("  %-18s %llu\n", counter_names[i], (unsigned long long)v[i]);
 }
 
-/* Kernel features the datapath needs, probed by loading tiny programs. */
-struct feature {
-	const char *name;
-	int ok;
-};
-
-static size_t probe_features(struct feature *f)
-{
-	size_t n = 0;
-
-	f[n++] = (struct feature){ "sock_ops programs",
-		libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_SOCK_OPS, NULL) == 1 };
-	f[n++] = (struct feature){ "sk_msg programs",
-		libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_SK_MSG, NULL) == 1 };
-	f[n++] = (struct feature){ "cgroup sock programs",
-		libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_CGROUP_SOCK, NULL) == 1 };
-	f[n++] = (struct feature){ "sockhash map",
-		libbpf_probe_bpf_map_type(BPF_MAP_TYPE_SOCKHASH, NULL) == 1 };
-	f[n++] = (struct feature){ "socket storage map",
-		libbpf_probe_bpf_map_type(BPF_MAP_TYPE_SK_STORAGE, NULL) == 1 };
-	f[n++] = (struct feature){ "socket storage in sk_msg",
-		libbpf_probe_bpf_helper(BPF_PROG_TYPE_SK_MSG, BPF_FUNC_sk_storage_get, NULL) == 1 };
-	f[n++] = (struct feature){ "netns cookie in sock_ops",
-		libbpf_probe_bpf_helper(BPF_PROG_TYPE_SOCK_OPS, BPF_FUNC_get_netns_cookie, NULL) == 1 };
-	f[n++] = (struct feature){ "cgroup ancestry in sock_create",
-		libbpf_probe_bpf_helper(BPF_PROG_TYPE_CGROUP_SOCK,
-					BPF_FUNC_get_current_ancestor_cgroup_id, NULL) == 1 };
-	return n;
-}
-
 /* Whether both links of an enrolled cgroup are pinned. */
 static const char *links_state(const struct na_state *st,
 			       const struct na_cgroup_cfg *cfg)
@@ -132,7 +102,7 @@ int cmd_status(struct na_ctl *ctl, int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ 0 }
 	};
-	struct feature feats[16];
+	struct na_feature feats[NA_MAX_FEATURES];
 	struct na_cgroup_cfg cfg;
 	json_object *jo = NULL, *jcg = NULL, *jf;
 	struct na_stats s;
@@ -161,7 +131,7 @@ int cmd_status(struct na_ctl *ctl, int argc, char **argv)
 		return NA_EXIT_FAIL;
 	have_state = !err;
 	uname(&uts);
-	nfeat = probe_features(feats);
+	nfeat = na_probe_features(feats);
 
 	if (json) {
 		jo = json_object_new_object();
