@@ -1,0 +1,165 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+# What status and stats print: --json parses and holds every enrolled
+# cgroup with its mode, the counters are the ones struct na_stats has and
+# count a real connection, and stats of a cgroup that is not enrolled fails
+# with one line.
+. "${BASH_SOURCE[0]%/*}/lib.sh"
+
+na_setup
+
+mkdir "$CG/a" "$CG/b" "$CG/c" || bail_out "cannot create cgroups in $CG"
+ida=$(cgid "$CG/a")
+idb=$(cgid "$CG/b")
+
+# The counter names, in order, from the ABI header.
+abi=${NETACCEL_SOURCE_DIR:-}/bpf/include/netaccel_abi.h
+counters=
+if [ -r "$abi" ]; then
+	counters=$(sed -n '/^#define NA_COUNTER_NAMES/,/^$/p' "$abi" | grep -o '"[a-z_]*"' | tr -d '"' | tr '\n' ' ')
+fi
+
+parses() {
+	"$PYTHON" -c 'import json, sys; json.load(sys.stdin)' <<<"$OUT"
+}
+
+# ---- nothing loaded ----
+
+for c in status stats; do
+	begin "$c --json with nothing loaded parses"
+	run na "$c" --json
+	[ "$RC" = 0 ] || why "exit code $RC"
+	[ -z "$ERR" ] || why "something on stderr"
+	parses || why "not JSON"
+	end
+done
+EXPECT_MSG="not enrolled" expect_fail "stats <cgroup> with nothing loaded" 1 na stats "$REL/a"
+EXPECT_MSG="not enrolled" expect_fail "stats --json <cgroup> with nothing loaded" 1 na stats --json "$REL/a"
+
+# ---- two cgroups enrolled ----
+
+run na enroll "$REL/a"
+run na enroll --mode opt-in "$REL/b"
+
+begin "status --json parses and lists both cgroups with their modes"
+run na status --json
+[ "$RC" = 0 ] || why "exit code $RC"
+[ -z "$ERR" ] || why "something on stderr"
+if parses; then
+	got=$(json 'sorted("%s %s %s %s %s" % (c["path"], c["id"], c["mode"], c["state"], c["links"]) for c in d["cgroups"])' <<<"$OUT")
+	want=$(printf '%s\n' "$REL/a $ida all active ok" "$REL/b $idb opt-in active ok" | sort)
+	[ "$got" = "$want" ] || why "cgroups: $got"
+	[ "$(json 'd["loaded"]' <<<"$OUT")" = True ] || why "loaded is not true"
+	[ "$(json 'd["state_dir"]' <<<"$OUT")" = "$SD" ] || why "state_dir is not $SD"
+	[ "$(json 'sorted(d["programs"])' <<<"$OUT" | tr '\n' ' ')" = "na_msg na_sock_create na_sockops " ] ||
+		why "programs are not na_msg, na_sock_create, na_sockops"
+	[ "$(json 'all(v > 0 for v in d["programs"].values())' <<<"$OUT")" = True ] || why "a program has no id"
+	[ "$(json 'all(isinstance(v, bool) for v in d["features"].values())' <<<"$OUT")" = True ] ||
+		why "features are not all true/false"
+else
+	why "not JSON"
+fi
+end
+
+begin "stats --json parses and lists both cgroups with their modes and every counter"
+run na stats --json
+[ "$RC" = 0 ] || why "exit code $RC"
+[ -z "$ERR" ] || why "something on stderr"
+if parses; then
+	got=$(json 'sorted("%s %s %s %s" % (c["path"], c["id"], c["mode"], c["state"]) for c in d["cgroups"])' <<<"$OUT")
+	want=$(printf '%s\n' "$REL/a $ida all active" "$REL/b $idb opt-in active" | sort)
+	[ "$got" = "$want" ] || why "cgroups: $got"
+	if [ -n "$counters" ]; then
+		[ "$(json '" ".join(d["total"]) + " "' <<<"$OUT")" = "$counters" ] ||
+			why "total does not have the counters of struct na_stats, in order"
+		[ "$(json 'set(" ".join(c["counters"]) + " " for c in d["cgroups"])' <<<"$OUT")" = "{'$counters'}" ] ||
+			why "a cgroup does not have the counters of struct na_stats, in order"
+	fi
+	[ "$(json 'all(isinstance(v, int) and v >= 0 for v in d["total"].values())' <<<"$OUT")" = True ] ||
+		why "a counter is not a non-negative integer"
+else
+	why "not JSON"
+fi
+end
+
+begin "stats --json <cgroup> has only that cgroup"
+run na stats --json "$REL/b"
+[ "$RC" = 0 ] || why "exit code $RC"
+if parses; then
+	[ "$(json '[c["path"] + " " + c["mode"] for c in d["cgroups"]]' <<<"$OUT")" = "$REL/b opt-in" ] ||
+		why "expected only $REL/b in mode opt-in"
+else
+	why "not JSON"
+fi
+end
+
+begin "stats <cgroup> prints the cgroup, its mode and every counter"
+run na stats "$CG/a"
+[ "$RC" = 0 ] || why "exit code $RC"
+[ -z "$ERR" ] || why "something on stderr"
+grep -q "^$REL/a (id $ida, mode all, active" <<<"$OUT" || why "no header line for $REL/a"
+for n in $counters; do
+	grep -Eq "^  $n +[0-9]+$" <<<"$OUT" || why "no counter $n"
+done
+end
+
+begin "status lists both cgroups with their modes"
+run na status
+[ "$RC" = 0 ] || why "exit code $RC"
+grep -Eq "^$REL/a +$ida +all +active +0 +ok$" <<<"$OUT" || why "no line for $REL/a"
+grep -Eq "^$REL/b +$idb +opt-in +active +0 +ok$" <<<"$OUT" || why "no line for $REL/b"
+end
+
+EXPECT_MSG="$REL/c.* not enrolled" expect_fail "stats of a cgroup that is not enrolled" 1 na stats "$REL/c"
+EXPECT_MSG="$REL/c.* not enrolled" expect_fail "stats --json of a cgroup that is not enrolled" 1 na stats --json "$REL/c"
+EXPECT_MSG="no such cgroup" expect_fail "stats of a cgroup that does not exist" 1 na stats "$REL/nonexistent"
+
+# ---- the counters count ----
+
+# counter <cgroup path> <name>: one counter of one cgroup from stats --json.
+counter() {
+	na stats --json | json '[c["counters"][a[1]] for c in d["cgroups"] if c["path"] == a[0]]' "$1" "$2"
+}
+
+check "a connection inside $REL/a works" test "$(tcp_exchange_in "$CG/a")" = "ok 1000 10"
+begin "stats of $REL/a (mode all) count the connection on the fast path"
+for _ in $(seq 50); do
+	[ "$(counter "$REL/a" sockets_closed)" = 2 ] && break
+	sleep 0.02
+done
+for kv in sockets_tagged=2 sockets_joined=2 sockets_closed=2 msgs_redirected=2 bytes_redirected=1010 \
+	msgs_passed=0 misses=0 fallbacks=0 join_failed=0; do
+	v=$(counter "$REL/a" "${kv%=*}")
+	[ "$v" = "${kv#*=}" ] || why "${kv%=*} is $v, expected ${kv#*=}"
+done
+end
+
+check "a connection inside $REL/b works" test "$(tcp_exchange_in "$CG/b")" = "ok 1000 10"
+begin "stats of $REL/b (mode opt-in, nothing tagged) count the sockets skipped"
+for kv in sockets_tagged=2 sockets_skipped=2 sockets_joined=0 msgs_redirected=0 bytes_redirected=0; do
+	v=$(counter "$REL/b" "${kv%=*}")
+	[ "$v" = "${kv#*=}" ] || why "${kv%=*} is $v, expected ${kv#*=}"
+done
+end
+
+begin "the total adds up the cgroups"
+run na stats --json
+[ "$(json 'all(d["total"][k] >= sum(c["counters"][k] for c in d["cgroups"]) for k in d["total"])' <<<"$OUT")" = True ] ||
+	why "a total is smaller than the sum over the cgroups"
+[ "$(json 'd["total"]["bytes_redirected"]' <<<"$OUT")" = 1010 ] || why "total bytes_redirected is not 1010"
+end
+
+# ---- after unenroll ----
+
+run na unenroll "$REL/a"
+begin "after unenroll, status --json lists only the other cgroup"
+run na status --json
+if parses; then
+	[ "$(json '[c["path"] for c in d["cgroups"]]' <<<"$OUT")" = "$REL/b" ] || why "expected only $REL/b"
+else
+	why "not JSON"
+fi
+end
+EXPECT_MSG="not enrolled" expect_fail "stats of the unenrolled cgroup" 1 na stats "$REL/a"
+
+na_done
