@@ -753,3 +753,32 @@ int na_cgroup_enter(const char *path, long pid)
 	close(fd);
 	return ret;
 }
+
+/*
+ * cgroup v2 directories can be opened by a file handle that holds their
+ * 64-bit id (kernfs handle type 0xfe): the kernel answers ESTALE once the
+ * cgroup is gone, even when a new one was made under the same path.
+ */
+#define NA_KERNFS_HANDLE 0xfe
+
+int na_cgroup_id_exists(const char *root, uint64_t id)
+{
+	union {
+		struct file_handle fh;
+		char buf[sizeof(struct file_handle) + sizeof(uint64_t)];
+	} h;
+	int mfd, fd, err;
+
+	mfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (mfd < 0)
+		return -errno;
+	h.fh.handle_bytes = sizeof(id);
+	h.fh.handle_type = NA_KERNFS_HANDLE;
+	memcpy(h.fh.f_handle, &id, sizeof(id));
+	fd = open_by_handle_at(mfd, &h.fh, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	err = fd >= 0 ? 1 : errno == ESTALE || errno == ENOENT ? 0 : -errno;
+	if (fd >= 0)
+		close(fd);
+	close(mfd);
+	return err;
+}

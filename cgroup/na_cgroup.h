@@ -77,4 +77,10 @@ int na_cgroup_of_pid(const char *root, const char *proc, long pid,
  */
 int na_cgroup_enter(const char *path, long pid);
 
+/* Whether the cgroup with this id still exists in the hierarchy mounted at
+ * root: 1 yes, 0 no (removed, perhaps made again under the same path with
+ * a new id), negative errno when it cannot be told (needs
+ * CAP_DAC_READ_SEARCH). */
+int na_cgroup_id_exists(const char *root, uint64_t id);
+
 #endif /* NA_CGROUP_H */

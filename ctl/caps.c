@@ -36,7 +36,7 @@ int na_caps_require(const char *command, bool attach)
 	cap_free(caps);
 	if (!missing[0])
 		return 0;
-	na_err("%s needs %s%s; missing: %s (run as root)", command,
+	na_err("%s needs %s%s; missing: %s (run as root, with these capabilities)", command,
 	       has_bpf_cap ? "CAP_BPF" : "CAP_SYS_ADMIN",
 	       attach ? " and CAP_NET_ADMIN" : "", missing + 2);
 	return -EPERM;

@@ -3,7 +3,9 @@
 #ifndef NA_CTL_H
 #define NA_CTL_H
 
+#include <errno.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "na_cgroup.h"
@@ -41,6 +43,12 @@ __attribute__((format(printf, 2, 3)))
 int na_usage_error(const struct na_cmd *cmd, const char *fmt, ...);
 const struct na_cmd *na_find_cmd(const char *name);
 void na_cmd_help(const struct na_cmd *cmd);
+
+/* The exit code for a failure: a malformed argument is a usage error. */
+static inline int na_exit_code(int err)
+{
+	return err == -EINVAL ? NA_EXIT_USAGE : NA_EXIT_FAIL;
+}
 
 /* Resolve what the user typed to a cgroup; prints the error. */
 int na_resolve_cgroup(const char *spec, struct na_cgroup *cg);

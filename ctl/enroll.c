@@ -189,13 +189,21 @@ static void reconcile(const struct na_state *st)
 	long fill = na_state_sockhash_fill(st);
 	struct na_cgroup_cfg cfg;
 	unsigned long long id;
+	char root[PATH_MAX];
 	struct dirent *de;
 	uint32_t slot;
 	DIR *d;
 
 	for (slot = 0; slot < NA_MAX_CGROUPS; slot++) {
-		if (na_state_get_slot(st, slot, &cfg) ||
-		    cfg.state != NA_SLOT_DRAINING)
+		if (na_state_get_slot(st, slot, &cfg) || cfg.state == NA_SLOT_FREE)
+			continue;
+		/* A removed cgroup makes no new sockets: let it drain. */
+		if (cfg.state == NA_SLOT_ACTIVE &&
+		    na_cgroup_find_mount("/proc/self/mountinfo", root, sizeof(root)) == 0 &&
+		    na_cgroup_id_exists(root, cfg.cgid) == 0 &&
+		    drain_slot(st, slot, &cfg) == 0)
+			na_info("%s: the cgroup was removed, unenrolled", cfg.path[0] ? cfg.path : "/");
+		if (cfg.state != NA_SLOT_DRAINING)
 			continue;
 		if (slot_drained(st, slot, fill) && !free_slot(st, slot, &cfg))
 			na_info("%s: drained, detached", cfg.path[0] ? cfg.path : "/");
@@ -311,10 +319,11 @@ int cmd_enroll(struct na_ctl *ctl, int argc, char **argv)
 	};
 	const struct na_cmd *cmd = na_find_cmd("enroll");
 	struct na_cgroup_cfg cfg;
-	uint32_t mode = NA_MODE_ALL;
+	uint32_t mode = 0;	/* not given: all when new, else unchanged */
 	bool attached = false;
 	struct na_cgroup cg;
 	struct na_state st;
+	const char *what;
 	int c, slot, err;
 
 	while ((c = na_getopt(ctl, cmd, argc, argv, "m:", opts)) != -1) {
@@ -332,14 +341,16 @@ int cmd_enroll(struct na_ctl *ctl, int argc, char **argv)
 
 	if (na_caps_require("enroll", true))
 		return NA_EXIT_FAIL;
-	if (na_resolve_cgroup(argv[optind], &cg))
-		return NA_EXIT_FAIL;
-	if (na_state_open(&st, na_state_dir(ctl->state_dir), true))
+	err = na_resolve_cgroup(argv[optind], &cg);
+	if (err)
+		return na_exit_code(err);
+	if (na_state_open(&st, na_state_dir(ctl->state_dir), NA_STATE_CREATE))
 		return NA_EXIT_FAIL;
 	reconcile(&st);
 
 	slot = na_state_find_slot(&st, cg.id, &cfg);
 	if (slot < 0) {
+		mode = mode ? mode : NA_MODE_ALL;
 		err = enroll_new(&st, &cg, mode);
 		if (!err)
 			printf("enrolled %s (mode %s)\n", display(&cg), na_mode_name(mode));
@@ -348,17 +359,16 @@ int cmd_enroll(struct na_ctl *ctl, int argc, char **argv)
 
 	/* Enrolled already, or draining: bring it to what was asked, and
 	 * repair whatever an interrupted run left out. */
-	if (cfg.mode != mode || cfg.state != NA_SLOT_ACTIVE) {
-		bool was_draining = cfg.state == NA_SLOT_DRAINING;
-
-		cfg.mode = mode;
-		cfg.state = NA_SLOT_ACTIVE;
-		err = put_slot(&st, slot, &cfg);
-		if (err)
-			goto fail;
-		printf("%s %s (mode %s)\n", was_draining ? "re-enrolled" : "changed mode of",
-		       display(&cg), na_mode_name(mode));
-	}
+	what = "is enrolled";
+	if (cfg.state != NA_SLOT_ACTIVE)
+		what = "re-enrolled";
+	else if (mode && mode != cfg.mode)
+		what = "changed the mode of";
+	cfg.mode = mode ? mode : cfg.mode;
+	cfg.state = NA_SLOT_ACTIVE;
+	err = put_slot(&st, slot, &cfg);
+	if (err)
+		goto fail;
 	if (bpf_map_update_elem(st.map_cgslot, &cg.id, &slot, BPF_ANY)) {
 		err = -errno;
 		goto fail;
@@ -366,10 +376,12 @@ int cmd_enroll(struct na_ctl *ctl, int argc, char **argv)
 	err = attach_all(&st, &cg, &attached);
 	if (err)
 		goto out;
-	if (attached)
-		printf("repaired enrollment of %s (mode %s)\n", display(&cg), na_mode_name(mode));
+	if (attached && !strcmp(what, "is enrolled"))
+		what = "repaired enrollment of";
+	if (!strcmp(what, "is enrolled"))
+		printf("%s is enrolled (mode %s)\n", display(&cg), na_mode_name(cfg.mode));
 	else
-		printf("%s is enrolled (mode %s)\n", display(&cg), na_mode_name(mode));
+		printf("%s %s (mode %s)\n", what, display(&cg), na_mode_name(cfg.mode));
 	goto out;
 fail:
 	na_err("cannot enroll %s: %s", cg.path, strerror(-err));
@@ -407,13 +419,12 @@ int cmd_unenroll(struct na_ctl *ctl, int argc, char **argv)
 {
 	const struct na_cmd *cmd = na_find_cmd("unenroll");
 	static const struct option opts[] = { { 0 } };
+	char why[1024], root[PATH_MAX], name[NA_CGROUP_PATH_MAX + 1];
 	struct na_cgroup_cfg cfg;
 	struct na_cgroup cg;
 	struct na_state st;
-	char why[512], root[PATH_MAX];
-	int c, slot, err;
+	int c, slot, err, rerr;
 	int64_t live;
-	const char *name;
 
 	while ((c = na_getopt(ctl, cmd, argc, argv, "", opts)) != -1) {
 		if (c == 'h')
@@ -426,37 +437,46 @@ int cmd_unenroll(struct na_ctl *ctl, int argc, char **argv)
 		return na_usage_error(cmd, "unexpected argument '%s'", argv[optind + 1]);
 	if (na_caps_require("unenroll", true))
 		return NA_EXIT_FAIL;
+	if (na_cgroup_root(root, sizeof(root)))
+		return NA_EXIT_FAIL;
+	rerr = na_cgroup_resolve(root, "/proc", argv[optind], &cg, why, sizeof(why));
+	if (rerr == -EINVAL) {
+		na_err("%s", why);
+		return NA_EXIT_USAGE;
+	}
 
-	err = na_state_open(&st, na_state_dir(ctl->state_dir), false);
+	err = na_state_open(&st, na_state_dir(ctl->state_dir), 0);
 	if (err == -ENOENT) {
 		/* Nothing is enrolled; still tell a typo from a real cgroup. */
-		if (na_resolve_cgroup(argv[optind], &cg))
+		if (rerr) {
+			na_err("%s", why);
 			return NA_EXIT_FAIL;
+		}
 		printf("%s is not enrolled\n", display(&cg));
 		return NA_EXIT_OK;
 	}
 	if (err)
 		return NA_EXIT_FAIL;
 
-	if (na_cgroup_root(root, sizeof(root)) == 0 &&
-	    na_cgroup_resolve(root, "/proc", argv[optind], &cg, why, sizeof(why)) == 0) {
-		slot = na_state_find_slot(&st, cg.id, &cfg);
-		name = display(&cg);
-	} else {
+	slot = rerr ? -ENOENT : na_state_find_slot(&st, cg.id, &cfg);
+	if (slot < 0) {
+		/* A cgroup that was removed (and perhaps made again under the
+		 * same path, as systemd does on a restart) is unenrolled by
+		 * the path it had. */
 		slot = find_by_path(&st, argv[optind], &cfg);
-		if (slot < 0) {
-			/* Not a removed enrolled cgroup either: say why. */
-			na_state_close(&st);
-			na_resolve_cgroup(argv[optind], &cg);
-			return NA_EXIT_FAIL;
-		}
-		name = cfg.path[0] ? cfg.path : "/";
+		if (slot >= 0 && !rerr && cfg.cgid == cg.id)
+			slot = -ENOENT;
 	}
 	if (slot < 0) {
-		printf("%s is not enrolled\n", name);
-		err = 0;
+		if (rerr) {
+			na_err("%s", why);
+			err = rerr;
+		} else {
+			printf("%s is not enrolled\n", display(&cg));
+		}
 		goto out;
 	}
+	snprintf(name, sizeof(name), "%s", cfg.path[0] ? cfg.path : "/");
 
 	err = drain_slot(&st, slot, &cfg);
 	if (err)
@@ -537,12 +557,17 @@ int cmd_cleanup(struct na_ctl *ctl, int argc, char **argv)
 	if (na_caps_require("cleanup", true))
 		return NA_EXIT_FAIL;
 
-	err = na_state_open(&st, na_state_dir(ctl->state_dir), false);
-	if (err == -ENOENT && access(na_state_dir(ctl->state_dir), F_OK)) {
+	err = na_state_open(&st, na_state_dir(ctl->state_dir), NA_STATE_QUIET);
+	if (err == -ENOENT) {
 		printf("nothing to clean up in %s\n", na_state_dir(ctl->state_dir));
 		return NA_EXIT_OK;
 	}
-	if (err == -ENOENT || (err == -EUCLEAN && force)) {
+	if (err == -EUCLEAN && !force) {
+		na_err("netaccel state in %s is inconsistent (its programs use other maps): run netaccel-ctl cleanup --force",
+		       na_state_dir(ctl->state_dir));
+		return NA_EXIT_FAIL;
+	}
+	if (err == -ENODATA || err == -EUCLEAN) {
 		/* Half-made, half-removed or mixed state: take it down pin by
 		 * pin. */
 		struct na_state bare = { .dir_fd = -1, .prog_msg = -1, .map_sockhash = -1 };

@@ -21,10 +21,10 @@ const struct na_cmd na_commands[] = {
 	  "in enrolled cgroups (or their descendants) after enrollment skip the\n"
 	  "TCP/IP stack. Sockets that existed before stay on the normal path.\n"
 	  "\n"
-	  "  -m, --mode all      every TCP socket created in the cgroup (default)\n"
+	  "  -m, --mode all      every TCP socket created in the cgroup (default when new)\n"
 	  "  -m, --mode opt-in   only sockets the application tagged\n"
 	  "\n"
-	  "Enrolling again changes the mode, or repairs an interrupted enrollment.\n" },
+	  "Enrolling again with --mode changes the mode (without it the mode stays),\nand repairs an interrupted enrollment.\n" },
 	{ "unenroll", cmd_unenroll, "<cgroup>",
 	  "stop accelerating new connections of a cgroup",
 	  "New connections take the normal path at once; connections already on\n"
@@ -103,6 +103,22 @@ int na_usage_error(const struct na_cmd *cmd, const char *fmt, ...)
 	return NA_EXIT_USAGE;
 }
 
+/* getopt leaves optopt set for a long option given a value it does not
+ * take ("--force=yes"), so tell the cases apart by what was typed. */
+static void bad_option(const char *cmd, const char *arg, int opt)
+{
+	char where[64];
+
+	snprintf(where, sizeof(where), PROG "%s%s", cmd ? " " : "", cmd ? cmd : "");
+	if (!strncmp(arg, "--", 2) && strchr(arg, '='))
+		fprintf(stderr, "%s: option '%.*s' takes no value (see %s --help)\n", where,
+			(int)(strchr(arg, '=') - arg), arg, where);
+	else if (arg[0] == '-' && arg[1] != '-' && opt)
+		fprintf(stderr, "%s: unknown option '-%c' (see %s --help)\n", where, opt, where);
+	else
+		fprintf(stderr, "%s: unknown option '%s' (see %s --help)\n", where, arg, where);
+}
+
 int na_getopt(struct na_ctl *ctl, const struct na_cmd *cmd, int argc,
 	      char **argv, const char *shortopts, const struct option *longopts)
 {
@@ -129,16 +145,17 @@ int na_getopt(struct na_ctl *ctl, const struct na_cmd *cmd, int argc,
 			na_log_init(++ctl->verbosity);
 			continue;
 		case 'S':
+			if (!*optarg) {
+				na_usage_error(cmd, "--state-dir needs a directory");
+				return '?';
+			}
 			ctl->state_dir = optarg;
 			continue;
 		case ':':
 			na_usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
 			return '?';
 		case '?':
-			if (optopt)
-				na_usage_error(cmd, "unknown option '-%c'", optopt);
-			else
-				na_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+			bad_option(cmd->name, argv[optind - 1], optopt);
 			return '?';
 		default:
 			return c;
@@ -212,6 +229,10 @@ int main(int argc, char **argv)
 			na_log_init(++ctl.verbosity);
 			break;
 		case 'S':
+			if (!*optarg) {
+				fprintf(stderr, PROG ": --state-dir needs a directory (see " PROG " --help)\n");
+				return NA_EXIT_USAGE;
+			}
 			ctl.state_dir = optarg;
 			break;
 		case ':':
@@ -219,8 +240,7 @@ int main(int argc, char **argv)
 				argv[optind - 1]);
 			return NA_EXIT_USAGE;
 		default:
-			fprintf(stderr, PROG ": unknown option '%s' (see " PROG " --help)\n",
-				argv[optind - 1]);
+			bad_option(NULL, argv[optind - 1], optopt);
 			return NA_EXIT_USAGE;
 		}
 	}
@@ -229,11 +249,17 @@ int main(int argc, char **argv)
 		return NA_EXIT_USAGE;
 	}
 	if (!strcmp(argv[optind], "help")) {
-		cmd = optind + 1 < argc ? na_find_cmd(argv[optind + 1]) : NULL;
-		if (cmd)
-			na_cmd_help(cmd);
-		else
+		if (optind + 1 >= argc) {
 			usage(stdout);
+			return NA_EXIT_OK;
+		}
+		cmd = na_find_cmd(argv[optind + 1]);
+		if (!cmd) {
+			fprintf(stderr, PROG ": unknown command '%s' (see " PROG " --help)\n",
+				argv[optind + 1]);
+			return NA_EXIT_USAGE;
+		}
+		na_cmd_help(cmd);
 		return NA_EXIT_OK;
 	}
 	cmd = na_find_cmd(argv[optind]);

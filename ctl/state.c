@@ -10,7 +10,7 @@
  *
  * Creation pins maps first, then programs, then attaches; removal goes the
  * other way. A run killed half-way therefore leaves a prefix of the state,
- * which the next na_state_open(create) completes.
+ * which the next na_state_open(NA_STATE_CREATE) completes.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -120,21 +120,26 @@ static bool on_bpffs(const char *path)
 static int ensure_bpffs(const char *dir)
 {
 	char parent[PATH_MAX];
+	struct stat sb;
 	char *slash;
 
 	if (snprintf(parent, sizeof(parent), "%s", dir) >= (int)sizeof(parent))
 		return -ENAMETOOLONG;
 	slash = strrchr(parent, '/');
-	if (!slash || slash == parent) {
-		na_err("state directory %s: must be a directory inside a bpffs mount", dir);
+	if (dir[0] != '/' || !slash || slash == parent || !slash[1]) {
+		na_err("state directory %s: must be an absolute path inside a bpffs mount, such as /sys/fs/bpf/netaccel",
+		       dir);
 		return -EINVAL;
 	}
 	*slash = '\0';
 	if (on_bpffs(parent))
 		return 0;
 	if (strcmp(parent, "/sys/fs/bpf") != 0) {
-		na_err("state directory %s: %s is not a bpffs mount (mount one with: mount -t bpf bpf %s)",
-		       dir, parent, parent);
+		if (stat(parent, &sb))
+			na_err("state directory %s: %s does not exist", dir, parent);
+		else
+			na_err("state directory %s: %s is not on a bpffs mount (choose a directory under /sys/fs/bpf)",
+			       dir, parent);
 		return -ENOTSUP;
 	}
 	if (mkdir(parent, 0755) && errno != EEXIST) {
@@ -154,16 +159,27 @@ static int ensure_bpffs(const char *dir)
 
 static int lock_dir(struct na_state *st, bool create)
 {
+	const char *base = strrchr(st->dir, '/');
+
 	if (create && mkdir(st->dir, 0700) && errno != EEXIST) {
-		na_err("cannot create state directory %s: %s", st->dir,
-		       strerror(errno));
-		return -errno;
+		int err = -errno;
+
+		/* bpffs refuses names with a dot (they are kept for its own
+		 * files) with EPERM, which reads like a privilege problem. */
+		if (err == -EPERM && base && strchr(base, '.'))
+			na_err("cannot create state directory %s: bpffs does not allow '.' in names",
+			       st->dir);
+		else
+			na_err("cannot create state directory %s: %s", st->dir,
+			       strerror(-err));
+		return err;
 	}
 	st->dir_fd = open(st->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (st->dir_fd < 0)
 		return -errno;
 	if (!on_bpffs(st->dir)) {
-		na_err("state directory %s is not on a bpffs mount", st->dir);
+		na_err("state directory %s is not on a bpffs mount (choose a directory under /sys/fs/bpf)",
+		       st->dir);
 		return -ENOTSUP;
 	}
 	/* One writer at a time: commands are read-modify-write on the maps. */
@@ -291,17 +307,15 @@ static int check_consistent(struct na_state *st)
 		for (j = 0; j < n; j++)
 			if (ids[j] == want)
 				break;
-		if (j == n) {
-			na_err("state in %s is inconsistent (its programs use other maps); run: netaccel-ctl cleanup --force",
-			       st->dir);
+		if (j == n)
 			return -EUCLEAN;
-		}
 	}
 	return 0;
 }
 
-int na_state_open(struct na_state *st, const char *dir, bool create)
+int na_state_open(struct na_state *st, const char *dir, unsigned int flags)
 {
+	bool create = flags & NA_STATE_CREATE;
 	int err;
 
 	state_init(st);
@@ -314,11 +328,18 @@ int na_state_open(struct na_state *st, const char *dir, bool create)
 		goto fail;
 
 	err = open_pins(st);
-	if (err == -ENOENT && create) {
+	if (err == -ENOENT) {
 		close_pins(st);
-		err = load_and_pin(st);
-		if (!err)
-			err = open_pins(st);
+		if (create) {
+			err = load_and_pin(st);
+			if (!err)
+				err = open_pins(st);
+		} else {
+			/* The directory is there but not all of it: an
+			 * interrupted run. enroll completes it, cleanup
+			 * removes it. */
+			err = -ENODATA;
+		}
 	}
 	if (err)
 		goto fail;
@@ -337,11 +358,19 @@ int na_state_open(struct na_state *st, const char *dir, bool create)
 	}
 	return 0;
 fail:
-	if (err == -ENOENT && !create)
-		na_dbg("no netaccel state in %s", st->dir);
+	if (flags & NA_STATE_QUIET || err == -ENOENT || na_err_reported())
+		;
+	else if (err == -ENODATA)
+		na_err("netaccel state in %s is incomplete (an interrupted run): run netaccel-ctl enroll to complete it, or cleanup to remove it",
+		       st->dir);
+	else if (err == -EUCLEAN)
+		na_err("netaccel state in %s is inconsistent (its programs use other maps): run netaccel-ctl cleanup --force",
+		       st->dir);
 	else if (err == -EACCES || err == -EPERM)
-		na_err("cannot open netaccel state in %s: %s (needs root: CAP_BPF and CAP_NET_ADMIN)",
+		na_err("cannot open netaccel state in %s: %s (needs CAP_BPF and CAP_NET_ADMIN)",
 		       st->dir, strerror(-err));
+	else
+		na_err("cannot open netaccel state in %s: %s", st->dir, strerror(-err));
 	na_state_close(st);
 	return err;
 }
@@ -468,7 +497,7 @@ int na_stats_read(const char *dir, uint64_t cgid, struct na_stats *out)
 	struct na_state st;
 	int err, slot;
 
-	err = na_state_open(&st, dir, false);
+	err = na_state_open(&st, dir, NA_STATE_QUIET);
 	if (err)
 		return err;
 	if (!cgid) {

@@ -32,12 +32,20 @@ struct na_state {
  * the default. */
 const char *na_state_dir(const char *opt);
 
+enum {
+	NA_STATE_CREATE = 1 << 0,	/* mount bpffs, load and pin what is missing */
+	NA_STATE_QUIET = 1 << 1,	/* the caller explains the errors below */
+};
+
 /*
- * Open the state under dir and take its lock. With create, mount bpffs if
- * needed, and load and pin whatever is missing (repairing a half-made
- * state). Without it, -ENOENT when there is no state. Errors are printed.
+ * Open the state under dir and take its lock. With NA_STATE_CREATE, mount
+ * bpffs if needed, and load and pin whatever is missing (completing a
+ * half-made state). Without it: -ENOENT when there is no state directory,
+ * -ENODATA when it is incomplete. -EUCLEAN when pinned programs and maps do
+ * not belong together. Errors are printed, -ENOENT never, and with
+ * NA_STATE_QUIET none of these three.
  */
-int na_state_open(struct na_state *st, const char *dir, bool create);
+int na_state_open(struct na_state *st, const char *dir, unsigned int flags);
 void na_state_close(struct na_state *st);
 
 /* Path of the pin called name in the state directory. */

@@ -82,6 +82,19 @@ static const char *links_state(const struct na_state *st,
 	return "incomplete (run enroll again to repair)";
 }
 
+/* "active", "draining", with "(cgroup removed)" once the cgroup is gone. */
+static const char *state_label(const struct na_cgroup_cfg *cfg, char *buf,
+			       size_t len)
+{
+	char root[PATH_MAX];
+	bool gone = na_cgroup_find_mount("/proc/self/mountinfo", root, sizeof(root)) == 0 &&
+		    na_cgroup_id_exists(root, cfg->cgid) == 0;
+
+	snprintf(buf, len, "%s%s", na_slot_state_name(cfg->state),
+		 gone ? " (cgroup removed)" : "");
+	return buf;
+}
+
 static uint32_t prog_id(int fd)
 {
 	struct bpf_prog_info info = {};
@@ -103,12 +116,14 @@ int cmd_status(struct na_ctl *ctl, int argc, char **argv)
 		{ 0 }
 	};
 	struct na_feature feats[NA_MAX_FEATURES];
+	char label[64];
 	struct na_cgroup_cfg cfg;
 	json_object *jo = NULL, *jcg = NULL, *jf;
 	struct na_stats s;
 	struct na_state st;
 	struct utsname uts;
 	bool json = false, have_state;
+	const char *loaded;
 	size_t i, nfeat;
 	uint32_t slot;
 	int c, err;
@@ -126,10 +141,14 @@ int cmd_status(struct na_ctl *ctl, int argc, char **argv)
 	if (na_caps_require("status", false))
 		return NA_EXIT_FAIL;
 
-	err = na_state_open(&st, na_state_dir(ctl->state_dir), false);
-	if (err && err != -ENOENT)
+	err = na_state_open(&st, na_state_dir(ctl->state_dir), NA_STATE_QUIET);
+	if (err && err != -ENOENT && err != -ENODATA && err != -EUCLEAN)
 		return NA_EXIT_FAIL;
 	have_state = !err;
+	loaded = !err ? "loaded" :
+		 err == -ENODATA ? "incomplete (an interrupted run: enroll completes it, cleanup removes it)" :
+		 err == -EUCLEAN ? "inconsistent (its programs use other maps: run cleanup --force)" :
+				   "nothing loaded";
 	uname(&uts);
 	nfeat = na_probe_features(feats);
 
@@ -138,6 +157,9 @@ int cmd_status(struct na_ctl *ctl, int argc, char **argv)
 		json_object_object_add(jo, "version", json_object_new_string(NA_VERSION));
 		json_object_object_add(jo, "state_dir", json_object_new_string(na_state_dir(ctl->state_dir)));
 		json_object_object_add(jo, "loaded", json_object_new_boolean(have_state));
+		json_object_object_add(jo, "state", json_object_new_string(
+			!err ? "loaded" : err == -ENODATA ? "incomplete" :
+			err == -EUCLEAN ? "inconsistent" : "none"));
 		json_object_object_add(jo, "kernel", json_object_new_string(uts.release));
 		jf = json_object_new_object();
 		for (i = 0; i < nfeat; i++)
@@ -147,7 +169,7 @@ int cmd_status(struct na_ctl *ctl, int argc, char **argv)
 		json_object_object_add(jo, "cgroups", jcg);
 	} else {
 		printf("netaccel %s, state %s: %s\n", NA_VERSION, na_state_dir(ctl->state_dir),
-		       have_state ? "loaded" : "nothing loaded");
+		       loaded);
 	}
 
 	if (have_state) {
@@ -178,13 +200,14 @@ int cmd_status(struct na_ctl *ctl, int argc, char **argv)
 				json_object_object_add(e, "id", json_object_new_int64((int64_t)cfg.cgid));
 				json_object_object_add(e, "mode", json_object_new_string(na_mode_name(cfg.mode)));
 				json_object_object_add(e, "state", json_object_new_string(na_slot_state_name(cfg.state)));
+				json_object_object_add(e, "removed", json_object_new_boolean(strstr(state_label(&cfg, label, sizeof(label)), "removed") != NULL));
 				json_object_object_add(e, "live_sockets", json_object_new_int64(live_of(&s)));
 				json_object_object_add(e, "links", json_object_new_string(links_state(&st, &cfg)));
 				json_object_array_add(jcg, e);
 			} else {
 				printf("%-40s %10llu %-7s %-9s %6lld  %s\n", cfg.path[0] ? cfg.path : "/",
 				       (unsigned long long)cfg.cgid, na_mode_name(cfg.mode),
-				       na_slot_state_name(cfg.state), (long long)live_of(&s),
+				       state_label(&cfg, label, sizeof(label)), (long long)live_of(&s),
 				       links_state(&st, &cfg));
 			}
 		}
@@ -229,10 +252,10 @@ int cmd_stats(struct na_ctl *ctl, int argc, char **argv)
 		return na_usage_error(cmd, "unexpected argument '%s'", argv[optind + 1]);
 	if (na_caps_require("stats", false))
 		return NA_EXIT_FAIL;
-	if (optind < argc && na_resolve_cgroup(argv[optind], &cg))
-		return NA_EXIT_FAIL;
+	if (optind < argc && (err = na_resolve_cgroup(argv[optind], &cg)))
+		return na_exit_code(err);
 
-	err = na_state_open(&st, na_state_dir(ctl->state_dir), false);
+	err = na_state_open(&st, na_state_dir(ctl->state_dir), 0);
 	if (err == -ENOENT) {
 		if (optind < argc) {
 			na_err("%s is not enrolled (nothing is loaded in %s)", argv[optind],

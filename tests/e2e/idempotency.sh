@@ -49,6 +49,8 @@ check "status shows mode opt-in" test "$(status_entry "$REL/a")" = "opt-in activ
 check "changing the mode made no new pin" test "$(find "$SD" -mindepth 1 -printf '%P %i\n' | sort)" = "$inodes"
 EXPECT_OUT="^$REL/a is enrolled \\(mode opt-in\\)$" expect_ok "enroll -m opt-in again says it is enrolled" \
 	na enroll -m opt-in "$REL/a"
+EXPECT_OUT="^$REL/a is enrolled \\(mode opt-in\\)$" expect_ok "enroll without --mode keeps the mode" na enroll "$REL/a"
+check "status still shows mode opt-in" test "$(status_entry "$REL/a")" = "opt-in active ok $ida"
 EXPECT_OUT="all" expect_ok "enroll --mode all changes it back" na enroll --mode all "$REL/a"
 check "status shows mode all" test "$(status_entry "$REL/a")" = "all active ok $ida"
 

@@ -54,6 +54,18 @@ left=$(status_entry "$REL/r")
 [ -z "$left" ] || why "status still lists $REL/r: $left"
 end
 
+# Without an unenroll: status marks the removed cgroup, and the next
+# command that changes the state ends that enrollment by itself.
+mkdir "$CG/s" "$CG/t" || bail_out "cannot create cgroups in $CG"
+run na enroll "$REL/s"
+rmdir "$CG/s" || bail_out "cannot remove $CG/s"
+EXPECT_OUT="$REL/s .*\\(cgroup removed\\)" expect_ok "status marks an enrolled cgroup that was removed" na status
+run na enroll "$REL/t"
+begin "the next enroll ends the enrollment of the removed cgroup"
+[ -z "$(status_entry "$REL/s")" ] || why "status still lists $REL/s: $(status_entry "$REL/s")"
+end
+rmdir "$CG/t"
+
 EXPECT_OUT="^removed netaccel from the kernel" expect_ok "cleanup after cgroups were removed" na cleanup
 check "the state directory is gone" test ! -e "$SD"
 
