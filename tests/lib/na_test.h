@@ -1,0 +1,196 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Helpers shared by netaccel's privileged tests: a seeded byte stream that a
+ * receiver can regenerate to prove bytes arrived intact and in order,
+ * loopback socket set-up, and a traffic engine that drives many connections
+ * in both directions at once with a chosen reader style.
+ *
+ * Every function returns a negative errno on failure and never blocks
+ * without a bound: each wait has a timeout in milliseconds.
+ */
+#ifndef NA_TEST_H
+#define NA_TEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+/* ---- seeded stream (pattern.c) ----------------------------------------- */
+
+/*
+ * Byte i of stream seed is a pure function of (seed, i), so any window of
+ * the stream can be produced or checked without the bytes before it.
+ */
+void na_test_pattern_fill(uint64_t seed, uint64_t off, void *buf, size_t len);
+
+/* Offset inside buf of the first byte that differs from the stream, or -1. */
+ssize_t na_test_pattern_check(uint64_t seed, uint64_t off, const void *buf,
+			      size_t len);
+
+/* ---- sockets (sock.c) --------------------------------------------------- */
+
+#define NA_TEST_TIMEOUT_MS 10000	/* default bound of a single wait */
+
+/* Parse a numeric IPv4 or IPv6 address and a port into ss. */
+int na_test_sockaddr(const char *host, uint16_t port,
+		     struct sockaddr_storage *ss, socklen_t *len);
+
+enum na_test_listen_flags {
+	NA_TEST_DUALSTACK = 1 << 0,	/* IPV6_V6ONLY off: also accept IPv4 */
+	NA_TEST_V6ONLY = 1 << 1,
+};
+
+/* A listening TCP socket on host:port (port 0: any). Returns the fd. */
+int na_test_listen(const char *host, uint16_t port, int flags);
+
+/* The local port of a bound socket, or a negative errno. */
+int na_test_local_port(int fd);
+
+/*
+ * A connected TCP socket to host:port, optionally bound first to
+ * bind_host:bind_port (bind_host NULL: no bind). The socket family follows
+ * host ("::ffff:127.0.0.1" gives an AF_INET6 socket). Returns the fd.
+ */
+int na_test_connect(const char *host, uint16_t port, const char *bind_host,
+		    uint16_t bind_port, int timeout_ms);
+
+/* accept4() bounded by timeout_ms. Returns the new fd. */
+int na_test_accept(int lfd, int timeout_ms);
+
+/*
+ * Connect to the listener lfd through host (its port is read from lfd) and
+ * accept the connection: on return both ends exist, so a first write made
+ * now finds its peer. *cfd is the client end, *sfd the accepted one.
+ */
+int na_test_pair(int lfd, const char *host, int *cfd, int *sfd);
+
+int na_test_set_nonblock(int fd, bool on);
+
+/* SO_RCVTIMEO and SO_SNDTIMEO both set to ms. */
+int na_test_set_timeouts(int fd, int ms);
+
+/* Wait until fd reports one of events (poll), bounded by timeout_ms. */
+int na_test_wait_fd(int fd, short events, int timeout_ms);
+
+/* write()/read() exactly len bytes on a blocking fd (bounded by timeouts
+ * set on the socket). read_full returns -ENODATA on a premature EOF. */
+int na_test_write_full(int fd, const void *buf, size_t len);
+int na_test_read_full(int fd, void *buf, size_t len);
+
+/* Send len bytes of stream seed from offset off / receive and check them. */
+int na_test_send_pattern(int fd, uint64_t seed, uint64_t off, size_t len);
+int na_test_recv_pattern(int fd, uint64_t seed, uint64_t off, size_t len);
+
+/*
+ * Wait until read(fd) returns 0 (EOF; returns 0) or fails with an error
+ * (returns it, e.g. -ECONNRESET); any bytes that arrive meanwhile are
+ * counted in *extra (may be NULL) and discarded.
+ */
+int na_test_wait_eof(int fd, size_t *extra, int timeout_ms);
+
+/* Bring the loopback device of the current network namespace up. */
+int na_test_lo_up(void);
+
+/* Milliseconds on CLOCK_MONOTONIC. */
+int64_t na_test_now_ms(void);
+
+/* ---- traffic engine (traffic.c) ---------------------------------------- */
+
+enum na_test_io {
+	NA_TEST_IO_POLL,	/* non-blocking sockets, poll() */
+	NA_TEST_IO_EPOLL_ET,	/* non-blocking sockets, edge-triggered epoll */
+	NA_TEST_IO_BLOCKING,	/* blocking sockets, a thread per direction end */
+};
+
+/* dir.len for a stream that runs until run_opts.stop is raised. */
+#define NA_TEST_UNBOUNDED SIZE_MAX
+
+/* One direction of a connection: the stream a writer sends to a reader. */
+struct na_test_dir {
+	/* Set by the caller. */
+	uint64_t seed;
+	size_t len;		/* bytes to send, or NA_TEST_UNBOUNDED */
+	size_t chunk;		/* bytes per write call; 0: 64 KiB */
+	bool shut;		/* shutdown(SHUT_WR) after the last byte; the
+				 * reader then expects EOF */
+	/* Results (sent and rcvd may be read while the engine runs, with
+	 * __atomic_load_n). */
+	size_t sent;
+	size_t rcvd;
+	bool shut_done;		/* the writer has shut down */
+	bool eof;		/* the reader saw end of file */
+	bool rdhup;		/* the reader's epoll reported EPOLLRDHUP */
+	int64_t bad;		/* stream offset of the first wrong byte, or -1 */
+	int err;		/* first error (negative errno), or 0 */
+	bool more;		/* engine-internal: writable, budget used up */
+};
+
+/* A connection: fd[0] is the client end, fd[1] the accepted end.
+ * dir[0] flows from fd[0] to fd[1], dir[1] from fd[1] to fd[0]. */
+struct na_test_conn {
+	int fd[2];
+	struct na_test_dir dir[2];
+};
+
+struct na_test_run_opts {
+	enum na_test_io io;
+	int timeout_ms;		/* whole run; 0: NA_TEST_TIMEOUT_MS */
+	const int *stop;	/* raised (non-zero, atomically): unbounded
+				 * directions end at what they have sent */
+};
+
+/*
+ * Set up direction d of conn for len bytes of stream seed. Does not touch
+ * the fds.
+ */
+void na_test_dir_init(struct na_test_dir *d, uint64_t seed, size_t len,
+		      size_t chunk, bool shut);
+
+/*
+ * Drive every direction of the n connections until each has delivered its
+ * stream (and EOF when shut), an error, or the timeout. Returns 0 when all
+ * directions completed intact, else a negative errno (-ETIMEDOUT, the first
+ * direction's error, or -EILSEQ for corrupted bytes). The fds are left
+ * open and in blocking mode.
+ */
+int na_test_run(struct na_test_conn *conns, size_t n,
+		const struct na_test_run_opts *opts);
+
+/*
+ * Print one "# ..." line per direction that did not complete intact and
+ * return how many there are (0: every byte arrived, in order).
+ */
+size_t na_test_report(const struct na_test_conn *conns, size_t n);
+
+/* Bytes sent over all directions. */
+size_t na_test_bytes_sent(const struct na_test_conn *conns, size_t n);
+
+/* Close both fds of each connection (ignores -1). */
+void na_test_close_conns(struct na_test_conn *conns, size_t n);
+
+/*
+ * A background reader: receives len bytes of stream seed on fd (then, with
+ * expect_eof, waits for end of file) in its own thread, so that the test
+ * can drive the sender with a blocking call (sendfile, splice, one huge
+ * write). Bounded by NA_TEST_TIMEOUT_MS per read.
+ */
+struct na_test_rx {
+	int fd;
+	uint64_t seed;
+	size_t len;
+	bool expect_eof;
+	int err;		/* result: 0, -EILSEQ (wrong bytes), -ENODATA
+				 * (early EOF), -ETIMEDOUT, ... */
+	size_t extra;		/* bytes after len (want 0) */
+	unsigned long tid;	/* pthread_t */
+};
+
+int na_test_rx_start(struct na_test_rx *rx);
+int na_test_rx_join(struct na_test_rx *rx);	/* returns rx->err */
+
+/* Test diagnostics as TAP comments on stdout. */
+void na_test_diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif /* NA_TEST_H */

@@ -1,0 +1,1028 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The local bypass is transparent: in an enrolled cgroup (mode all), with
+ * client and server both in it, applications see exactly what TCP gives
+ * them (every byte, in order, EOF on shutdown, the same poll/epoll
+ * wake-ups, MSG_PEEK, MSG_WAITALL, FIONREAD, sendfile and splice), for
+ * IPv4, IPv6 and IPv4-mapped IPv6, and the counters prove that the bytes
+ * really took the fast path.
+ *
+ * Every assertion after a transfer is about bytes a user would miss or a
+ * counter that shows the redirect; assertions run only after every helper
+ * thread is joined.
+ *
+ * NETACCEL_TEST_PLAIN=1 runs the same tests without enrolling (plain TCP,
+ * counters not checked): what fails only when enrolled is the datapath's.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "na_check.h"
+
+#define KiB 1024
+#define MiB (1024 * 1024)
+
+static struct na_world world;
+static struct na_cgroup app;	/* the enrolled cgroup, mode all */
+static bool plain;		/* NETACCEL_TEST_PLAIN: not enrolled */
+
+/* How client and listener address each other. */
+struct family {
+	const char *name;
+	const char *listen;	/* listener address */
+	int lflags;		/* NA_TEST_DUALSTACK / NA_TEST_V6ONLY */
+	const char *connect;	/* address the client connects to */
+};
+
+static const struct family fam_v4 = { "IPv4", "127.0.0.1", 0, "127.0.0.1" };
+static const struct family fam_v6 = { "IPv6", "::1", NA_TEST_V6ONLY, "::1" };
+static const struct family fam_v6_to_v4 = {
+	"IPv6 client to ::ffff:127.0.0.1, IPv4 listener",
+	"127.0.0.1", 0, "::ffff:127.0.0.1" };
+static const struct family fam_v4_to_dual = {
+	"IPv4 client to a dual-stack [::] listener",
+	"::", NA_TEST_DUALSTACK, "127.0.0.1" };
+
+static const struct family *const families[] = {
+	&fam_v4, &fam_v6, &fam_v6_to_v4, &fam_v4_to_dual,
+};
+#define NFAMILIES (sizeof(families) / sizeof(families[0]))
+
+/* Position of f in families, to give each family its own seeds. */
+static size_t family_index(const struct family *f)
+{
+	for (size_t k = 0; k < NFAMILIES; k++)
+		if (families[k] == f)
+			return k;
+	return 0;
+}
+
+/* ---- fixture ------------------------------------------------------------ */
+
+static int group_setup(void **state)
+{
+	int err = na_world_init(&world, "transparency");
+
+	if (err)
+		na_world_bail("cannot build the test world: %s", strerror(-err));
+	err = na_world_cgroup(&world, "app", &app);
+	if (err)
+		na_world_bail("cannot create the app cgroup: %s", strerror(-err));
+	plain = getenv("NETACCEL_TEST_PLAIN") && *getenv("NETACCEL_TEST_PLAIN") == '1';
+	if (plain) {
+		na_test_diag("NETACCEL_TEST_PLAIN: plain TCP, counters not checked");
+		return 0;
+	}
+	if (na_world_enroll(&world, app.path, "all") != 0)
+		na_world_bail("cannot enroll %s", app.path);
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	na_world_teardown(&world);
+	return 0;
+}
+
+/* Each test runs inside the enrolled cgroup: its sockets are eligible. */
+static int test_setup(void **state)
+{
+	na_world_test_begin(&world, 120);
+	if (na_world_enter(&world, app.path)) {
+		na_test_diag("cannot enter %s", app.path);
+		return -1;
+	}
+	return 0;
+}
+
+static int test_teardown(void **state)
+{
+	na_world_test_end(&world);
+	return 0;
+}
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static int listen_on(const struct family *f)
+{
+	int lfd;
+
+	NA_ASSERT_FD(lfd, na_test_listen(f->listen, 0, f->lflags));
+	return lfd;
+}
+
+static void make_pair(int lfd, const struct family *f, int *cfd, int *sfd)
+{
+	int err = na_test_pair(lfd, f->connect, cfd, sfd);
+
+	if (err)
+		fail_msg("%s: cannot connect and accept: %s", f->name, strerror(-err));
+}
+
+static void stats_now(struct na_stats *s)
+{
+	if (plain) {
+		memset(s, 0, sizeof(*s));
+		return;
+	}
+	NA_STATS(&world, app.id, s);
+}
+
+/*
+ * The counters of the app cgroup since before: all the bytes sent went
+ * through the redirect (at least min_msgs messages), none took the TCP
+ * path, no first send missed.
+ */
+static void assert_all_redirected(const struct na_stats *before, uint64_t bytes,
+				  uint64_t min_msgs, const char *what)
+{
+	struct na_stats after, d;
+
+	if (plain)
+		return;
+	stats_now(&after);
+	na_test_stats_delta(before, &after, &d);
+	if (d.bytes_redirected != bytes || d.msgs_redirected < min_msgs ||
+	    d.bytes_passed != 0 || d.misses != 0) {
+		na_test_stats_print("counter deltas", &d);
+		fail_msg("%s: %llu bytes sent after accept(), but the fast path carried "
+			 "%llu bytes in %llu messages (at least %llu expected); "
+			 "%llu bytes took TCP, %llu first sends missed",
+			 what, (unsigned long long)bytes,
+			 (unsigned long long)d.bytes_redirected,
+			 (unsigned long long)d.msgs_redirected,
+			 (unsigned long long)min_msgs,
+			 (unsigned long long)d.bytes_passed,
+			 (unsigned long long)d.misses);
+	}
+}
+
+/* n connections to lfd, each direction set up by the caller afterwards. */
+static void open_conns(int lfd, const struct family *f, struct na_test_conn *c,
+		       size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		make_pair(lfd, f, &c[i].fd[0], &c[i].fd[1]);
+}
+
+/* ---- A. bulk: many sizes, many connections, both directions at once ----- */
+
+#define BULK_CONNS 32
+static const size_t bulk_sizes[] = { 1, 7, 1500, 64 * KiB, 1 * MiB, 4 * MiB };
+static const size_t bulk_chunks[] = { 64 * KiB, 1500, 1 * MiB, 7 };
+#define NSIZES (sizeof(bulk_sizes) / sizeof(bulk_sizes[0]))
+
+static void test_bulk(void **state)
+{
+	const struct family *f = *state;
+	struct na_test_conn c[BULK_CONNS];
+	struct na_test_run_opts o = { .io = NA_TEST_IO_POLL, .timeout_ms = 60000 };
+	struct na_stats before;
+	uint64_t msgs = 0;
+	int lfd, err;
+
+	lfd = listen_on(f);
+	open_conns(lfd, f, c, BULK_CONNS);
+	for (size_t i = 0; i < BULK_CONNS; i++)
+		for (int d = 0; d < 2; d++) {
+			size_t len = bulk_sizes[(i + 3 * (size_t)d) % NSIZES];
+			/* 7-byte writes only on the small streams, so that
+			 * the run stays short. */
+			size_t chunk = bulk_chunks[(i + (size_t)d) % 4];
+
+			if (chunk < 1500 && len > 64 * KiB)
+				chunk = 64 * KiB;
+			na_test_dir_init(&c[i].dir[d], 0xb01c0000 + 2 * i + (size_t)d,
+					 len, chunk, true);
+			msgs += 1;
+		}
+	stats_now(&before);
+	err = na_test_run(c, BULK_CONNS, &o);
+	NA_ASSERT_DELIVERED(c, BULK_CONNS, err, f->name);
+	assert_all_redirected(&before, na_test_bytes_sent(c, BULK_CONNS), msgs, f->name);
+	na_test_close_conns(c, BULK_CONNS);
+	close(lfd);
+}
+
+/* ---- writes right after connect(), before accept() ---------------------- */
+
+static void test_write_before_accept(void **state)
+{
+	const struct family *f = *state;
+	const size_t k = family_index(f);
+	struct na_test_run_opts o = { .io = NA_TEST_IO_POLL, .timeout_ms = 20000 };
+	struct na_test_conn c;
+	const size_t early = 3 * 1000;
+	int lfd = listen_on(f), port = na_test_local_port(lfd), err;
+
+	/* The client writes 3 times before the server accepts: the
+	 * connection sits in the accept queue, its peer unknown to
+	 * user space. Such a direction may stay on TCP; it must be
+	 * correct either way. */
+	NA_ASSERT_FD(c.fd[0], na_test_connect(f->connect, (uint16_t)port, NULL, 0,
+					      NA_TEST_TIMEOUT_MS));
+	na_test_dir_init(&c.dir[0], 0xea21 + k, 512 * KiB, 16 * KiB, true);
+	na_test_dir_init(&c.dir[1], 0xea22 + k, 512 * KiB, 16 * KiB, true);
+	for (int i = 0; i < 3; i++)
+		NA_ASSERT_OK(na_test_send_pattern(c.fd[0], c.dir[0].seed,
+						  early / 3 * (size_t)i, early / 3));
+	c.dir[0].sent = early;
+	NA_ASSERT_FD(c.fd[1], na_test_accept(lfd, NA_TEST_TIMEOUT_MS));
+	err = na_test_run(&c, 1, &o);
+	NA_ASSERT_DELIVERED(&c, 1, err, f->name);
+	na_test_close_conns(&c, 1);
+	close(lfd);
+}
+
+/* ---- half close ---------------------------------------------------------- */
+
+static void test_half_close(void **state)
+{
+	const struct family *f = *state;
+	const size_t k = family_index(f);
+	struct na_test_run_opts o = { .io = NA_TEST_IO_POLL, .timeout_ms = 20000 };
+	struct na_test_conn c;
+	struct na_stats before;
+	char buf[16];
+	int lfd = listen_on(f), err;
+
+	make_pair(lfd, f, &c.fd[0], &c.fd[1]);
+	stats_now(&before);
+
+	/* Client -> server, then SHUT_WR: the server reads it all and
+	 * then EOF. */
+	na_test_dir_init(&c.dir[0], 0x4a1f0 + k, 200 * KiB, 0, true);
+	na_test_dir_init(&c.dir[1], 0, 0, 0, false);
+	err = na_test_run(&c, 1, &o);
+	NA_ASSERT_DELIVERED(&c, 1, err, f->name);
+
+	/* The other direction still works after that EOF, and ends
+	 * with its own EOF at the client. */
+	na_test_dir_init(&c.dir[0], 0, 0, 0, false);
+	na_test_dir_init(&c.dir[1], 0x4a1f8 + k, 300 * KiB, 0, true);
+	err = na_test_run(&c, 1, &o);
+	NA_ASSERT_DELIVERED(&c, 1, err, f->name);
+
+	/* EOF stays EOF. */
+	na_test_set_timeouts(c.fd[1], 2000);
+	assert_int_equal(read(c.fd[1], buf, sizeof(buf)), 0);
+	assert_all_redirected(&before, 500 * KiB, 2, f->name);
+	na_test_close_conns(&c, 1);
+	close(lfd);
+}
+
+/* ---- reader styles -------------------------------------------------------- */
+
+static void run_reader_style(const struct family *f, enum na_test_io io,
+			     size_t nconns, const char *what)
+{
+	struct na_test_conn c[16];
+	struct na_test_run_opts o = { .io = io, .timeout_ms = 60000 };
+	struct na_stats before;
+	int lfd, err;
+
+	assert_true(nconns <= 16);
+	lfd = listen_on(f);
+	open_conns(lfd, f, c, nconns);
+	for (size_t i = 0; i < nconns; i++) {
+		na_test_dir_init(&c[i].dir[0], 0x5eed00 + 2 * i, (i + 1) * 97 * KiB + i,
+				 (i % 2) ? 1500 : 100 * KiB, true);
+		na_test_dir_init(&c[i].dir[1], 0x5eed01 + 2 * i, (nconns - i) * 131 * KiB,
+				 (i % 3) ? 64 * KiB : 4 * KiB, true);
+	}
+	stats_now(&before);
+	err = na_test_run(c, nconns, &o);
+	NA_ASSERT_DELIVERED(c, nconns, err, f->name);
+	if (io == NA_TEST_IO_EPOLL_ET)
+		for (size_t i = 0; i < nconns; i++)
+			for (int d = 0; d < 2; d++)
+				if (!c[i].dir[d].rdhup)
+					fail_msg("%s, %s: no EPOLLRDHUP after the peer's shutdown "
+						 "(conn %zu, direction %d)", what, f->name, i, d);
+	assert_all_redirected(&before, na_test_bytes_sent(c, nconns), 2 * nconns,
+			      f->name);
+	na_test_close_conns(c, nconns);
+	close(lfd);
+}
+
+/* Each socket has a blocking reader thread and a blocking writer thread, as
+ * in a proxy or a full-duplex protocol. */
+static void test_reader_blocking(void **state)
+{
+	run_reader_style(*state, NA_TEST_IO_BLOCKING, 8, "blocking reader");
+}
+
+static void test_reader_poll(void **state)
+{
+	run_reader_style(*state, NA_TEST_IO_POLL, 8, "poll reader");
+}
+
+static void test_reader_epoll_et(void **state)
+{
+	run_reader_style(*state, NA_TEST_IO_EPOLL_ET, 8, "edge-triggered epoll reader");
+}
+
+/* Wait for one epoll event on ep and return its event mask (0 on timeout). */
+static uint32_t epoll_once(int ep, int timeout_ms)
+{
+	struct epoll_event ev;
+	int n = epoll_wait(ep, &ev, 1, timeout_ms);
+
+	return n == 1 ? ev.events : 0;
+}
+
+static void test_epoll_rdhup_on_close(void **state)
+{
+	const struct family *f = *state;
+	const size_t k = family_index(f);
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP | EPOLLET };
+	char buf[64];
+	uint32_t got;
+	int lfd = listen_on(f), cfd, sfd, ep;
+
+	make_pair(lfd, f, &cfd, &sfd);
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	assert_true(ep >= 0);
+	assert_int_equal(epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev), 0);
+
+	NA_ASSERT_OK(na_test_send_pattern(cfd, 0xe9011 + k, 0, 10));
+	got = epoll_once(ep, 5000);
+	if (!(got & EPOLLIN))
+		fail_msg("%s: no EPOLLIN for 10 queued bytes (events %#x)", f->name, got);
+	assert_int_equal(recv(sfd, buf, sizeof(buf), MSG_DONTWAIT), 10);
+	assert_int_equal(na_test_pattern_check(0xe9011 + k, 0, buf, 10), -1);
+
+	close(cfd);
+	got = epoll_once(ep, 5000);
+	if (!(got & EPOLLRDHUP))
+		fail_msg("%s: no EPOLLRDHUP after the peer closed (events %#x)",
+			 f->name, got);
+	assert_int_equal(recv(sfd, buf, sizeof(buf), MSG_DONTWAIT), 0);
+	close(ep);
+	close(sfd);
+	close(lfd);
+}
+
+/* ---- MSG_PEEK, MSG_WAITALL, FIONREAD, SO_RCVLOWAT ------------------------- */
+
+static void test_msg_peek(void **state)
+{
+	const struct family *f = *state;
+	const size_t k = family_index(f);
+	const uint64_t seed = 0x9eec00 + k;
+	const size_t total = 1000 + 2000 + 3000;
+	char peek1[8192], peek2[8192], data[8192];
+	struct na_stats before;
+	size_t got = 0;
+	int lfd = listen_on(f), cfd, sfd;
+
+	make_pair(lfd, f, &cfd, &sfd);
+	stats_now(&before);
+	NA_ASSERT_OK(na_test_send_pattern(cfd, seed, 0, 1000));
+	NA_ASSERT_OK(na_test_send_pattern(cfd, seed, 1000, 2000));
+	NA_ASSERT_OK(na_test_send_pattern(cfd, seed, 3000, 3000));
+
+	for (int round = 0; got < total && round < 100; round++) {
+		ssize_t n1, n2, n;
+
+		NA_ASSERT_OK(na_test_wait_fd(sfd, POLLIN, 5000));
+		n1 = recv(sfd, peek1, sizeof(peek1), MSG_PEEK | MSG_DONTWAIT);
+		n2 = recv(sfd, peek2, sizeof(peek2), MSG_PEEK | MSG_DONTWAIT);
+		if (n1 <= 0 || n2 < n1)
+			fail_msg("%s: MSG_PEEK returned %zd then %zd with data queued",
+				 f->name, n1, n2);
+		assert_memory_equal(peek1, peek2, (size_t)n1);
+		/* What was peeked is what is read next. */
+		n = recv(sfd, data, (size_t)n1, MSG_DONTWAIT);
+		if (n != n1)
+			fail_msg("%s: peeked %zd bytes but read %zd", f->name, n1, n);
+		assert_memory_equal(peek1, data, (size_t)n);
+		if (na_test_pattern_check(seed, got, data, (size_t)n) >= 0)
+			fail_msg("%s: wrong bytes at offset %zu", f->name, got);
+		got += (size_t)n;
+	}
+	assert_int_equal(got, total);
+	assert_all_redirected(&before, total, 3, f->name);
+	close(cfd);
+	close(sfd);
+	close(lfd);
+}
+
+/* One blocking recv() in a thread, so that the test can act while it
+ * waits. */
+struct reader_job {
+	int fd;
+	size_t len;
+	int flags;
+	char *buf;
+	ssize_t got;
+	int err;
+	int64_t ms;		/* how long recv() took */
+	pid_t tid;
+};
+
+static void *reader_job_main(void *arg)
+{
+	struct reader_job *j = arg;
+	int64_t t0 = na_test_now_ms();
+
+	__atomic_store_n(&j->tid, (pid_t)syscall(SYS_gettid), __ATOMIC_SEQ_CST);
+	j->got = recv(j->fd, j->buf, j->len, j->flags);
+	j->err = j->got < 0 ? errno : 0;
+	j->ms = na_test_now_ms() - t0;
+	return NULL;
+}
+
+/* State letter of a thread of this process ('S' sleeping, ...), 0 if gone. */
+static char thread_state(pid_t tid)
+{
+	char path[64], buf[512], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' ? p[2] : 0;
+}
+
+/*
+ * Wait (bounded) until the reader thread sleeps in recv(). False when it
+ * has returned already or the wait timed out. There is no event for "a
+ * thread is blocked", so this looks at its state every millisecond.
+ */
+static bool wait_thread_sleeps(struct reader_job *j, int timeout_ms)
+{
+	int64_t deadline = na_test_now_ms() + timeout_ms;
+
+	while (na_test_now_ms() < deadline) {
+		pid_t tid = __atomic_load_n(&j->tid, __ATOMIC_SEQ_CST);
+		char st = tid ? thread_state(tid) : '?';
+
+		if (st == 'S')
+			return true;
+		if (st == 0 || st == 'Z' || st == 'X')
+			return false;	/* recv() returned, the thread ended */
+		usleep(1000);
+	}
+	return false;
+}
+
+static void test_msg_waitall(void **state)
+{
+	const struct family *f = *state;
+	const size_t k = family_index(f);
+	const uint64_t seed = 0xa11a11 + k;
+	const size_t piece = 48 * KiB, pieces = 4;
+	struct reader_job j = { .len = piece * pieces, .flags = MSG_WAITALL };
+	bool slept[4] = { false };
+	struct na_stats before;
+	pthread_t th;
+	int lfd = listen_on(f), cfd, sfd, err = 0;
+
+	make_pair(lfd, f, &cfd, &sfd);
+	stats_now(&before);
+	j.fd = sfd;
+	j.buf = malloc(j.len);
+	assert_non_null(j.buf);
+	NA_ASSERT_OK(na_test_set_timeouts(sfd, 15000));
+	assert_int_equal(pthread_create(&th, NULL, reader_job_main, &j), 0);
+
+	/* One write per piece, each while the reader waits for the
+	 * rest: MSG_WAITALL must gather them into one full read. */
+	for (size_t i = 0; i < pieces && !err; i++) {
+		slept[i] = wait_thread_sleeps(&j, 5000);
+		err = na_test_send_pattern(cfd, seed, i * piece, piece);
+	}
+	pthread_join(th, NULL);
+
+	if (err)
+		fail_msg("%s: sending failed: %s", f->name, strerror(-err));
+	if (j.got != (ssize_t)j.len)
+		fail_msg("%s: recv(MSG_WAITALL, %zu) returned %zd (%s)", f->name,
+			 j.len, j.got, j.err ? strerror(j.err) : "no error");
+	if (na_test_pattern_check(seed, 0, j.buf, j.len) >= 0)
+		fail_msg("%s: MSG_WAITALL read wrong bytes", f->name);
+	assert_all_redirected(&before, j.len, pieces, f->name);
+	for (size_t i = 0; i < pieces; i++)
+		if (!slept[i])
+			na_test_diag("%s: the reader was not seen asleep before piece %zu",
+				     f->name, i);
+	free(j.buf);
+	close(cfd);
+	close(sfd);
+	close(lfd);
+}
+
+/* TCP state of fd (TCP_ESTABLISHED, TCP_FIN_WAIT2, ...), or -1. */
+static int tcp_state(int fd)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
+		return -1;
+	return ti.tcpi_state;
+}
+
+/*
+ * A client sends its request, shuts its side down, and blocks reading the
+ * reply (what `printf ... | nc` or an HTTP/1.0 client does). The ACK of
+ * its FIN wakes its socket while the read waits; the read must go on
+ * waiting and return the reply.
+ */
+static void test_blocking_read_across_shutdown(void **state)
+{
+	const struct family *f = *state;
+	const size_t k = family_index(f);
+	const uint64_t seed = 0xb10c5d + k;
+	char buf[1000];
+	struct reader_job j = { .len = sizeof(buf), .buf = buf };
+	struct na_stats before;
+	pthread_t th;
+	size_t extra;
+	int64_t deadline;
+	int lfd = listen_on(f), cfd, sfd, err, st = -1;
+	bool asleep;
+
+	make_pair(lfd, f, &cfd, &sfd);
+	stats_now(&before);
+	NA_ASSERT_OK(na_test_set_timeouts(cfd, 10000));
+	j.fd = cfd;
+	assert_int_equal(pthread_create(&th, NULL, reader_job_main, &j), 0);
+	asleep = wait_thread_sleeps(&j, 5000);
+
+	shutdown(cfd, SHUT_WR);
+	err = na_test_wait_eof(sfd, &extra, 5000);
+	/* The FIN's ACK has been processed once the client is in
+	 * FIN_WAIT2: its wake-up has happened, then the reply goes. */
+	deadline = na_test_now_ms() + 5000;
+	while ((st = tcp_state(cfd)) != TCP_FIN_WAIT2 && na_test_now_ms() < deadline)
+		usleep(1000);
+	if (!err)
+		err = na_test_send_pattern(sfd, seed, 0, sizeof(buf));
+	pthread_join(th, NULL);
+
+	if (err)
+		fail_msg("%s: the server side failed: %s", f->name, strerror(-err));
+	if (!asleep || st != TCP_FIN_WAIT2)
+		na_test_diag("%s: reader asleep %d, client TCP state %d", f->name,
+			     asleep, st);
+	if (j.got != (ssize_t)sizeof(buf))
+		fail_msg("%s: the blocking recv() returned %zd (%s) after %lld ms "
+			 "instead of the %zu-byte reply", f->name, j.got,
+			 j.err ? strerror(j.err) : "no error", (long long)j.ms,
+			 sizeof(buf));
+	assert_int_equal(na_test_pattern_check(seed, 0, buf, sizeof(buf)), -1);
+	assert_all_redirected(&before, sizeof(buf), 1, f->name);
+	close(cfd);
+	close(sfd);
+	close(lfd);
+}
+
+static void test_fionread(void **state)
+{
+	const struct family *f = *state;
+	const size_t k = family_index(f);
+	const uint64_t seed = 0xf102ead + k;
+	const size_t len = 10000;
+	char buf[10000];
+	struct na_stats before;
+	int lfd = listen_on(f), cfd, sfd, queued = -1;
+
+	make_pair(lfd, f, &cfd, &sfd);
+	stats_now(&before);
+	NA_ASSERT_OK(na_test_send_pattern(cfd, seed, 0, len));
+	NA_ASSERT_OK(na_test_wait_fd(sfd, POLLIN, 5000));
+	assert_int_equal(ioctl(sfd, FIONREAD, &queued), 0);
+	NA_ASSERT_OK(na_test_set_timeouts(sfd, 5000));
+	NA_ASSERT_OK(na_test_read_full(sfd, buf, len));
+	assert_int_equal(na_test_pattern_check(seed, 0, buf, len), -1);
+	if (queued <= 0 || (size_t)queued > len)
+		fail_msg("%s: FIONREAD said %d while %zu readable bytes were queued",
+			 f->name, queued, len);
+	if ((size_t)queued != len)
+		na_test_diag("%s: FIONREAD said %d with %zu bytes queued", f->name, queued,
+			     len);
+	assert_all_redirected(&before, len, 1, f->name);
+	close(cfd);
+	close(sfd);
+	close(lfd);
+}
+
+static void test_so_rcvlowat(void **state)
+{
+	const struct family *f = *state;
+	const size_t k = family_index(f);
+	const uint64_t seed = 0x10a7 + k;
+	const int lowat = 4096;
+	char buf[8192];
+	struct na_stats before;
+	struct pollfd p;
+	int lfd = listen_on(f), cfd, sfd, r;
+
+	make_pair(lfd, f, &cfd, &sfd);
+	stats_now(&before);
+	assert_int_equal(setsockopt(sfd, SOL_SOCKET, SO_RCVLOWAT, &lowat,
+				    sizeof(lowat)), 0);
+	NA_ASSERT_OK(na_test_send_pattern(cfd, seed, 0, 1000));
+	/* Below the low-water mark the socket is not readable; a
+	 * bounded negative wait is the only way to see that. */
+	p = (struct pollfd){ .fd = sfd, .events = POLLIN };
+	r = poll(&p, 1, 300);
+	if (r != 0)
+		fail_msg("%s: readable with 1000 bytes queued and SO_RCVLOWAT %d",
+			 f->name, lowat);
+	NA_ASSERT_OK(na_test_send_pattern(cfd, seed, 1000, 4000));
+	NA_ASSERT_OK(na_test_wait_fd(sfd, POLLIN, 5000));
+	NA_ASSERT_OK(na_test_set_timeouts(sfd, 5000));
+	r = (int)recv(sfd, buf, sizeof(buf), 0);
+	if (r < lowat)
+		fail_msg("%s: recv returned %d bytes with SO_RCVLOWAT %d and 5000 queued",
+			 f->name, r, lowat);
+	assert_int_equal(na_test_pattern_check(seed, 0, buf, (size_t)r), -1);
+	assert_all_redirected(&before, 5000, 2, f->name);
+	close(cfd);
+	close(sfd);
+	close(lfd);
+}
+
+/* ---- sendfile and splice into a bypassed socket --------------------------- */
+
+static void test_sendfile(void **state)
+{
+	const struct family *f = *state;
+	const size_t k = family_index(f);
+	const uint64_t seed = 0x5e2df11e + k;
+	const size_t len = 3 * MiB + 123;
+	struct na_test_rx rx = { .seed = seed, .len = len, .expect_eof = true };
+	struct na_stats before;
+	off_t off = 0;
+	int lfd = listen_on(f), cfd, sfd, mfd, err = 0;
+
+	mfd = memfd_create("netaccel-test-sendfile", MFD_CLOEXEC);
+	assert_true(mfd >= 0);
+	NA_ASSERT_OK(na_test_send_pattern(mfd, seed, 0, len));
+
+	make_pair(lfd, f, &cfd, &sfd);
+	NA_ASSERT_OK(na_test_set_timeouts(cfd, NA_TEST_TIMEOUT_MS));
+	stats_now(&before);
+	rx.fd = sfd;
+	NA_ASSERT_OK(na_test_rx_start(&rx));
+	while ((size_t)off < len && !err) {
+		ssize_t n = sendfile(cfd, mfd, &off, len - (size_t)off);
+
+		if (n <= 0)
+			err = n < 0 ? -errno : -EIO;
+	}
+	if (!err && shutdown(cfd, SHUT_WR) < 0)
+		err = -errno;
+	na_test_rx_join(&rx);
+
+	if (err)
+		fail_msg("%s: sendfile stopped at %lld of %zu bytes: %s", f->name,
+			 (long long)off, len, strerror(-err));
+	if (rx.err)
+		fail_msg("%s: the receiver of sendfile's bytes: %s", f->name,
+			 strerror(-rx.err));
+	assert_all_redirected(&before, len, 1, f->name);
+	close(mfd);
+	close(cfd);
+	close(sfd);
+	close(lfd);
+}
+
+static void test_splice(void **state)
+{
+	const struct family *f = *state;
+	const size_t k = family_index(f);
+	const uint64_t seed = 0x5971ce + k;
+	const size_t len = 2 * MiB + 17, step = 64 * KiB;
+	struct na_test_rx rx = { .seed = seed, .len = len, .expect_eof = true };
+	struct na_stats before;
+	size_t sent = 0;
+	char *buf = malloc(step);
+	int lfd = listen_on(f), cfd, sfd, p[2], err = 0;
+
+	assert_non_null(buf);
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	make_pair(lfd, f, &cfd, &sfd);
+	NA_ASSERT_OK(na_test_set_timeouts(cfd, NA_TEST_TIMEOUT_MS));
+	stats_now(&before);
+	rx.fd = sfd;
+	NA_ASSERT_OK(na_test_rx_start(&rx));
+	/* Fill the pipe with one step of the stream (it holds 64 KiB),
+	 * then splice it into the socket. */
+	while (sent < len && !err) {
+		size_t n = len - sent < step ? len - sent : step, moved = 0;
+
+		na_test_pattern_fill(seed, sent, buf, n);
+		err = na_test_write_full(p[1], buf, n);
+		while (!err && moved < n) {
+			ssize_t r = splice(p[0], NULL, cfd, NULL, n - moved, SPLICE_F_MOVE);
+
+			if (r <= 0)
+				err = r < 0 ? -errno : -EIO;
+			else
+				moved += (size_t)r;
+		}
+		sent += moved;
+	}
+	if (!err && shutdown(cfd, SHUT_WR) < 0)
+		err = -errno;
+	na_test_rx_join(&rx);
+
+	if (err)
+		fail_msg("%s: splice stopped at %zu of %zu bytes: %s", f->name, sent,
+			 len, strerror(-err));
+	if (rx.err)
+		fail_msg("%s: the receiver of spliced bytes: %s", f->name,
+			 strerror(-rx.err));
+	assert_all_redirected(&before, len, 1, f->name);
+	free(buf);
+	close(p[0]);
+	close(p[1]);
+	close(cfd);
+	close(sfd);
+	close(lfd);
+}
+
+/* ---- closing with unread data --------------------------------------------- */
+
+/* Non-blocking sends of stream seed until EAGAIN or max; returns bytes. */
+static size_t send_until_full(int fd, uint64_t seed, size_t max)
+{
+	char buf[16 * KiB];
+	size_t sent = 0;
+
+	while (sent < max) {
+		size_t n = max - sent < sizeof(buf) ? max - sent : sizeof(buf);
+		ssize_t r;
+
+		na_test_pattern_fill(seed, sent, buf, n);
+		r = send(fd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (r <= 0)
+			break;
+		sent += (size_t)r;
+	}
+	return sent;
+}
+
+static void new_connection_works(const struct family *f)
+{
+	struct na_test_run_opts o = { .io = NA_TEST_IO_POLL, .timeout_ms = 20000 };
+	struct na_test_conn c;
+	struct na_stats before;
+	int lfd = listen_on(f), err;
+
+	make_pair(lfd, f, &c.fd[0], &c.fd[1]);
+	na_test_dir_init(&c.dir[0], 0x2e11, 256 * KiB, 0, true);
+	na_test_dir_init(&c.dir[1], 0x2e12, 256 * KiB, 0, true);
+	stats_now(&before);
+	err = na_test_run(&c, 1, &o);
+	NA_ASSERT_DELIVERED(&c, 1, err, "a new connection after closing one with unread data");
+	assert_all_redirected(&before, 512 * KiB, 2, f->name);
+	na_test_close_conns(&c, 1);
+	close(lfd);
+}
+
+static void test_close_with_unread_data(void **state)
+{
+	const struct family *f = *state;
+	const size_t k = family_index(f);
+	char buf[1024] = { 0 };
+	size_t sent, extra;
+	ssize_t w;
+	int lfd = listen_on(f), cfd, sfd, r;
+
+	/* The receiver closes with redirected bytes unread: the
+	 * sender learns it (EOF or reset) and does not hang. */
+	make_pair(lfd, f, &cfd, &sfd);
+	sent = send_until_full(cfd, 0xc105e + k, 256 * KiB);
+	assert_true(sent > 0);
+	NA_ASSERT_OK(na_test_wait_fd(sfd, POLLIN, 5000));
+	close(sfd);
+	r = na_test_wait_eof(cfd, &extra, 5000);
+	if (r != 0 && r != -ECONNRESET)
+		fail_msg("%s: after the peer closed with %zu unread bytes, the sender's "
+			 "read gave %s instead of EOF or a reset", f->name, sent,
+			 strerror(-r));
+	NA_ASSERT_OK(na_test_set_timeouts(cfd, 5000));
+	w = send(cfd, buf, sizeof(buf), MSG_NOSIGNAL);
+	if (w < 0 && errno != EPIPE && errno != ECONNRESET)
+		fail_msg("%s: writing to a peer that closed: %s", f->name,
+			 strerror(errno));
+	close(cfd);
+
+	/* The sender closes right after writing: the receiver still
+	 * gets every byte, then EOF. */
+	make_pair(lfd, f, &cfd, &sfd);
+	sent = send_until_full(cfd, 0xc105f + k, 64 * KiB);
+	assert_true(sent > 0);
+	close(cfd);
+	NA_ASSERT_OK(na_test_set_timeouts(sfd, 5000));
+	r = na_test_recv_pattern(sfd, 0xc105f + k, 0, sent);
+	if (r)
+		fail_msg("%s: %zu bytes written just before close(): %s", f->name, sent,
+			 strerror(-r));
+	r = na_test_wait_eof(sfd, &extra, 5000);
+	if (r || extra)
+		fail_msg("%s: no clean EOF after the sender's close (%s, %zu extra bytes)",
+			 f->name, strerror(-r), extra);
+	close(sfd);
+	close(lfd);
+
+	new_connection_works(f);
+}
+
+/* ---- flow control ----------------------------------------------------------- */
+
+/* What TCP can buffer between a sender and a reader that does not read,
+ * with a wide margin: twice the largest send plus receive buffer, at least
+ * 64 MiB. */
+static size_t flow_limit(void)
+{
+	unsigned long wmem[3] = { 0 }, rmem[3] = { 0 };
+	size_t limit = 64 * MiB;
+	FILE *f;
+
+	f = fopen("/proc/sys/net/ipv4/tcp_wmem", "re");
+	if (f) {
+		if (fscanf(f, "%lu %lu %lu", &wmem[0], &wmem[1], &wmem[2]) != 3)
+			wmem[2] = 0;
+		fclose(f);
+	}
+	f = fopen("/proc/sys/net/ipv4/tcp_rmem", "re");
+	if (f) {
+		if (fscanf(f, "%lu %lu %lu", &rmem[0], &rmem[1], &rmem[2]) != 3)
+			rmem[2] = 0;
+		fclose(f);
+	}
+	if (2 * (wmem[2] + rmem[2]) > limit)
+		limit = 2 * (wmem[2] + rmem[2]);
+	return limit;
+}
+
+/*
+ * A receiver that does not read holds its sender back: TCP's non-blocking
+ * send() meets EAGAIN once the socket buffers are full (a few MiB here,
+ * tens at most). Without that, a slow reader lets any sender pile up
+ * kernel memory, and applications that pace themselves on EAGAIN/POLLOUT
+ * never pause.
+ */
+static void test_flow_control(void **state)
+{
+	const struct family *f = *state;
+	const size_t k = family_index(f);
+	const uint64_t seed = 0xf10c + k;
+	const size_t limit = flow_limit();
+	struct na_stats before;
+	size_t sent;
+	int lfd = listen_on(f), cfd, sfd, err;
+
+	make_pair(lfd, f, &cfd, &sfd);
+	stats_now(&before);
+	sent = send_until_full(cfd, seed, limit);
+	NA_ASSERT_OK(na_test_set_timeouts(sfd, NA_TEST_TIMEOUT_MS));
+	err = na_test_recv_pattern(sfd, seed, 0, sent);
+	if (err)
+		fail_msg("%s: reading back the %zu queued bytes: %s", f->name, sent,
+			 strerror(-err));
+	if (sent >= limit)
+		fail_msg("%s: a peer that reads nothing took %zu MiB and the sender "
+			 "never got EAGAIN; TCP stops it when the socket buffers are "
+			 "full", f->name, sent / MiB);
+	na_test_diag("%s: the sender met EAGAIN after %zu KiB", f->name, sent / 1024);
+	assert_all_redirected(&before, sent, 1, f->name);
+	close(cfd);
+	close(sfd);
+	close(lfd);
+}
+
+/* ---- floods of tiny writes, very large writes ----------------------------- */
+
+static void test_tiny_write_flood(void **state)
+{
+	const struct family *f = *state;
+	const size_t nconns = 2, len = 100000;
+	struct na_test_conn c[2];
+	struct na_test_run_opts o = { .io = NA_TEST_IO_POLL, .timeout_ms = 90000 };
+	struct na_stats before;
+	int lfd = listen_on(f), err;
+
+	open_conns(lfd, f, c, nconns);
+	for (size_t i = 0; i < nconns; i++) {
+		na_test_dir_init(&c[i].dir[0], 0x71170 + 2 * i, len, 1, true);
+		na_test_dir_init(&c[i].dir[1], 0x71171 + 2 * i, len, 1, true);
+	}
+	stats_now(&before);
+	err = na_test_run(c, nconns, &o);
+	NA_ASSERT_DELIVERED(c, nconns, err, "1-byte writes");
+	/* One message per write. */
+	assert_all_redirected(&before, 4 * len, 4 * len, f->name);
+	na_test_close_conns(c, nconns);
+	close(lfd);
+}
+
+static void test_large_writes(void **state)
+{
+	const struct family *f = *state;
+	const size_t len = 16 * MiB + 5;
+	struct na_test_conn c[2];
+	struct na_test_run_opts o = { .io = NA_TEST_IO_BLOCKING, .timeout_ms = 90000 };
+	struct na_stats before;
+	int lfd = listen_on(f), err;
+
+	/* One write() call for the whole stream, client to server on one
+	 * connection and server to client on the other. Each connection
+	 * carries one direction only, and the reading end does not shut
+	 * down, so that this test is about the size of the write; "blocking
+	 * readers" and "blocking read across shutdown" cover the rest. */
+	open_conns(lfd, f, c, 2);
+	na_test_dir_init(&c[0].dir[0], 0x1a26e0, len, len, true);
+	na_test_dir_init(&c[0].dir[1], 0, 0, 0, false);
+	na_test_dir_init(&c[1].dir[0], 0, 0, 0, false);
+	na_test_dir_init(&c[1].dir[1], 0x1a26e3, len, len, true);
+	stats_now(&before);
+	err = na_test_run(c, 2, &o);
+	NA_ASSERT_DELIVERED(c, 2, err, "16 MiB writes");
+	assert_all_redirected(&before, 2 * len, 2, f->name);
+	na_test_close_conns(c, 2);
+	close(lfd);
+}
+
+/* ---- the table ------------------------------------------------------------ */
+
+#define TF(name, fn, fam) { name, fn, test_setup, test_teardown, (void *)(fam) }
+/* One test per way client and listener address each other. */
+#define ALL_FAMILIES(name, fn)                                          \
+	TF(name " [IPv4]", fn, &fam_v4),                                \
+	TF(name " [IPv6]", fn, &fam_v6),                                \
+	TF(name " [IPv6 client to ::ffff:127.0.0.1]", fn, &fam_v6_to_v4), \
+	TF(name " [IPv4 client to dual-stack ::]", fn, &fam_v4_to_dual)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		ALL_FAMILIES("bulk: 32 connections, 1 B..4 MiB both ways at once", test_bulk),
+		ALL_FAMILIES("writes right after connect(), before accept()",
+			     test_write_before_accept),
+		ALL_FAMILIES("shutdown(SHUT_WR) gives EOF, the other direction keeps working",
+			     test_half_close),
+		ALL_FAMILIES("a blocking read waits across its own shutdown(SHUT_WR)",
+			     test_blocking_read_across_shutdown),
+		ALL_FAMILIES("blocking reader and writer threads on each socket",
+			     test_reader_blocking),
+		ALL_FAMILIES("non-blocking readers with poll()", test_reader_poll),
+		ALL_FAMILIES("edge-triggered epoll readers, EPOLLRDHUP on shutdown",
+			     test_reader_epoll_et),
+		ALL_FAMILIES("EPOLLRDHUP when the peer closes", test_epoll_rdhup_on_close),
+		ALL_FAMILIES("MSG_PEEK shows the bytes read next", test_msg_peek),
+		ALL_FAMILIES("MSG_WAITALL gathers several writes", test_msg_waitall),
+		ALL_FAMILIES("FIONREAD counts queued bytes", test_fionread),
+		ALL_FAMILIES("SO_RCVLOWAT holds readability until the mark", test_so_rcvlowat),
+		ALL_FAMILIES("sendfile() into a bypassed socket", test_sendfile),
+		ALL_FAMILIES("splice() from a pipe into a bypassed socket", test_splice),
+		ALL_FAMILIES("close with unread data: no hang, EOF or reset, next one works",
+			     test_close_with_unread_data),
+		ALL_FAMILIES("flow control: a peer that does not read stops the sender",
+			     test_flow_control),
+		TF("flood of 1-byte writes [IPv4]", test_tiny_write_flood, &fam_v4),
+		TF("flood of 1-byte writes [IPv6]", test_tiny_write_flood, &fam_v6),
+		TF("16 MiB single writes [IPv4]", test_large_writes, &fam_v4),
+		TF("16 MiB single writes [IPv6]", test_large_writes, &fam_v6),
+		TF("16 MiB single writes [IPv6 client to ::ffff:127.0.0.1]",
+		   test_large_writes, &fam_v6_to_v4),
+	};
+
+	na_world_require();
+	return cmocka_run_group_tests_name("transparency", tests, group_setup,
+					   group_teardown);
+}
