@@ -192,6 +192,16 @@ int na_resolve_cgroup(const char *spec, struct na_cgroup *cg)
 /* Built without the datapath: every command says so. */
 int cmd_enroll(struct na_ctl *ctl, int argc, char **argv)
 {
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--"))
+			break;
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			na_cmd_help(na_find_cmd(argv[0]));
+			return NA_EXIT_OK;
+		}
+	}
 	na_err("acceleration is unavailable: this build has no BPF support (rebuild with -Dbpf=enabled; needs clang, bpftool and libbpf)");
 	return NA_EXIT_FAIL;
 }
