@@ -108,6 +108,20 @@ static int64_t live_of(const struct na_stats *s)
 	return (int64_t)(s->sockets_joined - s->sockets_closed);
 }
 
+/* What status and stats both say of an enrolled cgroup. */
+static json_object *cgroup_json(const struct na_cgroup_cfg *cfg,
+				const struct na_stats *s)
+{
+	json_object *e = json_object_new_object();
+
+	json_object_object_add(e, "path", json_object_new_string(cfg->path));
+	json_object_object_add(e, "id", json_object_new_int64((int64_t)cfg->cgid));
+	json_object_object_add(e, "mode", json_object_new_string(na_mode_name(cfg->mode)));
+	json_object_object_add(e, "state", json_object_new_string(na_slot_state_name(cfg->state)));
+	json_object_object_add(e, "live_sockets", json_object_new_int64(live_of(s)));
+	return e;
+}
+
 int cmd_status(struct na_ctl *ctl, int argc, char **argv)
 {
 	const struct na_cmd *cmd = na_find_cmd("status");
@@ -194,14 +208,9 @@ int cmd_status(struct na_ctl *ctl, int argc, char **argv)
 				continue;
 			na_state_read_slot(&st, slot, &s);
 			if (json) {
-				json_object *e = json_object_new_object();
+				json_object *e = cgroup_json(&cfg, &s);
 
-				json_object_object_add(e, "path", json_object_new_string(cfg.path));
-				json_object_object_add(e, "id", json_object_new_int64((int64_t)cfg.cgid));
-				json_object_object_add(e, "mode", json_object_new_string(na_mode_name(cfg.mode)));
-				json_object_object_add(e, "state", json_object_new_string(na_slot_state_name(cfg.state)));
 				json_object_object_add(e, "removed", json_object_new_boolean(strstr(state_label(&cfg, label, sizeof(label)), "removed") != NULL));
-				json_object_object_add(e, "live_sockets", json_object_new_int64(live_of(&s)));
 				json_object_object_add(e, "links", json_object_new_string(links_state(&st, &cfg)));
 				json_object_array_add(jcg, e);
 			} else {
@@ -296,13 +305,8 @@ int cmd_stats(struct na_ctl *ctl, int argc, char **argv)
 			continue;
 		na_state_read_slot(&st, slot, &s);
 		if (json) {
-			json_object *e = json_object_new_object();
+			json_object *e = cgroup_json(&cfg, &s);
 
-			json_object_object_add(e, "path", json_object_new_string(cfg.path));
-			json_object_object_add(e, "id", json_object_new_int64((int64_t)cfg.cgid));
-			json_object_object_add(e, "mode", json_object_new_string(na_mode_name(cfg.mode)));
-			json_object_object_add(e, "state", json_object_new_string(na_slot_state_name(cfg.state)));
-			json_object_object_add(e, "live_sockets", json_object_new_int64(live_of(&s)));
 			json_object_object_add(e, "counters", counters_json(&s));
 			json_object_array_add(jcg, e);
 		} else {
