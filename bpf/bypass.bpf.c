@@ -13,6 +13,7 @@
  */
 #include <linux/bpf.h>
 #include <linux/types.h>
+#include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
@@ -25,6 +26,31 @@
 #define IPPROTO_TCP 6
 
 char LICENSE[] SEC("license") = "GPL";
+
+/* A peer may hold at most this many redirected, unread bytes, or its
+ * SO_RCVBUF if that is larger; set by the loader. */
+const volatile __u32 na_backlog_min = NA_BACKLOG_MIN;
+
+/*
+ * The kernel structures read to measure a peer's backlog, reduced to the
+ * fields used. preserve_access_index makes every access a CO-RE
+ * relocation, fixed up at load time against the running kernel's BTF.
+ */
+struct tcp_sock {
+	__u32 rcv_nxt;
+	__u32 copied_seq;
+	__u32 snd_una;
+	__u32 write_seq;
+} __attribute__((preserve_access_index));
+
+struct sock {
+	int sk_rcvbuf;
+	void *sk_user_data;
+} __attribute__((preserve_access_index));
+
+struct sk_psock {
+	__u32 msg_tot_len;
+} __attribute__((preserve_access_index));
 
 static __always_inline struct na_stats *stats_of(__u32 slot)
 {
@@ -160,6 +186,8 @@ static __always_inline int wants_fast_path(const struct na_cgroup_cfg *cfg,
 static __always_inline void join(struct bpf_sock_ops *ops)
 {
 	struct na_sock_key own;
+	struct tcp_sock *tp;
+	__u64 addr;
 	struct na_cgroup_cfg *cfg;
 	struct na_sk_state *st;
 	struct bpf_sock *sk = ops->sk;
@@ -172,6 +200,13 @@ static __always_inline void join(struct bpf_sock_ops *ops)
 		COUNT(NA_SLOT_GLOBAL, sockets_untagged, 1);
 		return;
 	}
+	/* With a child and its parent both enrolled, this runs once for
+	 * each: the first run decides. (A listener never gets here, so an
+	 * accepted socket's clone of its state has no flags yet.) */
+	if (st->flags & NA_SKF_DECIDED)
+		return;
+	st->flags = NA_SKF_DECIDED;
+	st->path = NA_PATH_UNDECIDED;
 	slot = st->slot;
 	cfg = bpf_map_lookup_elem(&na_cgroups, &slot);
 	if (!cfg || cfg->state != NA_SLOT_ACTIVE || cfg->gen != st->gen ||
@@ -180,20 +215,23 @@ static __always_inline void join(struct bpf_sock_ops *ops)
 		return;
 	}
 
-	/* An accepted socket carries a clone of its listener's state: start
-	 * its own connection afresh. */
-	st->path = NA_PATH_UNDECIDED;
-	st->flags = 0;
 	if (make_keys(ops, &own, &st->peer) < 0)
 		return;
+	st->peer_addr = 0;
+	tp = bpf_skc_to_tcp_sock(sk);
+	if (tp) {
+		addr = (__u64)tp;
+		bpf_map_update_elem(&na_sockaddr, &own, &addr, BPF_ANY);
+	}
 	if (bpf_sock_hash_update(ops, &na_sockhash, &own, BPF_NOEXIST)) {
+		bpf_map_delete_elem(&na_sockaddr, &own);
 		/* Map full, a ULP on the socket, or a key that is already
 		 * taken: the connection stays on the normal path. */
 		st->path = NA_PATH_PASS;
 		COUNT(slot, join_failed, 1);
 		return;
 	}
-	st->flags = NA_SKF_JOINED;
+	st->flags |= NA_SKF_JOINED;
 	COUNT(slot, sockets_joined, 1);
 	/* Ask for state changes, to count the socket out when it closes. */
 	bpf_sock_ops_cb_flags_set(ops, ops->bpf_sock_ops_cb_flags |
@@ -202,6 +240,7 @@ static __always_inline void join(struct bpf_sock_ops *ops)
 
 static __always_inline void leave(struct bpf_sock_ops *ops)
 {
+	struct na_sock_key own, peer;
 	struct bpf_sock *sk = ops->sk;
 	struct na_sk_state *st;
 
@@ -210,6 +249,8 @@ static __always_inline void leave(struct bpf_sock_ops *ops)
 	st = bpf_sk_storage_get(&na_sk_state, sk, 0, 0);
 	if (!st || !(st->flags & NA_SKF_JOINED))
 		return;
+	if (make_keys(ops, &own, &peer) == 0)
+		bpf_map_delete_elem(&na_sockaddr, &own);
 	st->flags &= ~NA_SKF_JOINED;
 	COUNT(st->slot, sockets_closed, 1);
 }
@@ -231,10 +272,67 @@ int na_sockops(struct bpf_sock_ops *ops)
 }
 
 /*
+ * Redirected bytes are charged to the host's TCP memory, not to the
+ * receiver's buffer, so the kernel never stops a sender whose peer does not
+ * read. We do: past the limit the connection goes to TCP, whose window
+ * stops the sender. That switch keeps the order, because the receiver
+ * drains its redirect queue before it reads its TCP queue.
+ */
+/* Redirected bytes the peer has not read yet, and the most it may hold. */
+static __always_inline __u32 peer_backlog(const struct na_sk_state *st,
+					  __u32 *limit)
+{
+	struct sock *peer = (struct sock *)st->peer_addr;
+	struct sk_psock *psock;
+	int rcvbuf;
+
+	/* Read without a reference (sk_msg may not hold one), with
+	 * fault-safe reads: should the peer be gone and its memory reused,
+	 * a wrong value only moves the connection to TCP early or keeps it
+	 * there, and both keep every byte and its order. */
+	*limit = na_backlog_min;
+	if (!peer)
+		return 0;
+	rcvbuf = BPF_CORE_READ(peer, sk_rcvbuf);
+	if (rcvbuf > 0 && (__u32)rcvbuf > *limit)
+		*limit = rcvbuf;
+	/* The kernel keeps flags in the low bits of sk_user_data (the
+	 * pointer is at least 8-byte aligned). */
+	psock = (struct sk_psock *)((__u64)BPF_CORE_READ(peer, sk_user_data) & ~7ULL);
+	if (!psock)
+		return 0;
+	return BPF_CORE_READ(psock, msg_tot_len);
+}
+
+/*
+ * Back from TCP to the redirect path only when no TCP byte can be behind
+ * the next redirected one: every byte we wrote is acknowledged (so it sits
+ * in the peer's receive queue), the peer has read them all, and its
+ * redirect backlog is down to half the limit. The peer read its redirect
+ * queue before those TCP bytes, so nothing older waits anywhere.
+ */
+static __always_inline int may_resume(struct sk_msg_md *msg,
+				      const struct na_sk_state *st)
+{
+	struct tcp_sock *own, *peer = (struct tcp_sock *)st->peer_addr;
+	__u32 limit, queued;
+
+	own = bpf_skc_to_tcp_sock(msg->sk);
+	if (!own || !peer || own->write_seq != own->snd_una)
+		return 0;
+	if (BPF_CORE_READ(peer, copied_seq) != BPF_CORE_READ(peer, rcv_nxt))
+		return 0;
+	queued = peer_backlog(st, &limit);
+	return queued <= limit / 2;
+}
+
+/*
  * A connection's bytes must never arrive out of order: the peer reads its
- * redirect queue before its TCP receive queue, so once a byte went the TCP
- * way, the connection stays there. The first send decides, under the
- * socket lock that tcp_bpf_sendmsg holds, so two senders cannot disagree.
+ * redirect queue before its TCP receive queue, so after a byte went the TCP
+ * way, nothing is redirected until that byte has been read (may_resume).
+ * The first send decides the path, under the socket lock that
+ * tcp_bpf_sendmsg holds, so two senders cannot disagree; a first send that
+ * finds no peer keeps the connection on TCP for good.
  */
 SEC("sk_msg")
 int na_msg(struct sk_msg_md *msg)
@@ -242,7 +340,7 @@ int na_msg(struct sk_msg_md *msg)
 	struct na_sk_state *st;
 	struct bpf_sock *sk = msg->sk;
 	__u32 len = msg->size;
-	__u32 slot;
+	__u32 slot, limit;
 
 	if (!sk)
 		return SK_PASS;
@@ -251,9 +349,28 @@ int na_msg(struct sk_msg_md *msg)
 		return SK_PASS;
 	slot = st->slot;
 
-	if (st->path != NA_PATH_PASS &&
+	/* Redirected bytes are charged to the host's TCP memory, not to the
+	 * receiver's buffer, so the kernel never stops a sender whose peer
+	 * does not read. We do: past the limit the connection takes TCP,
+	 * whose window stops the sender, until the peer has caught up. The
+	 * switch keeps the order: the peer drains its redirect queue before
+	 * it reads its TCP queue. */
+	if (st->path == NA_PATH_REDIRECT && peer_backlog(st, &limit) > limit) {
+		st->path = NA_PATH_THROTTLED;
+		COUNT(slot, backlog_limited, 1);
+	} else if (st->path == NA_PATH_THROTTLED && may_resume(msg, st)) {
+		st->path = NA_PATH_REDIRECT;
+		COUNT(slot, backlog_resumed, 1);
+	}
+
+	if ((st->path == NA_PATH_UNDECIDED || st->path == NA_PATH_REDIRECT) &&
 	    bpf_msg_redirect_hash(msg, &na_sockhash, &st->peer,
 				  BPF_F_INGRESS) == SK_PASS) {
+		if (st->path == NA_PATH_UNDECIDED) {
+			__u64 *addr = bpf_map_lookup_elem(&na_sockaddr, &st->peer);
+
+			st->peer_addr = addr ? *addr : 0;
+		}
 		st->path = NA_PATH_REDIRECT;
 		COUNT(slot, msgs_redirected, 1);
 		COUNT(slot, bytes_redirected, len);

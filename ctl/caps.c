@@ -33,11 +33,16 @@ int na_caps_require(const char *command, bool attach)
 		strcat(missing, ", CAP_SYS_ADMIN");
 	if (attach && !have_cap(caps, CAP_NET_ADMIN))
 		strcat(missing, ", CAP_NET_ADMIN");
+	/* The sk_msg program reads a peer's backlog from kernel memory. */
+	if (attach && CAP_IS_SUPPORTED(CAP_PERFMON) && !have_cap(caps, CAP_PERFMON) &&
+	    !have_cap(caps, CAP_SYS_ADMIN))
+		strcat(missing, ", CAP_PERFMON");
 	cap_free(caps);
 	if (!missing[0])
 		return 0;
 	na_err("%s needs %s%s; missing: %s (run as root, with these capabilities)", command,
 	       has_bpf_cap ? "CAP_BPF" : "CAP_SYS_ADMIN",
-	       attach ? " and CAP_NET_ADMIN" : "", missing + 2);
+	       !attach ? "" : has_bpf_cap ? ", CAP_NET_ADMIN and CAP_PERFMON" : " and CAP_NET_ADMIN",
+	       missing + 2);
 	return -EPERM;
 }

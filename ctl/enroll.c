@@ -79,7 +79,7 @@ static int attach_link(const struct na_state *st, const struct na_cgroup *cg,
 		err = -errno;
 		na_err("cannot attach %s to %s: %s%s", k->hook, cg->path,
 		       strerror(-err),
-		       err == -EPERM ? " (needs CAP_BPF and CAP_NET_ADMIN)" :
+		       err == -EPERM ? " (needs CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON)" :
 		       err == -EINVAL || err == -EOPNOTSUPP ?
 				" (the kernel lacks cgroup BPF links for this hook; needs Linux >= 5.7 with CONFIG_CGROUP_BPF)" : "");
 		return err;

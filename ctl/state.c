@@ -254,7 +254,7 @@ static int load_and_pin(struct na_state *st)
 		else
 			na_err("cannot load the BPF programs into the kernel: %s (%s)",
 			       strerror(-err),
-			       err == -EPERM ? "needs CAP_BPF and CAP_NET_ADMIN" :
+			       err == -EPERM ? "needs CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON" :
 					       "run with -vv to see the verifier log");
 		goto out;
 	}

@@ -43,6 +43,15 @@ struct {
 	__type(value, __u64);
 } na_sockhash SEC(".maps");
 
+/* Kernel address of each socket in na_sockhash, by the same key, so that a
+ * sender can read its peer's redirect backlog (see peer_backlogged). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, NA_SOCKHASH_MAX);
+	__type(key, struct na_sock_key);
+	__type(value, __u64);
+} na_sockaddr SEC(".maps");
+
 /* Per-socket state; BPF_F_CLONE hands it on to accepted sockets. */
 struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);

@@ -22,6 +22,12 @@
 #define NA_SOCKHASH_MAX 65536
 #endif
 
+/* Redirected bytes a peer may leave unread (or its SO_RCVBUF, if larger)
+ * before its connection moves to TCP, whose window stops the sender. */
+#ifndef NA_BACKLOG_MIN
+#define NA_BACKLOG_MIN (16u << 20)
+#endif
+
 /* Deepest cgroup nesting searched for an enrolled ancestor. */
 #define NA_MAX_CGROUP_DEPTH 32
 
@@ -75,10 +81,12 @@ enum na_path {
 	NA_PATH_UNDECIDED = 0,
 	NA_PATH_REDIRECT = 1,	/* straight to the peer's receive queue */
 	NA_PATH_PASS = 2,	/* the normal TCP path, for good */
+	NA_PATH_THROTTLED = 3,	/* TCP while the peer catches up, then back */
 };
 
 enum na_sk_flags {
 	NA_SKF_JOINED = 1 << 0,	/* inserted in the sockhash */
+	NA_SKF_DECIDED = 1 << 1, /* its connection was considered for joining */
 };
 
 /* Per-socket state in SK_STORAGE (cloned to accepted sockets). */
@@ -90,6 +98,7 @@ struct na_sk_state {
 	__u8 flags;		/* enum na_sk_flags */
 	__u8 _pad[5];
 	struct na_sock_key peer; /* key of the other end, set on joining */
+	__u64 peer_addr;	/* its kernel address, found at the first redirect */
 };
 
 /*
@@ -109,13 +118,15 @@ struct na_stats {
 	__u64 bytes_passed;
 	__u64 misses;		/* first send found no accelerated peer */
 	__u64 fallbacks;	/* redirect failed on a redirecting connection */
+	__u64 backlog_limited;	/* moves to TCP: the peer had too much unread */
+	__u64 backlog_resumed;	/* moves back to the fast path once it caught up */
 };
 
 #define NA_COUNTER_NAMES                                                     \
 	"sockets_tagged", "sockets_joined", "sockets_closed",               \
 	"sockets_skipped", "sockets_untagged", "join_failed",               \
 	"msgs_redirected", "bytes_redirected", "msgs_passed", "bytes_passed", \
-	"misses", "fallbacks"
+	"misses", "fallbacks", "backlog_limited", "backlog_resumed"
 
 #define NA_NUM_COUNTERS (sizeof(struct na_stats) / sizeof(__u64))
 

@@ -71,8 +71,10 @@ enroll_form "by container:<prefix> (docker/<id>, the cgroupfs driver)" \
 enroll_form "by container:<prefix>, unenroll by path" \
 	"container:${id_docker:0:8}" "$REL/docker-$id_docker.scope" "$CG/docker-$id_docker.scope"
 
-# A prefix that two containers share names neither.
-twin=${id_docker:0:10}$(hex 27)
+# A prefix that two containers share names neither; their 11th digits
+# differ, so one more digit names one of them.
+case ${id_docker:10:1} in 0) other=1 ;; *) other=0 ;; esac
+twin=${id_docker:0:10}$other$(hex 27 | cut -c2-)
 mkdir "$CG/docker-$twin.scope" || bail_out "cannot create $CG/docker-$twin.scope"
 EXPECT_MSG='ambiguous' expect_fail "container:<prefix> of two containers is refused" 1 \
 	na enroll "container:${id_docker:0:10}"

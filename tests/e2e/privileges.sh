@@ -29,7 +29,7 @@ if [ -z "$eff" ] || (( (0x$eff >> 39 & 1) || (0x$eff >> 12 & 1) || (0x$eff >> 21
 fi
 
 NONE=cap_bpf,cap_net_admin,cap_sys_admin
-CHANGE='needs CAP_BPF and CAP_NET_ADMIN; missing: CAP_BPF, CAP_NET_ADMIN'
+CHANGE='needs CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON; missing: CAP_BPF, CAP_NET_ADMIN'
 READ='needs CAP_BPF; missing: CAP_BPF'
 
 # ---- nothing loaded ----
@@ -62,6 +62,8 @@ EXPECT_MSG='missing: CAP_NET_ADMIN \(' expect_fail "enroll without CAP_NET_ADMIN
 	without cap_net_admin enroll "$REL/b"
 EXPECT_MSG='missing: CAP_NET_ADMIN \(' expect_fail "cleanup without CAP_NET_ADMIN names only it" 1 \
 	without cap_net_admin cleanup
+EXPECT_MSG='missing: CAP_PERFMON \(' expect_fail "enroll without CAP_PERFMON and CAP_SYS_ADMIN names CAP_PERFMON" 1 \
+	without cap_perfmon,cap_sys_admin enroll "$REL/b"
 EXPECT_OUT="^$REL/a " expect_ok "status needs no CAP_NET_ADMIN" without cap_net_admin status
 EXPECT_MSG='missing: CAP_BPF \(' expect_fail "enroll without CAP_BPF and CAP_SYS_ADMIN names CAP_BPF" 1 \
 	without cap_bpf,cap_sys_admin enroll "$REL/b"

@@ -51,7 +51,10 @@ in_cg iperf3 -s -1 -B 127.0.0.1 -p "$port" >"$tmp/iperf-s.log" 2>&1 & pids+=($!)
 wait_port "$port"
 check "iperf3 client and server run to completion" in_cg iperf3 -c 127.0.0.1 -p "$port" -t 1 -J --logfile "$tmp/iperf.json"
 sent=$(python3 -c 'import json,sys; print(int(json.load(open(sys.argv[1]))["end"]["sum_received"]["bytes"]))' "$tmp/iperf.json" 2>/dev/null || echo 0)
-check "iperf3's $sent bytes went through the fast path" grew "$before" "$sent"
+# A bulk sender outruns its reader; while the reader is more than the
+# backlog limit behind, the connection takes TCP (backlog_limited), so most
+# of the bytes, not all, take the fast path.
+check "most of iperf3's $sent bytes went through the fast path" grew "$before" $((sent / 2))
 
 # socat moving a file: the bytes arrive intact.
 head -c 8000000 /dev/urandom >"$tmp/in"

@@ -387,6 +387,39 @@ static void test_parent_covers_child(void **state)
 	close(lfd);
 }
 
+/* Parent and child both enrolled: the programs run once for each, and the
+ * connection must still join once, counted on the child (the deepest). */
+static void test_parent_and_child_enrolled(void **state)
+{
+	struct na_cgroup parent, child;
+	struct na_stats p0, c0, dp, dc;
+	int lfd, cfd, sfd;
+
+	make_cgroup("nested", &parent);
+	make_cgroup("nested/child", &child);
+	enroll(&parent);
+	enroll(&child);
+	enter(&child);
+	NA_ASSERT_FD(lfd, na_test_listen("127.0.0.1", 0, 0));
+	NA_ASSERT_OK(na_test_pair(lfd, "127.0.0.1", &cfd, &sfd));
+	stats(parent.id, &p0);
+	stats(child.id, &c0);
+	transfer(cfd, sfd, 0x4e57, 2 * MiB + 5, 1 * MiB + 3, "process in an enrolled child of an enrolled parent");
+	delta(&c0, child.id, &dc);
+	delta(&p0, parent.id, &dp);
+	expect_redirected(&dc, 3 * MiB + 8, "counters of the enrolled child");
+	if (dp.bytes_redirected || dp.sockets_joined)
+		fail_msg("the parent counted %llu bytes and %llu sockets of its enrolled child",
+			 (unsigned long long)dp.bytes_redirected,
+			 (unsigned long long)dp.sockets_joined);
+	if (dc.join_failed)
+		fail_msg("%llu sockets failed to join: the second program run undid the first",
+			 (unsigned long long)dc.join_failed);
+	close(cfd);
+	close(sfd);
+	close(lfd);
+}
+
 /* ---- two enrolled cgroups ------------------------------------------------ */
 
 static void test_two_enrolled_cgroups(void **state)
@@ -431,6 +464,8 @@ int main(void)
 		  test_netns_same_addresses),
 		T("an enrolled parent covers a child cgroup, counted on the parent",
 		  test_parent_covers_child),
+		T("parent and child both enrolled: one join, counted on the child",
+		  test_parent_and_child_enrolled),
 		T("two enrolled cgroups talk accelerated, each counts its own bytes",
 		  test_two_enrolled_cgroups),
 	};
