@@ -218,13 +218,17 @@ static __always_inline void join(struct bpf_sock_ops *ops)
 	if (make_keys(ops, &own, &st->peer) < 0)
 		return;
 	st->peer_addr = 0;
+	/* Our address goes in before we can be found in the sockhash, so a
+	 * peer's first redirect finds it. */
 	tp = bpf_skc_to_tcp_sock(sk);
 	if (tp) {
 		addr = (__u64)tp;
-		bpf_map_update_elem(&na_sockaddr, &own, &addr, BPF_ANY);
+		if (bpf_map_update_elem(&na_sockaddr, &own, &addr, BPF_NOEXIST))
+			tp = NULL;	/* not ours to remove below */
 	}
 	if (bpf_sock_hash_update(ops, &na_sockhash, &own, BPF_NOEXIST)) {
-		bpf_map_delete_elem(&na_sockaddr, &own);
+		if (tp)
+			bpf_map_delete_elem(&na_sockaddr, &own);
 		/* Map full, a ULP on the socket, or a key that is already
 		 * taken: the connection stays on the normal path. */
 		st->path = NA_PATH_PASS;
