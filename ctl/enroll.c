@@ -194,12 +194,13 @@ static void reconcile(const struct na_state *st)
 	uint32_t slot;
 	DIR *d;
 
+	if (na_cgroup_find_mount("/proc/self/mountinfo", root, sizeof(root)))
+		root[0] = '\0';
 	for (slot = 0; slot < NA_MAX_CGROUPS; slot++) {
 		if (na_state_get_slot(st, slot, &cfg) || cfg.state == NA_SLOT_FREE)
 			continue;
 		/* A removed cgroup makes no new sockets: let it drain. */
-		if (cfg.state == NA_SLOT_ACTIVE &&
-		    na_cgroup_find_mount("/proc/self/mountinfo", root, sizeof(root)) == 0 &&
+		if (cfg.state == NA_SLOT_ACTIVE && root[0] &&
 		    na_cgroup_id_exists(root, cfg.cgid) == 0 &&
 		    drain_slot(st, slot, &cfg) == 0)
 			na_info("%s: the cgroup was removed, unenrolled", cfg.path[0] ? cfg.path : "/");

@@ -82,17 +82,11 @@ static const char *links_state(const struct na_state *st,
 	return "incomplete (run enroll again to repair)";
 }
 
-/* "active", "draining", with "(cgroup removed)" once the cgroup is gone. */
-static const char *state_label(const struct na_cgroup_cfg *cfg, char *buf,
-			       size_t len)
+/* Whether an enrolled cgroup has been removed since (root "" when the
+ * hierarchy could not be found: then nothing is said to be gone). */
+static bool cgroup_gone(const char *root, const struct na_cgroup_cfg *cfg)
 {
-	char root[PATH_MAX];
-	bool gone = na_cgroup_find_mount("/proc/self/mountinfo", root, sizeof(root)) == 0 &&
-		    na_cgroup_id_exists(root, cfg->cgid) == 0;
-
-	snprintf(buf, len, "%s%s", na_slot_state_name(cfg->state),
-		 gone ? " (cgroup removed)" : "");
-	return buf;
+	return root[0] && na_cgroup_id_exists(root, cfg->cgid) == 0;
 }
 
 static uint32_t prog_id(int fd)
@@ -130,7 +124,7 @@ int cmd_status(struct na_ctl *ctl, int argc, char **argv)
 		{ 0 }
 	};
 	struct na_feature feats[NA_MAX_FEATURES];
-	char label[64];
+	char label[64], root[PATH_MAX];
 	struct na_cgroup_cfg cfg;
 	json_object *jo = NULL, *jcg = NULL, *jf;
 	struct na_stats s;
@@ -159,6 +153,8 @@ int cmd_status(struct na_ctl *ctl, int argc, char **argv)
 	if (err && err != -ENOENT && err != -ENODATA && err != -EUCLEAN)
 		return NA_EXIT_FAIL;
 	have_state = !err;
+	if (na_cgroup_find_mount("/proc/self/mountinfo", root, sizeof(root)))
+		root[0] = '\0';
 	loaded = !err ? "loaded" :
 		 err == -ENODATA ? "incomplete (an interrupted run: enroll completes it, cleanup removes it)" :
 		 err == -EUCLEAN ? "inconsistent (its programs use other maps: run cleanup --force)" :
@@ -210,13 +206,15 @@ int cmd_status(struct na_ctl *ctl, int argc, char **argv)
 			if (json) {
 				json_object *e = cgroup_json(&cfg, &s);
 
-				json_object_object_add(e, "removed", json_object_new_boolean(strstr(state_label(&cfg, label, sizeof(label)), "removed") != NULL));
+				json_object_object_add(e, "removed", json_object_new_boolean(cgroup_gone(root, &cfg)));
 				json_object_object_add(e, "links", json_object_new_string(links_state(&st, &cfg)));
 				json_object_array_add(jcg, e);
 			} else {
+				snprintf(label, sizeof(label), "%s%s", na_slot_state_name(cfg.state),
+					 cgroup_gone(root, &cfg) ? " (cgroup removed)" : "");
 				printf("%-40s %10llu %-7s %-9s %6lld  %s\n", cfg.path[0] ? cfg.path : "/",
 				       (unsigned long long)cfg.cgid, na_mode_name(cfg.mode),
-				       state_label(&cfg, label, sizeof(label)), (long long)live_of(&s),
+				       label, (long long)live_of(&s),
 				       links_state(&st, &cfg));
 			}
 		}
