@@ -10,6 +10,9 @@
  *                  is established, and counts it out when it closes.
  *  na_msg          on each send: redirect to the peer if the connection
  *                  chose the fast path, otherwise let it pass.
+ *  na_setsockopt   netaccel's socket option level: an application (or the
+ *  na_getsockopt   preload shim) opts a socket in or out, and asks whether
+ *                  it is accelerated. Every other level passes untouched.
  */
 #include <linux/bpf.h>
 #include <linux/types.h>
@@ -30,6 +33,14 @@ char LICENSE[] SEC("license") = "GPL";
 /* A peer may hold at most this many redirected, unread bytes, or its
  * SO_RCVBUF if that is larger; set by the loader. */
 const volatile __u32 na_backlog_min = NA_BACKLOG_MIN;
+
+/* The kernel's page size: sockopt programs see at most this much of an
+ * option value; set by the loader. */
+const volatile __s32 na_page_size = 4096;
+
+#define EINVAL 22
+#define ENOPROTOOPT 92
+#define EOPNOTSUPP 95
 
 /*
  * The kernel structures read to measure a peer's backlog, reduced to the
@@ -395,4 +406,128 @@ int na_msg(struct sk_msg_md *msg)
 	COUNT(slot, msgs_passed, 1);
 	COUNT(slot, bytes_passed, len);
 	return SK_PASS;
+}
+
+/*
+ * Socket options on netaccel's level. The setsockopt hook runs before the
+ * kernel: for our level it records the answer in SK_STORAGE and sets optlen
+ * to -1, so that the kernel (which would say ENOPROTOOPT) is skipped and the
+ * call returns 0. Errors are set with bpf_set_retval, so that a malformed
+ * call gets a meaningful errno instead of the EPERM of a plain rejection.
+ * With enrollments nested, the next program in the chain finds optlen -1
+ * and leaves the call alone.
+ */
+static __always_inline int sockopt_fail(int err)
+{
+	bpf_set_retval(-err);
+	return 0;
+}
+
+/* Any other level: leave the call exactly as the application made it. A
+ * value larger than a page is only partly visible to us; optlen 0 tells
+ * the kernel to use the application's own buffer. */
+static __always_inline int sockopt_pass(struct bpf_sockopt *ctx)
+{
+	if (ctx->optlen > na_page_size)
+		ctx->optlen = 0;
+	return 1;
+}
+
+static __always_inline int is_tcp(const struct bpf_sock *sk)
+{
+	return sk->type == SOCK_STREAM && sk->protocol == IPPROTO_TCP &&
+	       (sk->family == AF_INET || sk->family == AF_INET6);
+}
+
+SEC("cgroup/setsockopt")
+int na_setsockopt(struct bpf_sockopt *ctx)
+{
+	struct bpf_sock *sk = ctx->sk;
+	struct na_sk_state *st;
+	__s32 *val = ctx->optval;
+
+	if (ctx->level != NA_SOL_NETACCEL)
+		return sockopt_pass(ctx);
+	if (ctx->optlen < 0)	/* a program before us handled it */
+		return 1;
+	if (ctx->optname == NA_OPT_ACCELERATED)
+		return sockopt_fail(EINVAL);	/* read-only */
+	if (ctx->optname != NA_OPT_TAG)
+		return sockopt_fail(ENOPROTOOPT);
+	if (ctx->optlen != sizeof(__s32) || (void *)(val + 1) > ctx->optval_end)
+		return sockopt_fail(EINVAL);
+	if (*val < -1 || *val > 1)
+		return sockopt_fail(EINVAL);
+	if (!sk || !is_tcp(sk))
+		return sockopt_fail(EOPNOTSUPP);
+
+	/* A socket created before enrollment has no state: it gets one that
+	 * belongs to no slot, so it keeps the tag but never joins. */
+	st = bpf_sk_storage_get(&na_sk_state, sk, 0,
+				BPF_SK_STORAGE_GET_F_CREATE);
+	if (!st)
+		return sockopt_fail(ENOPROTOOPT);
+	if (st->flags & NA_SKF_DECIDED)
+		/* Its connection was established: too late to change its
+		 * path. Not an error, as for other options that only apply
+		 * to new connections, and the query tells the truth. */
+		goto done;
+	if (st->gen == 0)	/* just made here, not by na_sock_create */
+		st->slot = NA_SLOT_GLOBAL;
+	if (*val == 1) {
+		st->want = NA_WANT_ON;
+		COUNT(st->slot, tags_on, 1);
+	} else if (*val == 0) {
+		st->want = NA_WANT_OFF;
+		COUNT(st->slot, tags_off, 1);
+	} else {
+		st->want = NA_WANT_DEFAULT;
+	}
+done:
+	ctx->optlen = -1;
+	return 1;
+}
+
+/* Whether the socket's bytes go to its peer directly: it joined, has not
+ * fallen back to TCP for good, and its peer joined too (before the first
+ * send the path is undecided; the peer's address record says it joined). */
+static __always_inline int accelerated(struct na_sk_state *st)
+{
+	if (!(st->flags & NA_SKF_JOINED) || st->path == NA_PATH_PASS)
+		return 0;
+	if (st->path != NA_PATH_UNDECIDED)
+		return 1;
+	return bpf_map_lookup_elem(&na_sockaddr, &st->peer) != 0;
+}
+
+SEC("cgroup/getsockopt")
+int na_getsockopt(struct bpf_sockopt *ctx)
+{
+	struct bpf_sock *sk = ctx->sk;
+	struct na_sk_state *st = 0;
+	__s32 *val = ctx->optval;
+	__s32 answer;
+
+	if (ctx->level != NA_SOL_NETACCEL)
+		return sockopt_pass(ctx);
+	if (ctx->optname != NA_OPT_TAG && ctx->optname != NA_OPT_ACCELERATED)
+		return 1;	/* the kernel's ENOPROTOOPT stands */
+	if (ctx->optlen < (int)sizeof(__s32) || (void *)(val + 1) > ctx->optval_end) {
+		ctx->retval = -EINVAL;
+		return 1;
+	}
+	if (sk)
+		st = bpf_sk_storage_get(&na_sk_state, sk, 0, 0);
+	if (ctx->optname == NA_OPT_TAG)
+		answer = !st || st->want == NA_WANT_DEFAULT ? -1 :
+			 st->want == NA_WANT_ON ? 1 : 0;
+	else
+		answer = st ? accelerated(st) : 0;
+	*val = answer;
+	ctx->optlen = sizeof(__s32);
+	/* Keep the two 4-byte stores apart: merged into one 8-byte store
+	 * (clang does that) the verifier rejects the context access. */
+	asm volatile("" ::: "memory");
+	ctx->retval = 0;
+	return 1;
 }

@@ -34,7 +34,10 @@ struct link_kind {
 static const struct link_kind link_kinds[] = {
 	{ "create", BPF_CGROUP_INET_SOCK_CREATE, "sock_create" },
 	{ "sockops", BPF_CGROUP_SOCK_OPS, "sock_ops" },
+	{ "setsockopt", BPF_CGROUP_SETSOCKOPT, "setsockopt" },
+	{ "getsockopt", BPF_CGROUP_GETSOCKOPT, "getsockopt" },
 };
+#define LINK_SOCKOPS 1	/* kept while a slot drains */
 
 static int link_pin_name(uint64_t cgid, const struct link_kind *k, char *out,
 			 size_t outlen)
@@ -130,6 +133,7 @@ static int put_slot(const struct na_state *st, uint32_t slot,
 static int drain_slot(const struct na_state *st, uint32_t slot,
 		      struct na_cgroup_cfg *cfg)
 {
+	size_t i;
 	int err;
 
 	if (bpf_map_delete_elem(st->map_cgslot, &cfg->cgid) && errno != ENOENT)
@@ -140,9 +144,18 @@ static int drain_slot(const struct na_state *st, uint32_t slot,
 		if (err)
 			return err;
 	}
-	/* New sockets need no tag any more; closing ones must still be
-	 * counted, so the sockops link stays until the slot is free. */
-	return unpin_link(st, cfg->cgid, &link_kinds[0]);
+	/* New sockets need no tag any more, and the option level answers
+	 * ENOPROTOOPT again as for a cgroup never enrolled; closing sockets
+	 * must still be counted, so the sockops link stays until the slot is
+	 * free. */
+	for (i = 0; i < sizeof(link_kinds) / sizeof(link_kinds[0]); i++) {
+		if (i == LINK_SOCKOPS)
+			continue;
+		err = unpin_link(st, cfg->cgid, &link_kinds[i]);
+		if (err)
+			return err;
+	}
+	return 0;
 }
 
 /* The slot has no live connection left: detach everything it had. */
@@ -238,7 +251,8 @@ static int parse_mode(const char *s, uint32_t *mode)
 static int attach_all(const struct na_state *st, const struct na_cgroup *cg,
 		      bool *attached)
 {
-	int progs[] = { st->prog_create, st->prog_sockops };
+	int progs[] = { st->prog_create, st->prog_sockops,
+			st->prog_setsockopt, st->prog_getsockopt };
 	int cgfd, err = 0;
 	size_t i;
 

@@ -5,6 +5,7 @@
  * and the next run (or `cleanup`) finds all of it.
  *
  *   prog_create prog_sockops prog_msg       programs
+ *   prog_setsockopt prog_getsockopt
  *   na_cgroups na_cgslot na_stats ...       maps (pinned by libbpf, by name)
  *   cg<ID>_create cg<ID>_sockops            links of the cgroup with id ID
  *
@@ -36,8 +37,10 @@
 #endif
 
 static const char *const prog_pins[] = {
-	"prog_create", "prog_sockops", "prog_msg",
+	"prog_create", "prog_sockops", "prog_msg", "prog_setsockopt",
+	"prog_getsockopt",
 };
+#define NA_NUM_PROGS (sizeof(prog_pins) / sizeof(prog_pins[0]))
 
 const char *na_state_dir(const char *opt)
 {
@@ -58,6 +61,7 @@ static void state_init(struct na_state *st)
 	st->map_cgroups = st->map_cgslot = st->map_stats = -1;
 	st->map_sockhash = st->map_sk_state = -1;
 	st->prog_create = st->prog_sockops = st->prog_msg = -1;
+	st->prog_setsockopt = st->prog_getsockopt = -1;
 }
 
 static void close_fd(int *fd)
@@ -77,6 +81,8 @@ static void close_pins(struct na_state *st)
 	close_fd(&st->prog_create);
 	close_fd(&st->prog_sockops);
 	close_fd(&st->prog_msg);
+	close_fd(&st->prog_setsockopt);
+	close_fd(&st->prog_getsockopt);
 }
 
 void na_state_close(struct na_state *st)
@@ -203,6 +209,8 @@ static int open_pins(struct na_state *st)
 		{ "prog_create", &st->prog_create },
 		{ "prog_sockops", &st->prog_sockops },
 		{ "prog_msg", &st->prog_msg },
+		{ "prog_setsockopt", &st->prog_setsockopt },
+		{ "prog_getsockopt", &st->prog_getsockopt },
 	};
 	size_t i;
 
@@ -221,7 +229,8 @@ static int open_pins(struct na_state *st)
  */
 static int load_and_pin(struct na_state *st)
 {
-	struct bpf_program *progs[3];
+	struct bpf_program *progs[NA_NUM_PROGS];
+	long page = sysconf(_SC_PAGESIZE);
 	struct na_bypass *skel;
 	struct bpf_map *map;
 	char path[PATH_MAX];
@@ -234,6 +243,8 @@ static int load_and_pin(struct na_state *st)
 		na_err("cannot open the BPF object: %s", strerror(-err));
 		return err;
 	}
+	if (page > 0)
+		skel->rodata->na_page_size = page;
 	bpf_object__for_each_map(map, skel->obj) {
 		if (bpf_map__is_internal(map))
 			continue;
@@ -262,7 +273,9 @@ static int load_and_pin(struct na_state *st)
 	progs[0] = skel->progs.na_sock_create;
 	progs[1] = skel->progs.na_sockops;
 	progs[2] = skel->progs.na_msg;
-	for (i = 0; i < 3; i++) {
+	progs[3] = skel->progs.na_setsockopt;
+	progs[4] = skel->progs.na_getsockopt;
+	for (i = 0; i < NA_NUM_PROGS; i++) {
 		err = na_state_pin_path(st, prog_pins[i], path, sizeof(path));
 		if (err)
 			goto out;
@@ -284,7 +297,8 @@ out:
  * interrupted cleanup or another version would split the datapath. */
 static int check_consistent(struct na_state *st)
 {
-	int progs[] = { st->prog_create, st->prog_sockops, st->prog_msg };
+	int progs[] = { st->prog_create, st->prog_sockops, st->prog_msg,
+			st->prog_setsockopt, st->prog_getsockopt };
 	struct bpf_map_info minfo = {};
 	__u32 len = sizeof(minfo);
 	__u32 want;

@@ -26,6 +26,8 @@ struct na_state {
 	int prog_create;	/* cgroup/sock_create */
 	int prog_sockops;	/* sockops */
 	int prog_msg;		/* sk_msg, attached to na_sockhash */
+	int prog_setsockopt;	/* cgroup/setsockopt: netaccel's option level */
+	int prog_getsockopt;	/* cgroup/getsockopt: the same, for queries */
 };
 
 /* The state directory in force: opt if set, else $NETACCEL_STATE_DIR, else

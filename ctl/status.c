@@ -64,20 +64,26 @@ static void counters_text(const struct na_stats *s)
 		printf("  %-18s %llu\n", counter_names[i], (unsigned long long)v[i]);
 }
 
-/* Whether both links of an enrolled cgroup are pinned. */
+static bool link_pinned(const struct na_state *st, uint64_t cgid,
+			const char *kind)
+{
+	char name[64], path[PATH_MAX];
+
+	snprintf(name, sizeof(name), "cg%llu_%s", (unsigned long long)cgid, kind);
+	return !na_state_pin_path(st, name, path, sizeof(path)) && !access(path, F_OK);
+}
+
+/* Whether the links of an enrolled cgroup are all pinned. */
 static const char *links_state(const struct na_state *st,
 			       const struct na_cgroup_cfg *cfg)
 {
-	char name[64], path[PATH_MAX];
-	bool create, sockops;
+	bool sockops = link_pinned(st, cfg->cgid, "sockops");
 
-	snprintf(name, sizeof(name), "cg%llu_create", (unsigned long long)cfg->cgid);
-	create = !na_state_pin_path(st, name, path, sizeof(path)) && !access(path, F_OK);
-	snprintf(name, sizeof(name), "cg%llu_sockops", (unsigned long long)cfg->cgid);
-	sockops = !na_state_pin_path(st, name, path, sizeof(path)) && !access(path, F_OK);
 	if (cfg->state == NA_SLOT_DRAINING)
 		return sockops ? "sock_ops" : "none";
-	if (create && sockops)
+	if (sockops && link_pinned(st, cfg->cgid, "create") &&
+	    link_pinned(st, cfg->cgid, "setsockopt") &&
+	    link_pinned(st, cfg->cgid, "getsockopt"))
 		return "ok";
 	return "incomplete (run enroll again to repair)";
 }
@@ -190,12 +196,16 @@ int cmd_status(struct na_ctl *ctl, int argc, char **argv)
 			json_object_object_add(jp, "na_sock_create", json_object_new_int64(prog_id(st.prog_create)));
 			json_object_object_add(jp, "na_sockops", json_object_new_int64(prog_id(st.prog_sockops)));
 			json_object_object_add(jp, "na_msg", json_object_new_int64(prog_id(st.prog_msg)));
+			json_object_object_add(jp, "na_setsockopt", json_object_new_int64(prog_id(st.prog_setsockopt)));
+			json_object_object_add(jp, "na_getsockopt", json_object_new_int64(prog_id(st.prog_getsockopt)));
 			json_object_object_add(jo, "programs", jp);
 			json_object_object_add(jo, "sockhash_entries", json_object_new_int64(fill));
 			json_object_object_add(jo, "sockhash_max", json_object_new_int64(NA_SOCKHASH_MAX));
 		} else {
-			printf("programs: na_sock_create (id %u), na_sockops (id %u), na_msg (id %u, on na_sockhash)\n",
-			       prog_id(st.prog_create), prog_id(st.prog_sockops), prog_id(st.prog_msg));
+			printf("programs: na_sock_create (id %u), na_sockops (id %u), na_msg (id %u, on na_sockhash),\n"
+			       "          na_setsockopt (id %u), na_getsockopt (id %u)\n",
+			       prog_id(st.prog_create), prog_id(st.prog_sockops), prog_id(st.prog_msg),
+			       prog_id(st.prog_setsockopt), prog_id(st.prog_getsockopt));
 			printf("fast path: %ld sockets in na_sockhash (max %d)\n", fill, NA_SOCKHASH_MAX);
 			printf("%-40s %10s %-7s %-9s %6s  %s\n", "CGROUP", "ID", "MODE", "STATE", "LIVE", "LINKS");
 		}

@@ -69,6 +69,16 @@ struct na_sock_key {
 	__u32 raddr[4];
 };
 
+/*
+ * The socket option level and options applications use to talk to
+ * netaccel; include/netaccel.h publishes the same numbers. No kernel
+ * protocol uses this level, so where netaccel's programs are not attached
+ * the kernel answers ENOPROTOOPT.
+ */
+#define NA_SOL_NETACCEL 0x6e61	/* "na" */
+#define NA_OPT_TAG 1		/* int: 1 opt in, 0 opt out, -1 back to the mode */
+#define NA_OPT_ACCELERATED 2	/* int, read-only: 1 when on the fast path */
+
 /* What the application asked for (setsockopt on the netaccel level). */
 enum na_want {
 	NA_WANT_DEFAULT = 0,	/* follow the cgroup's mode */
@@ -120,13 +130,16 @@ struct na_stats {
 	__u64 fallbacks;	/* redirect failed on a redirecting connection */
 	__u64 backlog_limited;	/* moves to TCP: the peer had too much unread */
 	__u64 backlog_resumed;	/* moves back to the fast path once it caught up */
+	__u64 tags_on;		/* sockets an application opted in (NETACCEL_TAG 1) */
+	__u64 tags_off;		/* sockets an application opted out (NETACCEL_TAG 0) */
 };
 
 #define NA_COUNTER_NAMES                                                     \
 	"sockets_tagged", "sockets_joined", "sockets_closed",               \
 	"sockets_skipped", "sockets_untagged", "join_failed",               \
 	"msgs_redirected", "bytes_redirected", "msgs_passed", "bytes_passed", \
-	"misses", "fallbacks", "backlog_limited", "backlog_resumed"
+	"misses", "fallbacks", "backlog_limited", "backlog_resumed",       \
+	"tags_on", "tags_off"
 
 #define NA_NUM_COUNTERS (sizeof(struct na_stats) / sizeof(__u64))
 
