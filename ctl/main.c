@@ -39,6 +39,24 @@ const struct na_cmd na_commands[] = {
 	  "\n"
 	  "  -f, --force   remove everything now: live accelerated connections\n"
 	  "                are cut, and bytes queued on them are lost\n" },
+	{ "run", cmd_run, "[-v] [--strict] [--cgroup <cgroup>] -- <command> [args...]",
+	  "run a program with its TCP sockets tagged for opt-in acceleration",
+	  "Runs the command with " "libnetaccel-preload.so added to LD_PRELOAD (once,\n"
+	  "after any LD_PRELOAD already set). The shim tags every TCP socket the\n"
+	  "program creates, so that a cgroup enrolled with --mode opt-in accelerates\n"
+	  "them; children inherit it through the environment. The command replaces\n"
+	  "netaccel-ctl, so its exit status (or the signal that ended it) is run's.\n"
+	  "\n"
+	  "  -c, --cgroup <cgroup>  first move into this cgroup, which must be enrolled\n"
+	  "  -s, --strict           refuse to start when the cgroup the command would run\n"
+	  "                         in is not enrolled (otherwise: a warning)\n"
+	  "  -v, --verbose          say what was done, on stderr\n"
+	  "\n"
+	  "It warns when the program is setuid or has file capabilities (the loader\n"
+	  "then ignores LD_PRELOAD), statically linked, or written in Go: enroll their\n"
+	  "cgroup with --mode all instead. $NETACCEL_PRELOAD overrides where the shim\n"
+	  "is found. Exit status: the command's; 125 when run itself fails, 126 when\n"
+	  "the command cannot be executed, 127 when it is not found.\n" },
 	{ "status", cmd_status, "[--json]",
 	  "show enrolled cgroups, programs, map fill and kernel features",
 	  "  --json   machine-readable output\n" },
@@ -133,7 +151,11 @@ int na_getopt(struct na_ctl *ctl, const struct na_cmd *cmd, int argc,
 	all[n++] = (struct option){ "verbose", no_argument, NULL, 'v' };
 	all[n++] = (struct option){ "state-dir", required_argument, NULL, 'S' };
 	all[n] = (struct option){ 0 };
-	snprintf(shorts, sizeof(shorts), ":%shvS:", shortopts);
+	/* A leading '+' (stop at the first non-option) must stay first. */
+	if (shortopts[0] == '+')
+		snprintf(shorts, sizeof(shorts), "+:%shvS:", shortopts + 1);
+	else
+		snprintf(shorts, sizeof(shorts), ":%shvS:", shortopts);
 
 	for (;;) {
 		c = getopt_long(argc, argv, shorts, all, NULL);
