@@ -25,6 +25,7 @@
 #include "log.h"
 #include "netaccel.h"
 #include "netaccel_abi.h"
+#include "preload_env.h"
 
 #if NA_HAVE_LIBELF
 #include <gelf.h>
@@ -38,7 +39,6 @@ _Static_assert(SOL_NETACCEL == NA_SOL_NETACCEL && NETACCEL_TAG == NA_OPT_TAG &&
 #define RUN_EXIT_FAIL 125
 #define RUN_EXIT_CANNOT_EXEC 126
 #define RUN_EXIT_NOT_FOUND 127
-#define SHIM_NAME "libnetaccel-preload.so"
 
 static bool is_file(const char *path)
 {
@@ -86,43 +86,15 @@ static int find_shim(char *out, size_t outlen)
 	return -ENOENT;
 }
 
-/* Whether the shim is in the colon-separated list already, by path or by
- * name (the loader accepts both). */
-static bool in_preload_list(const char *list, const char *shim)
-{
-	const char *p = list, *end;
-	size_t len;
-
-	while (*p) {
-		end = strpbrk(p, ": ");
-		len = end ? (size_t)(end - p) : strlen(p);
-		if ((len == strlen(shim) && !strncmp(p, shim, len)) ||
-		    (len >= strlen(SHIM_NAME) &&
-		     !strncmp(p + len - strlen(SHIM_NAME), SHIM_NAME, strlen(SHIM_NAME)) &&
-		     (len == strlen(SHIM_NAME) || p[len - strlen(SHIM_NAME) - 1] == '/')))
-			return true;
-		if (!end)
-			break;
-		p = end + 1;
-	}
-	return false;
-}
-
 /* LD_PRELOAD with the shim once, after whatever was set. */
 static int set_preload(const char *shim)
 {
-	const char *old = getenv("LD_PRELOAD");
-	char *val;
+	char *val = NULL;
 	int err;
 
-	if (old && in_preload_list(old, shim))
-		return 0;
-	if (old && *old) {
-		if (asprintf(&val, "%s:%s", old, shim) < 0)
-			return -ENOMEM;
-	} else if (!(val = strdup(shim))) {
-		return -ENOMEM;
-	}
+	err = na_preload_value(getenv("LD_PRELOAD"), shim, &val);
+	if (err || !val)
+		return err;
 	err = setenv("LD_PRELOAD", val, 1) ? -errno : 0;
 	free(val);
 	return err;

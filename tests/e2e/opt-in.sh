@@ -71,6 +71,8 @@ expect_out "a child started with an empty environment is not tagged" '^-1$' \
 	"$CTL" run --cgroup "$OPTIN" -- env -i "$PROBE" tag
 check "16 threads making their first sockets at once, and fork while threads are in socket()" \
 	timeout 60 "$CTL" run --cgroup "$OPTIN" -- "$PROBE" threads 16
+expect_out "socket() called before the shim's constructor ran is tagged" '^1$' \
+	"$CTL" run --cgroup "$OPTIN" -- "${PROBE%/*}/optin-early"
 check "socket() from a signal handler is tagged" "$CTL" run --cgroup "$OPTIN" -- "$PROBE" signal
 check "malformed calls on netaccel's level get EINVAL/ENOPROTOOPT/EOPNOTSUPP and change nothing" \
 	in_cg "$OPTIN" "$PROBE" malformed
