@@ -65,6 +65,17 @@ int cmd_cleanup(struct na_ctl *ctl, int argc, char **argv);
 int cmd_status(struct na_ctl *ctl, int argc, char **argv);
 int cmd_stats(struct na_ctl *ctl, int argc, char **argv);
 int cmd_run(struct na_ctl *ctl, int argc, char **argv);
+int cmd_portmap(struct na_ctl *ctl, int argc, char **argv);
+
+/* Port remap (portmap.c) as cleanup, status and stats see it. cleanup:
+ * remove rules, programs and links; 1 when there were some, 0 when none,
+ * negative errno (printed). status and stats print text, or add a
+ * "portmap" member to jo; stats shows one cgroup (id only) or all (0) and
+ * returns how many it showed. */
+struct json_object;
+int na_portmap_cleanup(struct na_ctl *ctl);
+int na_portmap_status(struct na_ctl *ctl, struct json_object *jo);
+int na_portmap_stats(struct na_ctl *ctl, uint64_t only, struct json_object *jo);
 
 const char *na_mode_name(uint32_t mode);
 const char *na_slot_state_name(uint32_t state);

@@ -556,7 +556,7 @@ int cmd_cleanup(struct na_ctl *ctl, int argc, char **argv)
 	struct na_state st;
 	bool force = false;
 	uint32_t slot;
-	int c, err;
+	int c, err, pm;
 	long fill;
 
 	while ((c = na_getopt(ctl, cmd, argc, argv, "f", opts)) != -1) {
@@ -572,9 +572,18 @@ int cmd_cleanup(struct na_ctl *ctl, int argc, char **argv)
 	if (na_caps_require("cleanup", true))
 		return NA_EXIT_FAIL;
 
+	/* Port remap first: its portmap/ subdirectory must be gone before
+	 * the state directory can be. */
+	pm = na_portmap_cleanup(ctl);
+	if (pm < 0)
+		return NA_EXIT_FAIL;
+	if (pm > 0 && rmdir(na_state_dir(ctl->state_dir)) == 0)
+		return NA_EXIT_OK;	/* there was nothing else */
+
 	err = na_state_open(&st, na_state_dir(ctl->state_dir), NA_STATE_QUIET);
 	if (err == -ENOENT) {
-		printf("nothing to clean up in %s\n", na_state_dir(ctl->state_dir));
+		if (!pm)
+			printf("nothing to clean up in %s\n", na_state_dir(ctl->state_dir));
 		return NA_EXIT_OK;
 	}
 	if (err == -EUCLEAN && !force) {

@@ -66,6 +66,26 @@ const struct na_cmd na_commands[] = {
 	  "closed, messages and bytes redirected or passed, misses and fallbacks.\n"
 	  "\n"
 	  "  --json   machine-readable output\n" },
+	{ "portmap", cmd_portmap,
+	  "add <cgroup> <port>[:<real port>] [--udp] [--allow-unprivileged]\n"
+	  "       netaccel-ctl portmap list [--json]\n"
+	  "       netaccel-ctl portmap del <cgroup> <port> [--udp]",
+	  "give a cgroup its own view of port numbers",
+	  "Sockets created in the cgroup (or its descendants) that bind <port> bind\n"
+	  "the real port instead, and read <port> back from getsockname(); a\n"
+	  "connect() or UDP send to a local address on <port> from the cgroup\n"
+	  "reaches them, and getpeername() and recvfrom() read <port>. Two cgroups\n"
+	  "can thus both run a service on the same port. Processes outside reach it\n"
+	  "on its real port, which `portmap list` shows (so do ss, /proc/net and\n"
+	  "tcpdump). Rules stay until deleted or `cleanup`; deleting a rule leaves\n"
+	  "sockets bound through it working.\n"
+	  "\n"
+	  "  <port>               the real port is picked by the kernel at bind\n"
+	  "  <port>:<real port>   this real port (bind fails with EADDRINUSE if taken)\n"
+	  "  -u, --udp            a UDP port (default TCP)\n"
+	  "  --allow-unprivileged let processes without CAP_NET_BIND_SERVICE bind a\n"
+	  "                       <port> below 1024 (privilege follows <port>)\n"
+	  "  --json               machine-readable list\n" },
 	{ 0 }
 };
 
@@ -231,6 +251,7 @@ int cmd_unenroll(struct na_ctl *ctl, int argc, char **argv) __attribute__((alias
 int cmd_cleanup(struct na_ctl *ctl, int argc, char **argv) __attribute__((alias("cmd_enroll")));
 int cmd_status(struct na_ctl *ctl, int argc, char **argv) __attribute__((alias("cmd_enroll")));
 int cmd_stats(struct na_ctl *ctl, int argc, char **argv) __attribute__((alias("cmd_enroll")));
+int cmd_portmap(struct na_ctl *ctl, int argc, char **argv) __attribute__((alias("cmd_enroll")));
 #endif
 
 int main(int argc, char **argv)

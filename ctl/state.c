@@ -13,6 +13,7 @@
  * other way. A run killed half-way therefore leaves a prefix of the state,
  * which the next na_state_open(NA_STATE_CREATE) completes.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -327,6 +328,43 @@ static int check_consistent(struct na_state *st)
 	return 0;
 }
 
+/* Whether the state directory holds nothing but subdirectories (the
+ * portmap/ state), i.e. no pin of the bypass at all. */
+static bool only_subdirs(const struct na_state *st)
+{
+	bool any = false, pins = false;
+	struct dirent *de;
+	DIR *d;
+
+	d = opendir(st->dir);
+	if (!d)
+		return false;
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		any = true;
+		if (de->d_type != DT_DIR)
+			pins = true;
+	}
+	closedir(d);
+	return any && !pins;
+}
+
+int na_state_lock(struct na_state *st, const char *dir, unsigned int flags)
+{
+	int err;
+
+	state_init(st);
+	if (snprintf(st->dir, sizeof(st->dir), "%s", dir) >= (int)sizeof(st->dir))
+		return -ENAMETOOLONG;
+	if ((flags & NA_STATE_CREATE) && (err = ensure_bpffs(st->dir)))
+		return err;
+	err = lock_dir(st, flags & NA_STATE_CREATE);
+	if (err)
+		na_state_close(st);
+	return err;
+}
+
 int na_state_open(struct na_state *st, const char *dir, unsigned int flags)
 {
 	bool create = flags & NA_STATE_CREATE;
@@ -348,6 +386,10 @@ int na_state_open(struct na_state *st, const char *dir, unsigned int flags)
 			err = load_and_pin(st);
 			if (!err)
 				err = open_pins(st);
+		} else if (only_subdirs(st)) {
+			/* Only other datapaths' state (portmap/): the bypass
+			 * is not loaded. */
+			err = -ENOENT;
 		} else {
 			/* The directory is there but not all of it: an
 			 * interrupted run. enroll completes it, cleanup

@@ -49,6 +49,13 @@ enum {
  */
 int na_state_open(struct na_state *st, const char *dir, unsigned int flags);
 void na_state_close(struct na_state *st);
+/*
+ * Only take the lock of the state directory (made, on a mounted bpffs, with
+ * NA_STATE_CREATE), for datapaths that keep their pins in a subdirectory.
+ * -ENOENT when there is no directory (not printed). Close with
+ * na_state_close.
+ */
+int na_state_lock(struct na_state *st, const char *dir, unsigned int flags);
 
 /* Path of the pin called name in the state directory. */
 int na_state_pin_path(const struct na_state *st, const char *name, char *out,

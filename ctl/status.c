@@ -231,6 +231,7 @@ int cmd_status(struct na_ctl *ctl, int argc, char **argv)
 		na_state_close(&st);
 	}
 
+	na_portmap_status(ctl, jo);
 	if (json) {
 		print_json(jo);
 		return NA_EXIT_OK;
@@ -274,19 +275,28 @@ int cmd_stats(struct na_ctl *ctl, int argc, char **argv)
 
 	err = na_state_open(&st, na_state_dir(ctl->state_dir), 0);
 	if (err == -ENOENT) {
+		jo = json ? json_object_new_object() : NULL;
 		if (optind < argc) {
+			/* Not enrolled, but perhaps remapping ports. */
+			if (na_portmap_stats(ctl, cg.id, jo) > 0) {
+				if (json)
+					print_json(jo);
+				return NA_EXIT_OK;
+			}
+			json_object_put(jo);
 			na_err("%s is not enrolled (nothing is loaded in %s)", argv[optind],
 			       na_state_dir(ctl->state_dir));
 			return NA_EXIT_FAIL;
 		}
 		memset(&total, 0, sizeof(total));
 		if (json) {
-			jo = json_object_new_object();
 			json_object_object_add(jo, "cgroups", json_object_new_array());
 			json_object_object_add(jo, "total", counters_json(&total));
+			na_portmap_stats(ctl, 0, jo);
 			print_json(jo);
 		} else {
 			printf("nothing loaded in %s\n", na_state_dir(ctl->state_dir));
+			na_portmap_stats(ctl, 0, NULL);
 		}
 		return NA_EXIT_OK;
 	}
@@ -295,8 +305,17 @@ int cmd_stats(struct na_ctl *ctl, int argc, char **argv)
 	if (optind < argc) {
 		only = na_state_find_slot(&st, cg.id, &cfg);
 		if (only < 0) {
-			na_err("%s is not enrolled", argv[optind]);
 			na_state_close(&st);
+			jo = json ? json_object_new_object() : NULL;
+			if (json)
+				json_object_object_add(jo, "cgroups", json_object_new_array());
+			if (na_portmap_stats(ctl, cg.id, jo) > 0) {
+				if (json)
+					print_json(jo);
+				return NA_EXIT_OK;
+			}
+			json_object_put(jo);
+			na_err("%s is not enrolled", argv[optind]);
 			return NA_EXIT_FAIL;
 		}
 	}
@@ -335,7 +354,8 @@ int cmd_stats(struct na_ctl *ctl, int argc, char **argv)
 			counters_text(&total);
 		}
 	}
-	na_state_close(&st);
+	na_state_close(&st);	/* before portmap takes the same lock */
+	na_portmap_stats(ctl, only >= 0 ? cg.id : 0, jo);
 	if (json)
 		print_json(jo);
 	return NA_EXIT_OK;

@@ -143,4 +143,96 @@ struct na_stats {
 
 #define NA_NUM_COUNTERS (sizeof(struct na_stats) / sizeof(__u64))
 
+/* ---- port remap (bpf/portmap.bpf.c, maps in portmap_maps.bpf.h) ---- */
+
+/* Rules at once, over all cgroups, and cgroups with rules at once. */
+#ifndef NA_PM_MAX_RULES
+#define NA_PM_MAX_RULES 1024
+#endif
+#ifndef NA_PM_MAX_CGROUPS
+#define NA_PM_MAX_CGROUPS 256
+#endif
+
+enum na_pm_proto {
+	NA_PM_TCP = 6,		/* IPPROTO_TCP */
+	NA_PM_UDP = 17,		/* IPPROTO_UDP */
+};
+
+/* A port in one cgroup's view: na_pm_rules and na_pm_bound are keyed by
+ * it. IPv4 and IPv6 share the port space, as they do in the kernel. */
+struct na_pm_key {
+	__u64 cgid;		/* the cgroup the rule was added to */
+	__u16 vport;		/* virtual port, host byte order */
+	__u8 proto;		/* enum na_pm_proto */
+	__u8 _pad[5];
+};
+
+enum na_pm_rule_flags {
+	NA_PMF_FIXED = 1 << 0,		/* rport is fixed; else the kernel picks one */
+	NA_PMF_UNPRIV = 1 << 1,		/* --allow-unprivileged */
+	NA_PMF_PRIV_VPORT = 1 << 2,	/* vport needs CAP_NET_BIND_SERVICE */
+};
+
+/* na_pm_rules[key]: where a virtual port really binds. */
+struct na_pm_rule {
+	__u16 rport;		/* host byte order; 0 unless NA_PMF_FIXED */
+	__u16 flags;		/* enum na_pm_rule_flags */
+	__u32 _pad;
+};
+
+/* na_pm_bound[key]: the real port a virtual one is bound to now. */
+struct na_pm_bound {
+	__u16 rport;		/* host byte order */
+	__u16 _pad;
+	__u32 refs;		/* sockets bound to it; 0: none any more */
+};
+
+/* na_pm_real[key with the real port in vport]: back to the virtual port,
+ * for the source of UDP datagrams. */
+struct na_pm_real {
+	__u16 vport;
+	__u16 _pad[3];
+};
+
+/* na_pm_scopes[cgid]: a cgroup with the hooks attached. A socket belongs to
+ * the deepest such ancestor of the cgroup it was created in. */
+struct na_pm_scope {
+	__u32 rules;		/* rules of this cgroup (kept by user space) */
+	__u32 _pad;
+	char path[NA_CGROUP_PATH_MAX]; /* relative to the cgroup v2 root */
+};
+
+enum na_pm_sk_flags {
+	NA_PMS_BOUND = 1 << 0,	/* lport/lrport hold a remapped bind */
+	NA_PMS_PEER = 1 << 1,	/* pport/prport hold a remapped connect */
+	NA_PMS_COUNTED = 1 << 2, /* its bind is counted in na_pm_bound */
+};
+
+/* Per-socket state in SK_STORAGE, cloned to accepted sockets. */
+struct na_pm_sk {
+	__u64 cgid;		/* its scope (0: none) */
+	__u64 owner;		/* cookie of the socket that made the bind */
+	__u16 lport, lrport;	/* local virtual and real port */
+	__u16 pport, prport;	/* peer virtual and real port */
+	__u8 proto;
+	__u8 flags;		/* enum na_pm_sk_flags */
+	__u8 _pad[6];
+};
+
+/* Counters per cgroup with rules and CPU; print with NA_PM_COUNTER_NAMES. */
+struct na_pm_stats {
+	__u64 binds_remapped;
+	__u64 binds_refused;	/* EADDRINUSE or EACCES in the cgroup's view */
+	__u64 connects_remapped;
+	__u64 connects_refused;	/* nothing bound to the virtual port */
+	__u64 sends_remapped;	/* UDP datagrams sent to a virtual port */
+	__u64 recvs_remapped;	/* UDP datagrams from a real port, shown virtual */
+};
+
+#define NA_PM_COUNTER_NAMES                                                  \
+	"binds_remapped", "binds_refused", "connects_remapped",             \
+	"connects_refused", "sends_remapped", "recvs_remapped"
+
+#define NA_PM_NUM_COUNTERS (sizeof(struct na_pm_stats) / sizeof(__u64))
+
 #endif /* NETACCEL_ABI_H */
