@@ -181,10 +181,14 @@ static __always_inline int do_bind(struct bpf_sock_addr *ctx)
 	s = view_of(ctx);
 	if (!s)
 		return 1;
+	/* Bound already: the kernel refuses a second bind (EINVAL), and the
+	 * binding must stay counted until the socket is released. */
+	if (s->flags & NA_PMS_COUNTED)
+		return 1;
 	/* An ancestor's run after ours sees the port we wrote. */
 	if ((s->flags & NA_PMS_BOUND) && s->lrport == port)
 		return 1;
-	s->flags &= ~(NA_PMS_BOUND | NA_PMS_COUNTED);
+	s->flags &= ~NA_PMS_BOUND;
 	key.cgid = s->cgid;
 	key.vport = port;
 	key.proto = ctx->protocol;

@@ -594,6 +594,7 @@ static int pm_add(struct na_ctl *ctl, const struct na_cmd *cmd, int argc, char *
 	uint16_t vport = 0, rport = 0;
 	struct na_cgroup cg;
 	struct pm_state ps;
+	const char *priv_note = "";
 	char what[32];
 	int c, err;
 
@@ -663,12 +664,15 @@ static int pm_add(struct na_ctl *ctl, const struct na_cmd *cmd, int argc, char *
 	err = attach_all(&ps, &cg);
 	if (err)
 		goto undo_scope;
+	if (rule.flags & NA_PMF_PRIV_VPORT)
+		priv_note = unpriv ? "; unprivileged processes may bind it too" :
+				     "; binding it needs CAP_NET_BIND_SERVICE";
 	if (rport)
 		printf("%s: port %s binds real port %u%s\n", display(&cg), what, rport,
-		       unpriv ? " (unprivileged processes too)" : "");
+		       priv_note);
 	else
 		printf("%s: port %s binds a real port the kernel picks (portmap list shows it)%s\n",
-		       display(&cg), what, unpriv ? " (unprivileged processes too)" : "");
+		       display(&cg), what, priv_note);
 	goto out;
 
 undo_scope:

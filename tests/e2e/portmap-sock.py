@@ -13,6 +13,7 @@ per line (errors as errno names), so the shell test compares words.
   udp FAMILY ADDR PORT                         datagrams both ways
   udpserve FAMILY ADDR PORT TAG                answer every datagram with TAG
   udpfetch FAMILY ADDR PORT                    send one, print the answer
+  rebind FAMILY ADDR PORT                      bind a bound socket again
   bulk ADDR PORT BYTES                         send BYTES to a listener, check the echo count
 """
 import errno
@@ -156,6 +157,19 @@ def udpfetch(fam, addr, port):
         print("got=" + err_name(e))
 
 
+def rebind(fam, addr, port):
+    """bind twice on one socket: the kernel says EINVAL; the first binding
+    must still be in force (a second socket cannot take the port)."""
+    s, r = bind(fam, addr, port, reuseaddr=False)
+    s.listen(1)
+    print("first=%s" % r)
+    try:
+        s.bind((addr, port))
+        print("again=ok")
+    except OSError as e:
+        print("again=" + err_name(e))
+
+
 def bulk(addr, port, n):
     """A listener and a client in this process: n bytes over the remapped
     connection, then the count that arrived."""
@@ -203,6 +217,8 @@ def main():
         udpserve(a[1], a[2], int(a[3]), a[4])
     elif what == "udpfetch":
         udpfetch(a[1], a[2], int(a[3]))
+    elif what == "rebind":
+        rebind(a[1], a[2], int(a[3]))
     elif what == "bulk":
         bulk(a[1], int(a[2]), int(a[3]))
     else:

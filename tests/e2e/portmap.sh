@@ -209,6 +209,10 @@ ureal=$(real_port "$ida" 5353 udp)
 expect_views "a UDP client outside reaches a at its real port" - udpfetch 4 127.0.0.1 "$ureal" -- got=udp-a "from=$ureal"
 stop "$usrv_a"
 stop "$usrv_b"
+expect_views "a UDP send to 5353 with nothing bound there is refused" "$CG/a" udpfetch 4 127.0.0.1 5353 -- got=ECONNREFUSED
+expect_views "a second bind on a bound socket fails as usual, and leaves its binding counted" "$CG/a" rebind 4 127.0.0.1 4000 -- \
+	first=4000 again=EINVAL
+check "once its sockets are closed, nothing is bound at 4000 in a" test -z "$(real_port "$ida" 4000)"
 
 # ---- privileged virtual ports ----
 
