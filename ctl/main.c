@@ -73,7 +73,7 @@ const struct na_cmd na_commands[] = {
 	  "give a cgroup its own view of port numbers",
 	  "Sockets created in the cgroup (or its descendants) that bind <port> bind\n"
 	  "the real port instead, and read <port> back from getsockname(); a\n"
-	  "connect() or UDP send to a local address on <port> from the cgroup\n"
+	  "connect() or UDP send to a loopback address on <port> from the cgroup\n"
 	  "reaches them, and getpeername() and recvfrom() read <port>. Two cgroups\n"
 	  "can thus both run a service on the same port. Processes outside reach it\n"
 	  "on its real port, which `portmap list` shows (so do ss, /proc/net and\n"
@@ -83,7 +83,8 @@ const struct na_cmd na_commands[] = {
 	  "  <port>               the real port is picked by the kernel at bind\n"
 	  "  <port>:<real port>   this real port (bind fails with EADDRINUSE if taken)\n"
 	  "  -u, --udp            a UDP port (default TCP)\n"
-	  "  --allow-unprivileged let processes without CAP_NET_BIND_SERVICE bind a\n"
+	  "  --allow-unprivileged\n"
+	  "                       let processes without CAP_NET_BIND_SERVICE bind a\n"
 	  "                       <port> below 1024 (privilege follows <port>)\n"
 	  "  --json               machine-readable list\n" },
 	{ 0 }

@@ -1099,8 +1099,11 @@ int na_portmap_stats(struct na_ctl *ctl, uint64_t only, json_object *jo)
 	int n = 0, i, shown = 0;
 	size_t k;
 
-	if (pm_open(&ps, ctl, false))
+	if (pm_open(&ps, ctl, false)) {
+		if (jo && !only)
+			json_object_object_add(jo, "portmap", NULL);
 		return 0;
+	}
 	while (!bpf_map_get_next_key(ps.scopes, prev, &next) && n < NA_PM_MAX_CGROUPS) {
 		key = next;
 		prev = &key;
