@@ -278,6 +278,8 @@ int cmd_stats(struct na_ctl *ctl, int argc, char **argv)
 		jo = json ? json_object_new_object() : NULL;
 		if (optind < argc) {
 			/* Not enrolled, but perhaps remapping ports. */
+			if (json)
+				json_object_object_add(jo, "cgroups", json_object_new_array());
 			if (na_portmap_stats(ctl, cg.id, jo) > 0) {
 				if (json)
 					print_json(jo);
