@@ -13,13 +13,6 @@ mkdir "$CG/one" "$CG/two" "$NA_TMP/one" "$NA_TMP/two" || bail_out "cannot create
 echo "served from one" >"$NA_TMP/one/who"
 echo "served from two" >"$NA_TMP/two/who"
 
-# Run a command in a cgroup directory.
-in_cg() {
-	local dir=$1
-	shift
-	(echo "$BASHPID" >"$dir/cgroup.procs" && exec "$@")
-}
-
 # GET a URL; prints the body or "error: ...".
 get() {
 	"$PYTHON" -c 'import sys, urllib.request
@@ -35,8 +28,9 @@ for c in one two; do
 done
 
 for c in one two; do
-	(cd "$NA_TMP/$c" && in_cg "$CG/$c" "$PYTHON" -m http.server 3000 --bind 127.0.0.1) \
-		>"$NA_TMP/$c.log" 2>&1 &
+	# exec all the way down: the pid we keep is the server's own.
+	(cd "$NA_TMP/$c" && echo "$BASHPID" >"$CG/$c/cgroup.procs" &&
+		exec "$PYTHON" -m http.server 3000 --bind 127.0.0.1) >"$NA_TMP/$c.log" 2>&1 &
 	NA_PIDS+=("$!")
 	NA_ALL_PIDS+=("$!")
 done
@@ -78,6 +72,17 @@ for c in one two; do
 	[ "${red:-0}" -gt 0 ] || why "$c: bytes_redirected is '$red'"
 	[ "${con:-0}" -ge 1 ] || why "$c: connects_remapped is '$con'"
 done
+end
+
+# Every server the test started is stopped by now: nothing may be left
+# running in its cgroups (na_done would move it out and leave it running).
+for pid in "${NA_PIDS[@]}"; do
+	kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+done
+NA_PIDS=()
+begin "no process is left in the test's cgroups"
+left=$(find "$CG" -name cgroup.procs -exec cat {} + 2>/dev/null)
+[ -z "$left" ] || why "still running: $(ps -o pid=,args= -p "$(echo $left | tr ' ' ,)")"
 end
 
 na_done
