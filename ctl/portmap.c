@@ -405,9 +405,33 @@ static int drop_scope(const struct pm_state *ps, uint64_t cgid)
 	return 0;
 }
 
+/* Re-attach the links an interrupted run left out of a cgroup that still
+ * exists under the path it had. */
+static void repair_links(const struct pm_state *ps, const char *root, uint64_t cgid,
+			 const struct na_pm_scope *sc)
+{
+	char path[PATH_MAX], name[64], pin[PATH_MAX];
+	struct na_cgroup cg;
+	size_t i;
+
+	for (i = 0; i < PM_NPROGS; i++)
+		if (!link_pin_name(cgid, i, name, sizeof(name)) &&
+		    !pm_path(ps, name, pin, sizeof(pin)) && access(pin, F_OK))
+			break;
+	if (i == PM_NPROGS)
+		return;		/* all there */
+	if (snprintf(path, sizeof(path), "%s/%s", root, sc->path) >= (int)sizeof(path) ||
+	    na_cgroup_from_path(root, path, &cg) || cg.id != cgid)
+		return;
+	if (!attach_all(ps, &cg))
+		na_info("%s: re-attached the port remap links an interrupted run left out",
+			sc->path[0] ? sc->path : "/");
+}
+
 /* Cgroups with no rule and no live binding are detached; removed cgroups
- * are forgotten; links no scope holds (an interrupted run) go. */
-static void reconcile(const struct pm_state *ps)
+ * are forgotten; links no scope holds (an interrupted run) go; with
+ * repair, missing links of the others are attached again. */
+static void reconcile(const struct pm_state *ps, bool repair)
 {
 	uint64_t ids[NA_PM_MAX_CGROUPS], key, next;
 	struct na_pm_scope sc;
@@ -436,6 +460,8 @@ static void reconcile(const struct pm_state *ps)
 			if (!drop_scope(ps, ids[i]))
 				na_info("%s: no port rule and no socket left, detached",
 					sc.path[0] ? sc.path : "/");
+		} else if (repair && root[0]) {
+			repair_links(ps, root, ids[i], &sc);
 		}
 	}
 	d = opendir(ps->dir);
@@ -633,7 +659,7 @@ static int pm_add(struct na_ctl *ctl, const struct na_cmd *cmd, int argc, char *
 
 	if (pm_open(&ps, ctl, true))
 		return NA_EXIT_FAIL;
-	reconcile(&ps);
+	reconcile(&ps, true);
 	if (!bpf_map_lookup_elem(ps.rules, &key, &(struct na_pm_rule){ 0 })) {
 		na_err("cannot add %s in %s: the cgroup has a rule for it already (portmap del it first)",
 		       what, display(&cg));
@@ -765,7 +791,7 @@ static int pm_del(struct na_ctl *ctl, const struct na_cmd *cmd, int argc, char *
 		sc.rules--;
 		bpf_map_update_elem(ps.scopes, &cg.id, &sc, BPF_ANY);
 	}
-	reconcile(&ps);
+	reconcile(&ps, true);
 	if (live)
 		printf("%s: deleted the rule for %s; %ld sockets bound through it keep their real port %u until they close\n",
 		       display(&cg), what, live, b.rport);
@@ -865,7 +891,7 @@ static int pm_list(struct na_ctl *ctl, const struct na_cmd *cmd, int argc, char 
 		json_object_put(jo);
 		return NA_EXIT_FAIL;
 	}
-	reconcile(&ps);
+	reconcile(&ps, false);
 
 	n = sorted_keys(ps.rules, keys);
 	if (!json)

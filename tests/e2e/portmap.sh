@@ -295,6 +295,19 @@ expect_views "4 MB over a remapped connection in an enrolled cgroup" "$CG/d" bul
 after=$(na stats --json "$REL/d" | json 'd["cgroups"][0]["counters"]["bytes_redirected"]')
 check "and they took the bypass (bytes_redirected $before -> $after)" test "$((after - before))" -ge 4194304
 
+# ---- what an interrupted run leaves ----
+
+rm "$SD/portmap/cg${ida}_conn4"
+EXPECT_OUT="4300/tcp" expect_ok "add with a link of a missing" na portmap add "$REL/a" 4300
+check "add re-attached the missing link" test -e "$SD/portmap/cg${ida}_conn4"
+expect_views "and connects in a are remapped again" "$CG/a" views 4 127.0.0.1 127.0.0.1 4300 -- peer=4300 data=ping
+rm "$SD/portmap/prog_send6"
+EXPECT_MSG="incomplete.*portmap add" expect_fail "list on a state with a program pin missing" 1 na portmap list
+EXPECT_OUT="4301/tcp" expect_ok "add completes it" na portmap add "$REL/b" 4301
+check "the program is pinned again" test -e "$SD/portmap/prog_send6"
+na portmap del "$REL/a" 4300 >/dev/null
+na portmap del "$REL/b" 4301 >/dev/null
+
 # ---- cleanup ----
 
 EXPECT_OUT="removed port remapping \(8 rules\)" expect_ok "cleanup removes the rules" na cleanup
