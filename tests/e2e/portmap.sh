@@ -178,6 +178,20 @@ expect_views "the same on IPv6 ::" "$CG/a" twice 6 :: 4000 -- first=4000 second=
 expect_views "with SO_REUSEPORT on both, both bind 4000" "$CG/a" twice 4 127.0.0.1 4000 reuseport -- first=4000 second=4000
 expect_views "SO_REUSEPORT on IPv6" "$CG/a" twice 6 ::1 4000 reuseport -- first=4000 second=4000
 
+# ---- nested views: a child with rules of its own ----
+
+childport=$(free_port)
+na portmap add "$REL/a/child" "3000:$childport" >/dev/null
+serve_in "$CG/a/child" serve 6 :: 3000 service-child
+srv_child=$NA_LASTPID
+check "the child's service is on its own real port" test -n "$(ss -Hltn "sport = :$childport")"
+expect_views "a client in the child reaches the child's service at 3000" "$CG/a/child" fetch 4 127.0.0.1 3000 -- \
+	got=service-child peer=3000
+expect_views "a client in a (its own view, nothing on 3000) is refused" "$CG/a" fetch 4 127.0.0.1 3000 -- got=ECONNREFUSED
+expect_views "a client outside reaches the child at $childport" - fetch 6 ::1 "$childport" -- got=service-child
+stop "$srv_child"
+na portmap del "$REL/a/child" 3000 >/dev/null
+
 # ---- a fixed real port ----
 
 expect_views "c binds 4100 on its fixed real port" "$CG/c" views 4 127.0.0.1 127.0.0.1 4100 -- listener=4100 peer=4100 data=ping
