@@ -26,6 +26,7 @@ NA_FAILED=0		# checks failed
 NA_PIDS=()		# processes we started and have not stopped yet
 NA_ALL_PIDS=()		# every process we started
 NA_STATE_DIRS=()	# state directories to remove at the end
+NA_STRAYS=()		# processes found in our cgroups at the end, killed
 NA_TMP=
 CGROOT=
 CG=			# the scratch cgroup, absolute
@@ -284,6 +285,15 @@ start_in_cgroup() {
 	bail_out "cannot start a process in $dir"
 }
 
+# in_cg <cgroup dir> <command...>: run the command inside that cgroup (it
+# moves itself there, then execs, so it never runs elsewhere). Started in
+# the background, $! is the command's own pid.
+in_cg() {
+	local d=$1
+	shift
+	sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$d" "$@"
+}
+
 # One TCP connection over loopback made by a process in cgroup directory
 # $1: 1000 bytes one way, 10 back, then both ends close. Prints "ok 1000 10".
 tcp_exchange_in() {
@@ -332,14 +342,23 @@ na_cleanup() {
 		[ -e "$d" ] && rm -rf "$d"
 	done
 	if [ -n "$CG" ] && [ -d "$CG" ]; then
-		home=$CGROOT$(sed -n 's/^0:://p' /proc/$$/cgroup)
-		[ -w "$home/cgroup.procs" ] || home=$CGROOT
-		# Processes out, then the cgroups, deepest first.
-		find "$CG" -depth -type d | while read -r d; do
+		# A process still in a test cgroup is one the test lost track
+		# of (a server started through a subshell, say): kill it, and
+		# remember it so that check_nothing_left fails. Then the
+		# cgroups, deepest first.
+		while read -r d; do
 			while read -r pid; do
-				echo "$pid" >"$home/cgroup.procs" 2>/dev/null
+				[ "$pid" = $$ ] && continue
+				NA_STRAYS+=("$pid $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)")
+				kill -KILL "$pid" 2>/dev/null
 			done <"$d/cgroup.procs"
-			rmdir "$d" 2>/dev/null
+		done < <(find "$CG" -depth -type d)
+		find "$CG" -depth -type d | while read -r d; do
+			for _ in 1 2 3 4 5 6 7 8 9 10; do
+				rmdir "$d" 2>/dev/null && break
+				[ -d "$d" ] || break
+				sleep 0.05
+			done
 		done
 	fi
 	[ -n "$NA_TMP" ] && rm -rf "$NA_TMP"
@@ -362,6 +381,9 @@ check_nothing_left() {
 	[ -z "$left" ] || why "left in /tmp: $left"
 	for pid in "${NA_ALL_PIDS[@]}"; do
 		kill -0 "$pid" 2>/dev/null && why "process $pid is still running"
+	done
+	for pid in "${NA_STRAYS[@]}"; do
+		why "process $pid was still in the test's cgroup (killed)"
 	done
 	end
 }

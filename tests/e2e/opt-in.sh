@@ -18,8 +18,6 @@ mkdir "$OPTIN" "$ALL" || bail_out "cannot make the cgroups"
 na enroll "$OPTIN" --mode opt-in >/dev/null || bail_out "enroll --mode opt-in failed"
 na enroll "$ALL" --mode all >/dev/null || bail_out "enroll --mode all failed"
 
-# in <cgroup dir> <command...>: run the command inside that cgroup.
-in_cg() { local d=$1; shift; sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$d" "$@"; }
 counter() { na stats --json "$1" | json 'd["cgroups"][0]["counters"][a[0]]' "$2"; }
 # expect_out "<description>" <regex> <command...>: exit 0 and stdout matches.
 expect_out() {
@@ -139,7 +137,7 @@ if command -v redis-server >/dev/null && command -v redis-benchmark >/dev/null; 
 	bytes1=$(counter "$OPTIN" bytes_redirected)
 	check "... and stats shows their connections accelerated (joined $joined0 -> $joined1, bytes $bytes0 -> $bytes1)" \
 		test "$joined1" -ge $((joined0 + 20)) -a "$bytes1" -gt $((bytes0 + 100000))
-	check "the same programs without the shim in the same cgroup finish" redis_round plain in_cg "$OPTIN"
+	check "the same programs without the shim in the same cgroup finish" redis_round plain sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$OPTIN"
 	check "... and are not accelerated" \
 		test "$(counter "$OPTIN" sockets_joined)" -eq "$joined1" -a "$(counter "$OPTIN" bytes_redirected)" -eq "$bytes1"
 	for l in shim plain; do

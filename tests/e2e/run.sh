@@ -12,7 +12,6 @@ OPTIN=$CG/optin
 mkdir "$OPTIN" || bail_out "cannot make $OPTIN"
 na enroll "$OPTIN" --mode opt-in >/dev/null || bail_out "enroll failed"
 
-in_cg() { local d=$1; shift; sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$d" "$@"; }
 # status <expected> <command...>: run's exit status is the expected one.
 status_is() {
 	local want=$1
