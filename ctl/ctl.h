@@ -64,6 +64,7 @@ int cmd_unenroll(struct na_ctl *ctl, int argc, char **argv);
 int cmd_cleanup(struct na_ctl *ctl, int argc, char **argv);
 int cmd_status(struct na_ctl *ctl, int argc, char **argv);
 int cmd_stats(struct na_ctl *ctl, int argc, char **argv);
+int cmd_veth(struct na_ctl *ctl, int argc, char **argv);
 
 const char *na_mode_name(uint32_t mode);
 const char *na_slot_state_name(uint32_t state);

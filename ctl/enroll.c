@@ -24,6 +24,7 @@
 #include "ctl.h"
 #include "log.h"
 #include "state.h"
+#include "veth.h"
 
 struct link_kind {
 	const char *suffix;
@@ -542,7 +543,7 @@ int cmd_cleanup(struct na_ctl *ctl, int argc, char **argv)
 	struct na_state st;
 	bool force = false;
 	uint32_t slot;
-	int c, err;
+	int c, err, veth;
 	long fill;
 
 	while ((c = na_getopt(ctl, cmd, argc, argv, "f", opts)) != -1) {
@@ -557,10 +558,16 @@ int cmd_cleanup(struct na_ctl *ctl, int argc, char **argv)
 		return na_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
 	if (na_caps_require("cleanup", true))
 		return NA_EXIT_FAIL;
+	/* The veth redirect first: it has nothing to drain, and its pins sit
+	 * in a subdirectory that remove_state would trip over. */
+	veth = na_veth_cleanup(na_state_dir(ctl->state_dir));
+	if (veth < 0)
+		return NA_EXIT_FAIL;
 
 	err = na_state_open(&st, na_state_dir(ctl->state_dir), NA_STATE_QUIET);
 	if (err == -ENOENT) {
-		printf("nothing to clean up in %s\n", na_state_dir(ctl->state_dir));
+		if (!veth)
+			printf("nothing to clean up in %s\n", na_state_dir(ctl->state_dir));
 		return NA_EXIT_OK;
 	}
 	if (err == -EUCLEAN && !force) {

@@ -14,6 +14,7 @@
 #include "ctl.h"
 #include "log.h"
 #include "state.h"
+#include "veth.h"
 
 static const char *const counter_names[] = { NA_COUNTER_NAMES };
 
@@ -221,6 +222,7 @@ int cmd_status(struct na_ctl *ctl, int argc, char **argv)
 		na_state_close(&st);
 	}
 
+	na_veth_status(na_state_dir(ctl->state_dir), jo);
 	if (json) {
 		print_json(jo);
 		return NA_EXIT_OK;
@@ -274,9 +276,11 @@ int cmd_stats(struct na_ctl *ctl, int argc, char **argv)
 			jo = json_object_new_object();
 			json_object_object_add(jo, "cgroups", json_object_new_array());
 			json_object_object_add(jo, "total", counters_json(&total));
+			na_veth_stats(na_state_dir(ctl->state_dir), jo);
 			print_json(jo);
 		} else {
 			printf("nothing loaded in %s\n", na_state_dir(ctl->state_dir));
+			na_veth_stats(na_state_dir(ctl->state_dir), NULL);
 		}
 		return NA_EXIT_OK;
 	}
@@ -326,6 +330,8 @@ int cmd_stats(struct na_ctl *ctl, int argc, char **argv)
 		}
 	}
 	na_state_close(&st);
+	if (only < 0)
+		na_veth_stats(na_state_dir(ctl->state_dir), jo);
 	if (json)
 		print_json(jo);
 	return NA_EXIT_OK;
