@@ -91,6 +91,7 @@ struct vstate {
 	struct mnl_socket *nl;
 	enum hook_pref hook;
 	bool watch;		/* log every endpoint change on stdout */
+	bool foreign;		/* made in another network namespace (reading) */
 	int ncpu;
 };
 
@@ -394,7 +395,7 @@ static int netns_id(__u64 *dev, __u64 *ino)
 
 /* The state records the network namespace it was made in; ifindexes
  * mean nothing in another one. */
-static int check_netns(struct vstate *vs, bool create)
+static int check_netns(struct vstate *vs, bool create, bool reading)
 {
 	struct na_veth_meta m = {}, here = {};
 	__u32 zero = 0;
@@ -411,6 +412,9 @@ static int check_netns(struct vstate *vs, bool create)
 		return bpf_map_update_elem(vs->meta, &zero, &here, BPF_ANY) ? -errno : 0;
 	}
 	if (m.netns_ino != here.netns_ino || m.netns_dev != here.netns_dev) {
+		vs->foreign = true;
+		if (reading)
+			return 0;
 		na_err("veth state in %s belongs to another network namespace (net:[%llu]): run in that one (--netns), or use another --state-dir",
 		       vs->dir, (unsigned long long)m.netns_ino);
 		return -EXDEV;
@@ -518,7 +522,8 @@ static int vs_open(struct vstate *vs, const char *top, unsigned int flags)
 	}
 	if (err)
 		goto fail;
-	err = check_netns(vs, create);
+	/* Reading works from anywhere (names are looked up over there). */
+	err = check_netns(vs, create, !(flags & (VS_CREATE | VS_LOCK)));
 	if (err)
 		goto fail;
 	err = na_nl_open(&vs->nl);
@@ -619,6 +624,8 @@ static void tcx_detach(const struct vstate *vs, int ifindex)
 	unlink(path);
 }
 
+/* Whether program id is a netaccel veth program (of any version). Needs
+ * CAP_SYS_ADMIN; compare with vs->prog_id first where that is enough. */
 static bool prog_is_ours(__u32 id)
 {
 	struct bpf_prog_info info = {};
@@ -677,7 +684,7 @@ static void tc_detach(const struct vstate *vs, int ifindex, bool made_qdisc)
 			    .priority = NA_VETH_TC_PRIO);
 	__u32 id = tc_query(ifindex);
 
-	if (!id || !prog_is_ours(id))
+	if (!id || (id != vs->prog_id && !prog_is_ours(id)))
 		return;
 	bpf_tc_detach(&hook, &opts);
 	if (!made_qdisc || !vs->nl)
@@ -698,7 +705,7 @@ static bool hook_present(const struct vstate *vs, int ifindex,
 	if (p->hook == NA_VETH_HOOK_TCX)
 		return tcx_state(vs, ifindex, true) == 1;
 	id = tc_query(ifindex);
-	return id && prog_is_ours(id);
+	return id && (id == vs->prog_id || prog_is_ours(id));
 }
 
 static const char *hook_name(__u8 hook)
@@ -1735,6 +1742,8 @@ static void describe(const struct vstate *vs, json_object *jo, bool with_ports)
 	__u32 k, next, *prev = NULL;
 	json_object *ja = NULL, *jp = NULL, *e;
 	size_t i, n = 0;
+	/* Device names are those of the namespace the state belongs to. */
+	int back = vs->foreign ? enter_state_netns(vs) : -1;
 
 	list_eps(vs, &eps, &n);
 	read_totals(vs, &t);
@@ -1796,6 +1805,10 @@ static void describe(const struct vstate *vs, json_object *jo, bool with_ports)
 				printf("%-15s %-15s %s\n", b1, b2, hook_name(p.hook));
 			}
 		}
+	}
+	if (back >= 0) {
+		setns(back, CLONE_NEWNET);
+		close(back);
 	}
 	if (jo) {
 		json_object_object_add(jo, "total", totals_json(&t));
@@ -2155,17 +2168,37 @@ int cmd_veth(struct na_ctl *ctl, int argc, char **argv)
 		{ "attach", sub_attach }, { "detach", sub_detach }, { "add", sub_add },
 		{ "del", sub_del }, { "list", sub_list }, { "watch", sub_watch },
 	};
+	static const char *const with_value[] = {
+		"-n", "--netns", "-b", "--bridge", "--hook", "-S", "--state-dir",
+	};
 	const struct na_cmd *cmd = veth_cmd();
-	size_t i;
+	char *sub;
+	size_t i, j;
+	int at;
 
-	if (argc < 2)
-		return na_usage_error(cmd, "missing subcommand (attach, add, del, list, detach or watch)");
-	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
-		na_cmd_help(cmd);
-		return NA_EXIT_OK;
+	/* Options may come before the subcommand (veth --netns X list): the
+	 * subcommand is the first word that is neither an option nor the
+	 * value of one. It moves to argv[0] for the subcommand's getopt. */
+	for (at = 1; at < argc; at++) {
+		if (!strcmp(argv[at], "--") || argv[at][0] != '-')
+			break;
+		if (!strcmp(argv[at], "-h") || !strcmp(argv[at], "--help")) {
+			na_cmd_help(cmd);
+			return NA_EXIT_OK;
+		}
+		for (j = 0; j < sizeof(with_value) / sizeof(with_value[0]); j++)
+			if (!strcmp(argv[at], with_value[j]))
+				at++;
 	}
+	if (at < argc && !strcmp(argv[at], "--"))
+		at++;
+	if (at >= argc)
+		return na_usage_error(cmd, "missing subcommand (attach, add, del, list, detach or watch)");
+	sub = argv[at];
+	memmove(&argv[2], &argv[1], (size_t)(at - 1) * sizeof(*argv));
+	argv[1] = sub;
 	for (i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
-		if (!strcmp(argv[1], subs[i].name))
+		if (!strcmp(sub, subs[i].name))
 			return subs[i].run(ctl, argc - 1, argv + 1);
-	return na_usage_error(cmd, "unknown subcommand '%s'", argv[1]);
+	return na_usage_error(cmd, "unknown subcommand '%s'", sub);
 }
