@@ -429,13 +429,19 @@ static bool on_bpffs(const char *path)
 	return statfs(path, &sfs) == 0 && (unsigned long)sfs.f_type == BPF_FS_MAGIC;
 }
 
-/* `ip netns exec` gives the command a mount namespace of its own in which
- * /sys/fs/bpf is not mounted: pins made there vanish with the command, and
- * the links with them. Say so instead of mounting a private bpffs. */
+/*
+ * `ip netns exec` gives the command a mount namespace of its own in which
+ * /sys/fs/bpf is not mounted: pins made there would vanish with the
+ * command, and the links with them. When the state directory is not on a
+ * bpffs here but is in the mount namespace of pid 1, work in that one (the
+ * network namespace stays); otherwise say what to do instead of mounting a
+ * private bpffs.
+ */
 static int check_mount_ns(const char *top)
 {
 	char parent[PATH_MAX], self[64] = "", init[64] = "";
 	char *slash;
+	int fd;
 
 	snprintf(parent, sizeof(parent), "%s", top);
 	slash = strrchr(parent, '/');
@@ -446,6 +452,14 @@ static int check_mount_ns(const char *top)
 	if (readlink("/proc/self/ns/mnt", self, sizeof(self) - 1) < 0 ||
 	    readlink("/proc/1/ns/mnt", init, sizeof(init) - 1) < 0 || !strcmp(self, init))
 		return 0;
+	fd = open("/proc/1/ns/mnt", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0 && setns(fd, CLONE_NEWNS) == 0 && (on_bpffs(parent) || on_bpffs(top))) {
+		close(fd);
+		na_dbg("%s is on bpffs in the mount namespace of pid 1: using that one", parent);
+		return 0;
+	}
+	if (fd >= 0)
+		close(fd);
 	na_err("%s is not on a bpffs in this mount namespace (ip netns exec hides /sys/fs/bpf): use netaccel-ctl veth --netns <name>, or nsenter --net=/run/netns/<name>",
 	       parent);
 	return -ENOTSUP;
@@ -468,10 +482,11 @@ static int vs_open(struct vstate *vs, const char *top, unsigned int flags)
 	if (snprintf(vs->top, sizeof(vs->top), "%s", top) >= (int)sizeof(vs->top) ||
 	    snprintf(vs->dir, sizeof(vs->dir), "%s/veth", top) >= (int)sizeof(vs->dir))
 		return -ENAMETOOLONG;
+	err = check_mount_ns(vs->top);
+	if (err)
+		goto fail;
 	if (create) {
-		err = check_mount_ns(vs->top);
-		if (!err)
-			err = na_state_ensure_bpffs(vs->top);
+		err = na_state_ensure_bpffs(vs->top);
 		if (err)
 			goto fail;
 		if (mkdir(vs->top, 0700) && errno != EEXIST) {

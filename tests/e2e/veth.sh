@@ -324,5 +324,17 @@ tc -n "$H" filter show dev vx ingress | grep -q u32 || why "the u32 filter on vx
 vl_in "$A" ping -c 2 -i 0.05 -W 1 198.18.1.2 >/dev/null || why "traffic broke after cleanup"
 end
 
+# ip netns exec hides /sys/fs/bpf; the CLI uses the host's bpffs instead
+# of making pins that would vanish with it.
+EXPECT_OUT='attached to 4 veths \(4 new\)' expect_ok "attach under ip netns exec" ip netns exec "$H" "$CTL" --state-dir "$SD" veth attach --bridge br1
+begin "the state made under ip netns exec is in the host's bpffs and works"
+[ -e "$SD/veth/prog_ingress" ] || why "no $SD/veth/prog_ingress"
+[ "$(tcx_count va)" = "1 na_veth_ingress" ] || why "tcx on va: $(tcx_count va)"
+p0=$(ep_packets 198.18.1.2)
+vl_in "$A" ping -c 2 -i 0.05 -W 1 198.18.1.2 >/dev/null || why "ping failed"
+[ $(($(ep_packets 198.18.1.2) - p0)) -ge 2 ] || why "not redirected"
+end
+EXPECT_OUT='removed the veth redirect \(4 devices\)' expect_ok "cleanup removes it" na cleanup
+
 veth_down
 na_done
