@@ -566,7 +566,10 @@ int cmd_cleanup(struct na_ctl *ctl, int argc, char **argv)
 
 	err = na_state_open(&st, na_state_dir(ctl->state_dir), NA_STATE_QUIET);
 	if (err == -ENOENT) {
-		if (!veth)
+		/* A directory with nothing of ours left in it goes too. */
+		if (rmdir(na_state_dir(ctl->state_dir)) == 0 && !veth)
+			printf("removed empty netaccel state %s\n", na_state_dir(ctl->state_dir));
+		else if (!veth)
 			printf("nothing to clean up in %s\n", na_state_dir(ctl->state_dir));
 		return NA_EXIT_OK;
 	}

@@ -432,14 +432,15 @@ static bool on_bpffs(const char *path)
 /*
  * `ip netns exec` gives the command a mount namespace of its own in which
  * /sys/fs/bpf is not mounted: pins made there would vanish with the
- * command, and the links with them. When the state directory is not on a
- * bpffs here but is in the mount namespace of pid 1, work in that one (the
- * network namespace stays); otherwise say what to do instead of mounting a
- * private bpffs.
+ * command, and the links with them. ip execs the command in place, so the
+ * parent process is still in the mount namespace it came from: when the
+ * state directory is on a bpffs there, work in that one (the network
+ * namespace stays). Otherwise say what to do rather than mount a private
+ * bpffs.
  */
 static int check_mount_ns(const char *top)
 {
-	char parent[PATH_MAX], self[64] = "", init[64] = "";
+	char parent[PATH_MAX], path[64], self[64] = "", up[64] = "";
 	char *slash;
 	int fd;
 
@@ -449,13 +450,14 @@ static int check_mount_ns(const char *top)
 		*slash = '\0';
 	if (on_bpffs(parent) || on_bpffs(top))
 		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", (int)getppid());
 	if (readlink("/proc/self/ns/mnt", self, sizeof(self) - 1) < 0 ||
-	    readlink("/proc/1/ns/mnt", init, sizeof(init) - 1) < 0 || !strcmp(self, init))
-		return 0;
-	fd = open("/proc/1/ns/mnt", O_RDONLY | O_CLOEXEC);
+	    readlink(path, up, sizeof(up) - 1) < 0 || !strcmp(self, up))
+		return 0;	/* not a namespace of our own: ensure_bpffs decides */
+	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd >= 0 && setns(fd, CLONE_NEWNS) == 0 && (on_bpffs(parent) || on_bpffs(top))) {
 		close(fd);
-		na_dbg("%s is on bpffs in the mount namespace of pid 1: using that one", parent);
+		na_dbg("%s is on bpffs in the mount namespace of our parent: using that one", parent);
 		return 0;
 	}
 	if (fd >= 0)
