@@ -2077,6 +2077,7 @@ static int sub_watch(struct na_ctl *ctl, int argc, char **argv)
 	struct pollfd pfd;
 	struct vopts o;
 	struct vstate vs;
+	int last_err = 0;
 	time_t last;
 
 	c = parse_opts(ctl, "watch", "bHn", argc, argv, &o);
@@ -2162,8 +2163,12 @@ static int sub_watch(struct na_ctl *ctl, int argc, char **argv)
 			err = 0;
 			break;
 		}
-		if (err)
+		/* Say it once, not every two seconds while it lasts. */
+		if (err && err != last_err)
 			na_warn("sync failed: %s; retrying", strerror(-err));
+		else if (!err && last_err)
+			printf("in sync again\n");
+		last_err = err;
 		err = 0;
 	}
 	if (stop_signal)
