@@ -24,6 +24,7 @@
 #include "ctl.h"
 #include "log.h"
 #include "state.h"
+#include "veth.h"
 
 struct link_kind {
 	const char *suffix;
@@ -556,7 +557,7 @@ int cmd_cleanup(struct na_ctl *ctl, int argc, char **argv)
 	struct na_state st;
 	bool force = false;
 	uint32_t slot;
-	int c, err, pm;
+	int c, err, pm, veth;
 	long fill;
 
 	while ((c = na_getopt(ctl, cmd, argc, argv, "f", opts)) != -1) {
@@ -571,18 +572,26 @@ int cmd_cleanup(struct na_ctl *ctl, int argc, char **argv)
 		return na_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
 	if (na_caps_require("cleanup", true))
 		return NA_EXIT_FAIL;
+	/* The veth redirect first: it has nothing to drain, and its pins sit
+	 * in a subdirectory that remove_state would trip over. */
+	veth = na_veth_cleanup(na_state_dir(ctl->state_dir));
+	if (veth < 0)
+		return NA_EXIT_FAIL;
 
-	/* Port remap first: its portmap/ subdirectory must be gone before
+	/* Port remap too: its portmap/ subdirectory must be gone before
 	 * the state directory can be. */
 	pm = na_portmap_cleanup(ctl);
 	if (pm < 0)
 		return NA_EXIT_FAIL;
-	if (pm > 0 && rmdir(na_state_dir(ctl->state_dir)) == 0)
+	if ((pm > 0 || veth > 0) && rmdir(na_state_dir(ctl->state_dir)) == 0)
 		return NA_EXIT_OK;	/* there was nothing else */
 
 	err = na_state_open(&st, na_state_dir(ctl->state_dir), NA_STATE_QUIET);
 	if (err == -ENOENT) {
-		if (!pm)
+		/* A directory with nothing of ours left in it goes too. */
+		if (rmdir(na_state_dir(ctl->state_dir)) == 0 && !veth && !pm)
+			printf("removed empty netaccel state %s\n", na_state_dir(ctl->state_dir));
+		else if (!veth && !pm)
 			printf("nothing to clean up in %s\n", na_state_dir(ctl->state_dir));
 		return NA_EXIT_OK;
 	}

@@ -87,6 +87,27 @@ const struct na_cmd na_commands[] = {
 	  "                       let processes without CAP_NET_BIND_SERVICE bind a\n"
 	  "                       <port> below 1024 (privilege follows <port>)\n"
 	  "  --json               machine-readable list\n" },
+	{ "veth", cmd_veth, "attach|detach|add|del|list|watch [options]",
+	  "skip the bridge between containers on one host",
+	  "A TC program on the host side of each container veth hands frames for\n"
+	  "another container of the same bridge straight to that container's\n"
+	  "interface (bpf_redirect_peer). Unicast IPv4/IPv6 to the MAC on record,\n"
+	  "within the MTU, only; everything else takes the bridge as before.\n"
+	  "\n"
+	  "  veth attach --bridge <br>   attach to every container veth of a bridge\n"
+	  "  veth attach <ifname>...     attach to these host-side veths\n"
+	  "  veth add <address> <ifname> add an endpoint by hand\n"
+	  "  veth del <address>          remove an endpoint\n"
+	  "  veth list [--json]          endpoints, ports and counters\n"
+	  "  veth detach <ifname>... | --bridge <br>\n"
+	  "  veth watch --bridge <br>    follow containers coming and going (foreground)\n"
+	  "\n"
+	  "  -b, --bridge BR       a bridge (attach, detach, watch; watch takes several)\n"
+	  "      --hook HOOK       auto (default), tcx (Linux >= 6.6) or tc (clsact)\n"
+	  "  -n, --netns NAME      work in network namespace NAME (/run/netns/NAME, or a\n"
+	  "                        path); use this rather than ip netns exec, which\n"
+	  "                        hides /sys/fs/bpf\n"
+	  "  -j, --json            machine-readable output (list)\n" },
 	{ 0 }
 };
 
@@ -253,6 +274,7 @@ int cmd_cleanup(struct na_ctl *ctl, int argc, char **argv) __attribute__((alias(
 int cmd_status(struct na_ctl *ctl, int argc, char **argv) __attribute__((alias("cmd_enroll")));
 int cmd_stats(struct na_ctl *ctl, int argc, char **argv) __attribute__((alias("cmd_enroll")));
 int cmd_portmap(struct na_ctl *ctl, int argc, char **argv) __attribute__((alias("cmd_enroll")));
+int cmd_veth(struct na_ctl *ctl, int argc, char **argv) __attribute__((alias("cmd_enroll")));
 #endif
 
 int main(int argc, char **argv)

@@ -164,6 +164,27 @@ static int ensure_bpffs(const char *dir)
 	return 0;
 }
 
+int na_state_ensure_bpffs(const char *dir)
+{
+	return ensure_bpffs(dir);
+}
+
+/* Whether dir holds any pin of the local bypass (subdirectories are other
+ * datapaths' state). */
+static bool has_bypass_pins(const char *dir)
+{
+	struct dirent *de;
+	bool any = false;
+	DIR *d = opendir(dir);
+
+	if (!d)
+		return false;
+	while (!any && (de = readdir(d)))
+		any = de->d_name[0] != '.' && de->d_type != DT_DIR;
+	closedir(d);
+	return any;
+}
+
 static int lock_dir(struct na_state *st, bool create)
 {
 	const char *base = strrchr(st->dir, '/');
@@ -393,8 +414,9 @@ int na_state_open(struct na_state *st, const char *dir, unsigned int flags)
 		} else {
 			/* The directory is there but not all of it: an
 			 * interrupted run. enroll completes it, cleanup
-			 * removes it. */
-			err = -ENODATA;
+			 * removes it. With none of it, only other datapaths
+			 * use the directory. */
+			err = has_bypass_pins(st->dir) ? -ENODATA : -ENOENT;
 		}
 	}
 	if (err)

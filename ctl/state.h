@@ -57,6 +57,11 @@ void na_state_close(struct na_state *st);
  */
 int na_state_lock(struct na_state *st, const char *dir, unsigned int flags);
 
+/* Mount bpffs where the state directory dir needs it (the usual
+ * /sys/fs/bpf); prints what is wrong otherwise. For other datapaths that
+ * keep their pins in a subdirectory. */
+int na_state_ensure_bpffs(const char *dir);
+
 /* Path of the pin called name in the state directory. */
 int na_state_pin_path(const struct na_state *st, const char *name, char *out,
 		      size_t outlen);

@@ -14,6 +14,7 @@
 #include "ctl.h"
 #include "log.h"
 #include "state.h"
+#include "veth.h"
 
 static const char *const counter_names[] = { NA_COUNTER_NAMES };
 
@@ -232,6 +233,7 @@ int cmd_status(struct na_ctl *ctl, int argc, char **argv)
 	}
 
 	na_portmap_status(ctl, jo);
+	na_veth_status(na_state_dir(ctl->state_dir), jo);
 	if (json) {
 		print_json(jo);
 		return NA_EXIT_OK;
@@ -295,10 +297,12 @@ int cmd_stats(struct na_ctl *ctl, int argc, char **argv)
 			json_object_object_add(jo, "cgroups", json_object_new_array());
 			json_object_object_add(jo, "total", counters_json(&total));
 			na_portmap_stats(ctl, 0, jo);
+			na_veth_stats(na_state_dir(ctl->state_dir), jo);
 			print_json(jo);
 		} else {
 			printf("nothing loaded in %s\n", na_state_dir(ctl->state_dir));
 			na_portmap_stats(ctl, 0, NULL);
+			na_veth_stats(na_state_dir(ctl->state_dir), NULL);
 		}
 		return NA_EXIT_OK;
 	}
@@ -356,8 +360,10 @@ int cmd_stats(struct na_ctl *ctl, int argc, char **argv)
 			counters_text(&total);
 		}
 	}
-	na_state_close(&st);	/* before portmap takes the same lock */
+	na_state_close(&st);	/* before portmap and veth take the same lock */
 	na_portmap_stats(ctl, only >= 0 ? cg.id : 0, jo);
+	if (only < 0)
+		na_veth_stats(na_state_dir(ctl->state_dir), jo);
 	if (json)
 		print_json(jo);
 	return NA_EXIT_OK;

@@ -234,5 +234,93 @@ struct na_pm_stats {
 	"connects_refused", "sends_remapped", "recvs_remapped"
 
 #define NA_PM_NUM_COUNTERS (sizeof(struct na_pm_stats) / sizeof(__u64))
+/* ---- veth redirect (bpf/veth.bpf.c) ---- */
+
+/* Container addresses and host-side veths known at once. */
+#ifndef NA_VETH_MAX_EPS
+#define NA_VETH_MAX_EPS 16384
+#endif
+#ifndef NA_VETH_MAX_PORTS
+#define NA_VETH_MAX_PORTS 4096
+#endif
+
+/*
+ * na_veth_eps key: a container address on one bridge. The bridge is part of
+ * the key, so that a lookup made for a frame that came in on one bridge
+ * can only ever find an endpoint of that same bridge. IPv4 in addr[0].
+ */
+struct na_veth_key {
+	__u32 bridge;		/* ifindex of the bridge */
+	__u32 family;		/* AF_INET or AF_INET6 */
+	__u32 addr[4];		/* network byte order */
+};
+
+/* na_veth_eps value: where frames to that address go. */
+struct na_veth_ep {
+	__u32 ifindex;		/* host-side veth; its peer gets the frame */
+	__u32 mtu;		/* MTU of the peer (inside the container) */
+	__u8 mac[6];		/* MAC of the peer: frames must be addressed to it */
+	__u8 flags;		/* enum na_veth_ep_flags */
+	__u8 _pad;
+};
+
+enum na_veth_ep_flags {
+	NA_VETH_EP_MANUAL = 1 << 0,	/* added by hand (veth add), not learned */
+};
+
+/* Counters per endpoint (per CPU), by the same key. */
+struct na_veth_epstat {
+	__u64 packets;		/* frames redirected to this endpoint */
+	__u64 bytes;
+};
+
+enum na_veth_hook {
+	NA_VETH_HOOK_TCX = 1,	/* a tcx link, pinned as tcx_<ifindex> */
+	NA_VETH_HOOK_TC = 2,	/* a clsact filter with our handle and priority */
+};
+
+enum na_veth_port_flags {
+	NA_VETH_PORT_QDISC = 1 << 0,	/* we created the clsact qdisc */
+};
+
+/* na_veth_ports: host-side veths the program is attached to, by ifindex. */
+struct na_veth_port {
+	__u32 bridge;		/* ifindex of the bridge it is a port of */
+	__u8 hook;		/* enum na_veth_hook */
+	__u8 flags;		/* enum na_veth_port_flags */
+	__u8 _pad[2];
+};
+
+/* tc handle and priority of netaccel's clsact filter (legacy hook). */
+#define NA_VETH_TC_HANDLE 0x4e41	/* "NA" */
+#define NA_VETH_TC_PRIO 0x4e41
+
+/* na_veth_meta[0]: which network namespace the veth state belongs to
+ * (ifindexes mean nothing in another one). */
+struct na_veth_meta {
+	__u64 netns_dev;
+	__u64 netns_ino;
+};
+
+/* Totals over all frames seen (per CPU). Keep the order: user space prints
+ * them by index with the names in NA_VETH_COUNTER_NAMES. */
+struct na_veth_stats {
+	__u64 redirected;	/* frames handed to the peer with redirect_peer */
+	__u64 bytes_redirected;
+	__u64 passed;		/* frames left on the normal path, for any reason: */
+	__u64 not_ip;		/* ARP, VLAN and other ethertypes */
+	__u64 not_unicast;	/* broadcast and multicast */
+	__u64 no_endpoint;	/* no endpoint of this bridge has the address */
+	__u64 mac_mismatch;	/* the frame is not addressed to the endpoint's MAC */
+	__u64 too_big;		/* longer than the endpoint's MTU */
+	__u64 same_port;	/* addressed back to the port it came from */
+	__u64 unknown_port;	/* came in on a device not (any more) in na_veth_ports */
+};
+
+#define NA_VETH_COUNTER_NAMES                                                \
+	"redirected", "bytes_redirected", "passed", "not_ip", "not_unicast",  \
+	"no_endpoint", "mac_mismatch", "too_big", "same_port", "unknown_port"
+
+#define NA_VETH_NUM_COUNTERS (sizeof(struct na_veth_stats) / sizeof(__u64))
 
 #endif /* NETACCEL_ABI_H */

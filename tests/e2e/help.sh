@@ -7,7 +7,7 @@
 
 na_setup_tmp
 
-COMMANDS="enroll unenroll cleanup status stats portmap"
+COMMANDS="enroll unenroll cleanup status stats run portmap veth"
 MAN=${NETACCEL_SOURCE_DIR:-}/docs/netaccel-ctl.8
 version=$(sed -n "s/^ *version: *'\([^']*\)'.*/\1/p" "${NETACCEL_SOURCE_DIR:-.}/meson.build" | head -1)
 

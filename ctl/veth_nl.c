@@ -1,0 +1,309 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The netlink view the veth redirect works from: devices (bridges, their
+ * veth ports, the ports' peers in the containers' network namespaces) and
+ * addresses, read with RTM_GETLINK and RTM_GETADDR dumps. A peer namespace
+ * is reached by its netns id (IFLA_TARGET_NETNSID, IFA_TARGET_NETNSID), so
+ * nothing ever enters a container.
+ *
+ * libmnl does the message framing and attribute walking: it is small, has
+ * no state of its own, and is what iproute2's own tools are moving to.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libmnl/libmnl.h>
+#include <linux/if_addr.h>
+#include <linux/if_link.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+
+#include "veth.h"
+
+int na_nl_open(struct mnl_socket **out)
+{
+	struct mnl_socket *nl;
+	int one = 1, err;
+
+	nl = mnl_socket_open(NETLINK_ROUTE);
+	if (!nl)
+		return -errno;
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		err = -errno;
+		mnl_socket_close(nl);
+		return err;
+	}
+	/* Strict checking is what makes the kernel honour the target netns
+	 * id of an address dump; kernels without it ignore the option. */
+	mnl_socket_setsockopt(nl, NETLINK_GET_STRICT_CHK, &one, sizeof(one));
+	*out = nl;
+	return 0;
+}
+
+void na_nl_close(struct mnl_socket *nl)
+{
+	if (nl)
+		mnl_socket_close(nl);
+}
+
+static int grow(void **v, size_t n, size_t size)
+{
+	void *p;
+
+	/* Room for 16, then doubled each time a power of two is full. */
+	if (n && (n < 16 || (n & (n - 1))))
+		return 0;
+	p = realloc(*v, (n ? n * 2 : 16) * size);
+	if (!p)
+		return -ENOMEM;
+	*v = p;
+	return 0;
+}
+
+/* Send a dump request and feed every answer to cb. */
+static int dump(struct mnl_socket *nl, struct nlmsghdr *nlh, mnl_cb_t cb,
+		void *data)
+{
+	static unsigned int seq;
+	char buf[32768];
+	unsigned int portid = mnl_socket_get_portid(nl);
+	ssize_t n;
+	int ret;
+
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	nlh->nlmsg_seq = seq ? ++seq : (seq = (unsigned int)time(NULL));
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+	for (;;) {
+		n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+		if (n < 0)
+			return -errno;
+		ret = mnl_cb_run(buf, n, nlh->nlmsg_seq, portid, cb, data);
+		if (ret < 0)
+			return errno ? -errno : -EIO;
+		if (ret == MNL_CB_STOP)
+			return 0;
+	}
+}
+
+struct link_ctx {
+	struct na_nl_links *out;
+	int err;
+};
+
+static void parse_linkinfo(const struct nlattr *info, struct na_nl_link *l)
+{
+	const struct nlattr *a, *b;
+
+	mnl_attr_for_each_nested(a, info) {
+		switch (mnl_attr_get_type(a)) {
+		case IFLA_INFO_KIND:
+			snprintf(l->kind, sizeof(l->kind), "%s", mnl_attr_get_str(a));
+			break;
+		case IFLA_INFO_DATA:
+			if (strcmp(l->kind, "bridge"))
+				break;
+			mnl_attr_for_each_nested(b, a)
+				if (mnl_attr_get_type(b) == IFLA_BR_VLAN_FILTERING)
+					l->vlan_filtering = mnl_attr_get_u8(b);
+			break;
+		case IFLA_INFO_SLAVE_DATA:
+			mnl_attr_for_each_nested(b, a) {
+				if (mnl_attr_get_type(b) == IFLA_BRPORT_STATE)
+					l->port_state = mnl_attr_get_u8(b);
+				else if (mnl_attr_get_type(b) == IFLA_BRPORT_ISOLATED)
+					l->isolated = mnl_attr_get_u8(b);
+			}
+			break;
+		}
+	}
+}
+
+static int link_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct link_ctx *ctx = data;
+	struct ifinfomsg *ifm = mnl_nlmsg_get_payload(nlh);
+	struct na_nl_links *out = ctx->out;
+	struct na_nl_link *l;
+	const struct nlattr *a;
+
+	if (nlh->nlmsg_type != RTM_NEWLINK)
+		return MNL_CB_OK;
+	if (grow((void **)&out->v, out->n, sizeof(*out->v))) {
+		ctx->err = -ENOMEM;
+		return MNL_CB_ERROR;
+	}
+	l = &out->v[out->n++];
+	memset(l, 0, sizeof(*l));
+	l->ifindex = ifm->ifi_index;
+	l->flags = ifm->ifi_flags;
+	l->link_nsid = -1;
+	l->port_state = -1;
+	mnl_attr_for_each(a, nlh, sizeof(*ifm)) {
+		switch (mnl_attr_get_type(a)) {
+		case IFLA_IFNAME:
+			snprintf(l->name, sizeof(l->name), "%s", mnl_attr_get_str(a));
+			break;
+		case IFLA_MASTER:
+			l->master = (int)mnl_attr_get_u32(a);
+			break;
+		case IFLA_LINK:
+			l->link = (int)mnl_attr_get_u32(a);
+			break;
+		case IFLA_LINK_NETNSID:
+			l->link_nsid = (int)mnl_attr_get_u32(a);
+			break;
+		case IFLA_MTU:
+			l->mtu = mnl_attr_get_u32(a);
+			break;
+		case IFLA_ADDRESS:
+			if (mnl_attr_get_payload_len(a) == 6)
+				memcpy(l->mac, mnl_attr_get_payload(a), 6);
+			break;
+		case IFLA_LINKINFO:
+			parse_linkinfo(a, l);
+			break;
+		}
+	}
+	return MNL_CB_OK;
+}
+
+int na_nl_links(struct mnl_socket *nl, int nsid, struct na_nl_links *out)
+{
+	char buf[256];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct link_ctx ctx = { out, 0 };
+	struct ifinfomsg *ifm;
+	int err;
+
+	out->v = NULL;
+	out->n = 0;
+	nlh->nlmsg_type = RTM_GETLINK;
+	ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
+	ifm->ifi_family = AF_UNSPEC;
+	if (nsid >= 0)
+		mnl_attr_put_u32(nlh, IFLA_TARGET_NETNSID, (uint32_t)nsid);
+	err = dump(nl, nlh, link_cb, &ctx);
+	if (ctx.err)
+		err = ctx.err;
+	if (err) {
+		free(out->v);
+		out->v = NULL;
+		out->n = 0;
+	}
+	return err;
+}
+
+struct addr_ctx {
+	struct na_nl_addrs *out;
+	int err;
+};
+
+static int addr_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct addr_ctx *ctx = data;
+	struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *a, *local = NULL, *addr = NULL;
+	struct na_nl_addrs *out = ctx->out;
+	struct na_nl_addr *x;
+	size_t len;
+
+	if (nlh->nlmsg_type != RTM_NEWADDR)
+		return MNL_CB_OK;
+	if (ifa->ifa_family != AF_INET && ifa->ifa_family != AF_INET6)
+		return MNL_CB_OK;
+	mnl_attr_for_each(a, nlh, sizeof(*ifa)) {
+		if (mnl_attr_get_type(a) == IFA_LOCAL)
+			local = a;
+		else if (mnl_attr_get_type(a) == IFA_ADDRESS)
+			addr = a;
+	}
+	/* IFA_LOCAL is the device's own address where both are given. */
+	a = local ? local : addr;
+	len = ifa->ifa_family == AF_INET ? 4 : 16;
+	if (!a || mnl_attr_get_payload_len(a) != len)
+		return MNL_CB_OK;
+	if (grow((void **)&out->v, out->n, sizeof(*out->v))) {
+		ctx->err = -ENOMEM;
+		return MNL_CB_ERROR;
+	}
+	x = &out->v[out->n++];
+	memset(x, 0, sizeof(*x));
+	x->ifindex = (int)ifa->ifa_index;
+	x->family = ifa->ifa_family;
+	memcpy(x->addr, mnl_attr_get_payload(a), len);
+	return MNL_CB_OK;
+}
+
+int na_nl_addrs(struct mnl_socket *nl, int nsid, struct na_nl_addrs *out)
+{
+	char buf[256];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct addr_ctx ctx = { out, 0 };
+	struct ifaddrmsg *ifa;
+	int err;
+
+	out->v = NULL;
+	out->n = 0;
+	nlh->nlmsg_type = RTM_GETADDR;
+	ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
+	ifa->ifa_family = AF_UNSPEC;
+	if (nsid >= 0)
+		mnl_attr_put_u32(nlh, IFA_TARGET_NETNSID, (uint32_t)nsid);
+	err = dump(nl, nlh, addr_cb, &ctx);
+	if (ctx.err)
+		err = ctx.err;
+	if (err) {
+		free(out->v);
+		out->v = NULL;
+		out->n = 0;
+	}
+	return err;
+}
+
+static int count_cb(const struct nlmsghdr *nlh, void *data)
+{
+	if (nlh->nlmsg_type == RTM_NEWTFILTER)
+		(*(int *)data)++;
+	return MNL_CB_OK;
+}
+
+int na_nl_count_filters(struct mnl_socket *nl, int ifindex, uint32_t parent)
+{
+	char buf[256];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct tcmsg *tcm;
+	int n = 0, err;
+
+	nlh->nlmsg_type = RTM_GETTFILTER;
+	tcm = mnl_nlmsg_put_extra_header(nlh, sizeof(*tcm));
+	tcm->tcm_family = AF_UNSPEC;
+	tcm->tcm_ifindex = ifindex;
+	tcm->tcm_parent = parent;
+	err = dump(nl, nlh, count_cb, &n);
+	return err ? err : n;
+}
+
+const struct na_nl_link *na_nl_find(const struct na_nl_links *l, int ifindex)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		if (l->v[i].ifindex == ifindex)
+			return &l->v[i];
+	return NULL;
+}
+
+const struct na_nl_link *na_nl_find_name(const struct na_nl_links *l,
+					 const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		if (!strcmp(l->v[i].name, name))
+			return &l->v[i];
+	return NULL;
+}
