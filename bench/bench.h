@@ -23,6 +23,9 @@ enum na_bench_kind {
 	NA_BENCH_CRR,		/* connect, one request, close */
 };
 
+/* Untimed writes a stream client makes before its clock starts. */
+#define NA_BENCH_STREAM_WARMUP 64
+
 /* One worker's job, passed on its command line. */
 struct na_bench_job {
 	enum na_bench_kind kind;

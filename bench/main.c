@@ -454,7 +454,9 @@ static void run_variant(struct bench *b, struct na_bench_table *t, int i, int ro
 	if (b->bpfstats && !err) {
 		na_bench_bpfstats_read(b->world.state_dir, &p1);
 		na_bench_bpfstats_add(&v->progs, &p0, &p1);
-		v->bpf_ops += v->res[round].ops;
+		/* The programs also ran for the untimed warm-up. */
+		v->bpf_ops += v->res[round].ops +
+			      (t->kind == NA_BENCH_STREAM ? NA_BENCH_STREAM_WARMUP : job.warmup);
 	}
 	if (v->after)
 		v->after(t);

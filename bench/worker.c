@@ -30,7 +30,6 @@
 #include "bench.h"
 
 #define IO_TIMEOUT_MS 20000
-#define STREAM_WARMUP_WRITES 64
 #define READ_CHUNK (256 * 1024)
 
 static const char *const kinds[] = { "rr", "stream", "crr" };
@@ -218,7 +217,7 @@ static int serve_rr(int lfd, const struct na_bench_job *j, char *buf, double *c0
 
 static int serve_stream(int lfd, const struct na_bench_job *j, char *buf, double *c0)
 {
-	size_t warm = STREAM_WARMUP_WRITES * j->size, got = 0;
+	size_t warm = NA_BENCH_STREAM_WARMUP * j->size, got = 0;
 	int fd = do_accept(lfd, j), err = 0;
 	ssize_t r;
 
@@ -358,7 +357,7 @@ static int client_stream(const struct na_bench_job *j, char *buf, struct lat *l,
 
 	if (fd < 0)
 		return fd;
-	for (int i = 0; i < STREAM_WARMUP_WRITES && !err; i++)
+	for (int i = 0; i < NA_BENCH_STREAM_WARMUP && !err; i++)
 		err = write_full(fd, buf, j->size);
 	if (!err)
 		err = read_full(fd, &ack, 1);
