@@ -183,6 +183,31 @@ static __always_inline int wants_fast_path(const struct na_cgroup_cfg *cfg,
 	return 1;
 }
 
+/*
+ * A socket on the fast path pays for it on every send and receive (the
+ * sockmap's socket operations and our sk_msg program), so only join where
+ * the other end can join too. The passive end knows: the active end is
+ * established first and, if it joined, recorded its address. The active
+ * end can only tell whether the peer is on this host: a loopback address,
+ * or its own address (what the kernel picks as the source for a local
+ * destination). A peer elsewhere could never join.
+ */
+static __always_inline int peer_may_join(struct bpf_sock_ops *ops,
+					 const struct na_sock_key *own,
+					 const struct na_sock_key *peer)
+{
+	if (ops->op == BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB)
+		return bpf_map_lookup_elem(&na_sockaddr, peer) != 0;
+	if (own->family == AF_INET)
+		return (bpf_ntohl(own->raddr[0]) >> 24) == 127 ||
+		       own->raddr[0] == own->laddr[0];
+	if (own->raddr[0] == 0 && own->raddr[1] == 0 && own->raddr[2] == 0 &&
+	    own->raddr[3] == bpf_htonl(1))
+		return 1;
+	return own->raddr[0] == own->laddr[0] && own->raddr[1] == own->laddr[1] &&
+	       own->raddr[2] == own->laddr[2] && own->raddr[3] == own->laddr[3];
+}
+
 static __always_inline void join(struct bpf_sock_ops *ops)
 {
 	struct na_sock_key own;
@@ -217,6 +242,10 @@ static __always_inline void join(struct bpf_sock_ops *ops)
 
 	if (make_keys(ops, &own, &st->peer) < 0)
 		return;
+	if (!peer_may_join(ops, &own, &st->peer)) {
+		COUNT(slot, sockets_skipped, 1);
+		return;
+	}
 	st->peer_addr = 0;
 	/* Our address goes in before we can be found in the sockhash, so a
 	 * peer's first redirect finds it. */

@@ -109,7 +109,7 @@ struct na_stats {
 	__u64 sockets_tagged;	/* TCP sockets created in an enrolled cgroup */
 	__u64 sockets_joined;	/* sockets put on the fast path */
 	__u64 sockets_closed;	/* fast-path sockets that have closed */
-	__u64 sockets_skipped;	/* established but not joined (mode, opt-out, draining) */
+	__u64 sockets_skipped;	/* established but not joined (mode, opt-out, draining, peer cannot join) */
 	__u64 sockets_untagged;	/* established in an enrolled cgroup, created before enrollment */
 	__u64 join_failed;	/* sockhash insert refused (map full, ULP) */
 	__u64 msgs_redirected;
