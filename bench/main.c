@@ -62,7 +62,8 @@ static const char *const help_text =
 	"                through the bridge, veth redirect, host loopback\n"
 	"  veth-stream   128 KiB writes between the namespaces: same variants\n"
 	"  passthrough   1 KiB ping-pong and 128 KiB writes to a peer outside any\n"
-	"                enrolled cgroup: not enrolled, enrolled client, enrolled server\n"
+	"                enrolled cgroup: not enrolled, enrolled client, enrolled server;\n"
+	"                64 B ping-pong to a peer in another namespace\n"
 	"  opt-in        1 KiB ping-pong in an opt-in cgroup: without and with\n"
 	"                netaccel-ctl run (the LD_PRELOAD shim)\n"
 	"\n"
@@ -380,6 +381,24 @@ static int build_passthrough(struct bench *b, struct na_bench_table *t, int max)
 		add_variant(x, "client", "client enrolled, server not", &b->plain, &b->accel);
 		add_variant(x, "server", "server enrolled, client not", &b->accel, &b->plain);
 	}
+	/* A peer on another host: here, in another namespace over the bridge. */
+	if (n < max) {
+		struct na_bench_table *x = &t[n++];
+
+		new_table(b, x, "passthrough", NA_BENCH_RR, 64,
+			  "ping-pong to a peer in another namespace, messages of");
+		for (int k = 0; k < 2; k++) {
+			struct na_bench_variant *v =
+				add_variant(x, k ? "client" : "plain",
+					    k ? "client enrolled" : "not enrolled",
+					    &b->plain, k ? &b->accel : &b->plain);
+
+			v->addr = ADDR_B;
+			v->srv.netns = b->ns_b;
+			v->cli.netns = b->ns_a;
+			v->before = bridge_ready;
+		}
+	}
 	return n;
 }
 
@@ -406,7 +425,7 @@ static const struct scenario {
 	{ "local-crr", build_local_crr },
 	{ "veth-rr", build_veth_rr, .bridge = true },
 	{ "veth-stream", build_veth_stream, .bridge = true },
-	{ "passthrough", build_passthrough },
+	{ "passthrough", build_passthrough, .bridge = true },
 	{ "opt-in", build_opt_in, .optin = true },
 };
 #define NSCENARIOS (int)(sizeof(scenarios) / sizeof(scenarios[0]))
