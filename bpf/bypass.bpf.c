@@ -188,16 +188,21 @@ static __always_inline int wants_fast_path(const struct na_cgroup_cfg *cfg,
  * sockmap's socket operations and our sk_msg program), so only join where
  * the other end can join too. The passive end knows: the active end is
  * established first and, if it joined, recorded its address. The active
- * end can only tell whether the peer is on this host: a loopback address,
- * or its own address (what the kernel picks as the source for a local
- * destination). A peer elsewhere could never join.
+ * end joins when a listener of an enrolled cgroup has the destination
+ * port in its network namespace, and the destination is on this host: a
+ * loopback address, or its own address (what the kernel picks as the
+ * source for a local destination).
  */
 static __always_inline int peer_may_join(struct bpf_sock_ops *ops,
 					 const struct na_sock_key *own,
 					 const struct na_sock_key *peer)
 {
+	struct na_listen_key lk = { .netns = own->netns, .port = own->rport };
+
 	if (ops->op == BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB)
 		return bpf_map_lookup_elem(&na_sockaddr, peer) != 0;
+	if (!bpf_map_lookup_elem(&na_listeners, &lk))
+		return 0;
 	if (own->family == AF_INET)
 		return (bpf_ntohl(own->raddr[0]) >> 24) == 127 ||
 		       own->raddr[0] == own->laddr[0];
@@ -288,6 +293,59 @@ static __always_inline void leave(struct bpf_sock_ops *ops)
 	COUNT(st->slot, sockets_closed, 1);
 }
 
+/*
+ * Count a tagged listener in na_listeners, and ask for its state changes
+ * to count it out when it stops listening. Two listeners starting or
+ * stopping on one port at the same instant can lose the entry: their
+ * connections then stay on TCP, which is safe.
+ */
+static __always_inline void listen_start(struct bpf_sock_ops *ops)
+{
+	struct na_listen_key lk = { .port = (__u16)ops->local_port };
+	struct bpf_sock *sk = ops->sk;
+	struct na_sk_state *st;
+	__u32 one = 1, *n;
+
+	if (!sk)
+		return;
+	st = bpf_sk_storage_get(&na_sk_state, sk, 0, 0);
+	if (!st || (st->flags & NA_SKF_LISTENER))
+		return;
+	lk.netns = bpf_get_netns_cookie(ops);
+	n = bpf_map_lookup_elem(&na_listeners, &lk);
+	if (n)
+		__sync_fetch_and_add(n, 1);
+	else if (bpf_map_update_elem(&na_listeners, &lk, &one, BPF_NOEXIST) &&
+		 (n = bpf_map_lookup_elem(&na_listeners, &lk)))
+		__sync_fetch_and_add(n, 1);
+	/* Accepted sockets inherit these flags; join() resets them. */
+	st->flags |= NA_SKF_LISTENER;
+	bpf_sock_ops_cb_flags_set(ops, ops->bpf_sock_ops_cb_flags |
+					       BPF_SOCK_OPS_STATE_CB_FLAG);
+}
+
+static __always_inline void listen_stop(struct bpf_sock_ops *ops)
+{
+	struct na_listen_key lk = { .port = (__u16)ops->local_port };
+	struct bpf_sock *sk = ops->sk;
+	struct na_sk_state *st;
+	__u32 *n;
+
+	if (!sk)
+		return;
+	st = bpf_sk_storage_get(&na_sk_state, sk, 0, 0);
+	if (!st || !(st->flags & NA_SKF_LISTENER))
+		return;
+	st->flags &= ~NA_SKF_LISTENER;
+	lk.netns = bpf_get_netns_cookie(ops);
+	n = bpf_map_lookup_elem(&na_listeners, &lk);
+	if (!n)
+		return;
+	__sync_fetch_and_add(n, -1);
+	if (*n == 0 || *n > NA_LISTEN_MAX * 64)	/* 0, or below it */
+		bpf_map_delete_elem(&na_listeners, &lk);
+}
+
 SEC("sockops")
 int na_sockops(struct bpf_sock_ops *ops)
 {
@@ -296,8 +354,15 @@ int na_sockops(struct bpf_sock_ops *ops)
 	case BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB:
 		join(ops);
 		break;
+	case BPF_SOCK_OPS_TCP_LISTEN_CB:
+		listen_start(ops);
+		break;
 	case BPF_SOCK_OPS_STATE_CB:
-		if (ops->args[1] == BPF_TCP_CLOSE)
+		if (ops->args[1] != BPF_TCP_CLOSE)
+			break;
+		if (ops->args[0] == BPF_TCP_LISTEN)
+			listen_stop(ops);
+		else
 			leave(ops);
 		break;
 	}

@@ -22,6 +22,11 @@
 #define NA_SOCKHASH_MAX 65536
 #endif
 
+/* Ports listened on from enrolled cgroups at once (per network namespace). */
+#ifndef NA_LISTEN_MAX
+#define NA_LISTEN_MAX 16384
+#endif
+
 /* Redirected bytes a peer may leave unread (or its SO_RCVBUF, if larger)
  * before its connection moves to TCP, whose window stops the sender. */
 #ifndef NA_BACKLOG_MIN
@@ -69,6 +74,13 @@ struct na_sock_key {
 	__u32 raddr[4];
 };
 
+/* A port with a listener in an enrolled cgroup, in one network namespace. */
+struct na_listen_key {
+	__u64 netns;		/* network namespace cookie */
+	__u16 port;		/* host byte order */
+	__u16 _pad[3];
+};
+
 /* What the application asked for (setsockopt on the netaccel level). */
 enum na_want {
 	NA_WANT_DEFAULT = 0,	/* follow the cgroup's mode */
@@ -87,6 +99,7 @@ enum na_path {
 enum na_sk_flags {
 	NA_SKF_JOINED = 1 << 0,	/* inserted in the sockhash */
 	NA_SKF_DECIDED = 1 << 1, /* its connection was considered for joining */
+	NA_SKF_LISTENER = 1 << 2, /* a listener counted in na_listeners */
 };
 
 /* Per-socket state in SK_STORAGE (cloned to accepted sockets). */
