@@ -24,12 +24,17 @@
 #define AF_INET6 10
 #define SOCK_STREAM 1
 #define IPPROTO_TCP 6
+#define SOL_TCP 6
 
 char LICENSE[] SEC("license") = "GPL";
 
 /* A peer may hold at most this many redirected, unread bytes, or its
  * SO_RCVBUF if that is larger; set by the loader. */
 const volatile __u32 na_backlog_min = NA_BACKLOG_MIN;
+
+/* Minimum TCP retransmission timeout of a socket on the fast path, in
+ * microseconds (see join); 0 leaves the kernel's 200 ms. */
+const volatile __u32 na_rto_min_us = NA_FAST_RTO_MIN_US;
 
 /*
  * The kernel structures read to measure a peer's backlog, reduced to the
@@ -271,6 +276,18 @@ static __always_inline void join(struct bpf_sock_ops *ops)
 	}
 	st->flags |= NA_SKF_JOINED;
 	COUNT(slot, sockets_joined, 1);
+	/* Both ends are on this host. When a peer's backlog sends the
+	 * connection to TCP (na_msg), the peer's receive memory already
+	 * holds the redirected bytes, which the kernel counts against its
+	 * SO_RCVBUF: the first TCP segments are pruned and wait for a
+	 * retransmission, 200 ms by default, with both ends idle. A
+	 * loopback round trip takes microseconds; a few milliseconds bound
+	 * that stall. */
+	if (na_rto_min_us) {
+		int rto = na_rto_min_us;
+
+		bpf_setsockopt(ops, SOL_TCP, TCP_BPF_RTO_MIN, &rto, sizeof(rto));
+	}
 	/* Ask for state changes, to count the socket out when it closes. */
 	bpf_sock_ops_cb_flags_set(ops, ops->bpf_sock_ops_cb_flags |
 					       BPF_SOCK_OPS_STATE_CB_FLAG);

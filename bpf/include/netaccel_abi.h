@@ -33,6 +33,12 @@
 #define NA_BACKLOG_MIN (16u << 20)
 #endif
 
+/* Minimum TCP retransmission timeout of a fast-path socket, microseconds:
+ * bounds the stall when a connection moves to TCP (bypass.bpf.c, join). */
+#ifndef NA_FAST_RTO_MIN_US
+#define NA_FAST_RTO_MIN_US 5000
+#endif
+
 /* Deepest cgroup nesting searched for an enrolled ancestor. */
 #define NA_MAX_CGROUP_DEPTH 32
 
