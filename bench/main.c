@@ -26,6 +26,21 @@
 #define ADDR_B "198.18.0.2"
 #define MAX_TABLES 16
 
+/* How much each measurement does: a full run, and --quick. */
+struct preset {
+	int rounds;
+	long rr_count, rr_warmup;	/* round trips per rr run */
+	long crr_count, crr_warmup;	/* connections per crr run */
+	double seconds;			/* per stream run */
+};
+
+static const struct preset presets[2] = {
+	{ .rounds = 7, .rr_count = 20000, .rr_warmup = 1000,
+	  .crr_count = 3000, .crr_warmup = 200, .seconds = 2 },
+	{ .rounds = 3, .rr_count = 2000, .rr_warmup = 200,
+	  .crr_count = 300, .crr_warmup = 30, .seconds = 0.25 },
+};
+
 struct bench {
 	struct na_world world;
 	struct na_bench_env env;
@@ -36,9 +51,7 @@ struct bench {
 	char run_err[256];
 	char unix_name[64];
 
-	int rounds;
-	long rr_count, rr_warmup, crr_count, crr_warmup;
-	double seconds;
+	struct preset run;
 	bool json, quick, bpfstats;
 };
 
@@ -441,13 +454,13 @@ static void job_of(const struct bench *b, const struct na_bench_table *t,
 	snprintf(j->addr, sizeof(j->addr), "%s", v->addr);
 	j->size = t->size;
 	if (t->kind == NA_BENCH_RR) {
-		j->count = b->rr_count;
-		j->warmup = b->rr_warmup;
+		j->count = b->run.rr_count;
+		j->warmup = b->run.rr_warmup;
 	} else if (t->kind == NA_BENCH_CRR) {
-		j->count = b->crr_count;
-		j->warmup = b->crr_warmup;
+		j->count = b->run.crr_count;
+		j->warmup = b->run.crr_warmup;
 	} else {
-		j->seconds = b->seconds;
+		j->seconds = b->run.seconds;
 	}
 }
 
@@ -492,12 +505,12 @@ static void run_table(struct bench *b, struct na_bench_table *t)
 	struct na_stats s0, s1;
 	bool counted;
 
-	t->rounds = b->rounds;
+	t->rounds = b->run.rounds;
 	snprintf(b->unix_name, sizeof(b->unix_name), "netaccel-bench-%d", (int)getpid());
 	if (!b->json)
 		fprintf(stderr, "running %s...\n", t->title);
 	counted = na_world_stats(&b->world, 0, &s0) == 0;
-	for (int r = 0; r < b->rounds; r++)
+	for (int r = 0; r < b->run.rounds; r++)
 		for (int i = 0; i < t->nvar; i++)
 			run_variant(b, t, i, r);
 	if (counted && na_world_stats(&b->world, 0, &s1) == 0) {
@@ -602,23 +615,9 @@ static int parse(struct bench *b, int argc, char **argv, bool *want)
 	if (!any)
 		for (int k = 0; k < NSCENARIOS; k++)
 			want[k] = true;
-	if (b->quick) {
-		b->rounds = 3;
-		b->rr_count = 2000;
-		b->rr_warmup = 200;
-		b->crr_count = 300;
-		b->crr_warmup = 30;
-		b->seconds = 0.25;
-	} else {
-		b->rounds = 7;
-		b->rr_count = 20000;
-		b->rr_warmup = 1000;
-		b->crr_count = 3000;
-		b->crr_warmup = 200;
-		b->seconds = 2;
-	}
+	b->run = presets[b->quick];
 	if (rounds)
-		b->rounds = (int)rounds;
+		b->run.rounds = (int)rounds;
 	return 0;
 }
 
@@ -665,7 +664,7 @@ int main(int argc, char **argv)
 		arr = json_object_new_array();
 		json_object_object_add(top, "version", json_object_new_string(NA_VERSION));
 		json_object_object_add(top, "quick", json_object_new_boolean(b.quick));
-		json_object_object_add(top, "rounds", json_object_new_int(b.rounds));
+		json_object_object_add(top, "rounds", json_object_new_int(b.run.rounds));
 		json_object_object_add(top, "tables", arr);
 	}
 	for (int i = 0; i < nt; i++) {

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "na_test.h"
 
 #define IO_TIMEOUT_MS 20000
 #define READ_CHUNK (256 * 1024)
@@ -96,23 +97,6 @@ static int read_full(int fd, void *buf, size_t n)
 			return (int)r;
 		if (r == 0)
 			return -ENODATA;
-		p += r;
-		n -= (size_t)r;
-	}
-	return 0;
-}
-
-static int write_full(int fd, const void *buf, size_t n)
-{
-	const char *p = buf;
-
-	while (n) {
-		ssize_t r = write(fd, p, n);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -errno;
 		p += r;
 		n -= (size_t)r;
 	}
@@ -209,7 +193,7 @@ static int serve_rr(int lfd, const struct na_bench_job *j, char *buf, double *c0
 			*c0 = cpu_us();
 		err = read_full(fd, buf, j->size);
 		if (!err)
-			err = write_full(fd, buf, j->size);
+			err = na_test_write_full(fd, buf, j->size);
 	}
 	close(fd);
 	return err;
@@ -225,13 +209,13 @@ static int serve_stream(int lfd, const struct na_bench_job *j, char *buf, double
 		return fd;
 	while (got < warm && (r = read_some(fd, buf, warm - got < READ_CHUNK ? warm - got : READ_CHUNK)) > 0)
 		got += (size_t)r;
-	err = got < warm ? -ENODATA : write_full(fd, "w", 1);
+	err = got < warm ? -ENODATA : na_test_write_full(fd, "w", 1);
 	*c0 = cpu_us();
 	while (!err && (r = read_some(fd, buf, READ_CHUNK)) != 0)
 		if (r < 0)
 			err = (int)r;
 	if (!err)
-		err = write_full(fd, "d", 1);
+		err = na_test_write_full(fd, "d", 1);
 	close(fd);
 	return err;
 }
@@ -252,7 +236,7 @@ static int serve_crr(int lfd, const struct na_bench_job *j, char *buf, double *c
 		 * client's ports are free again at once. */
 		err = read_full(fd, buf, j->size);
 		if (!err)
-			err = write_full(fd, buf, j->size);
+			err = na_test_write_full(fd, buf, j->size);
 		close(fd);
 	}
 	return err;
@@ -338,7 +322,7 @@ static int client_rr(const struct na_bench_job *j, char *buf, struct lat *l,
 			*t0 = now_us();
 		}
 		s = now_us();
-		err = write_full(fd, buf, j->size);
+		err = na_test_write_full(fd, buf, j->size);
 		if (!err)
 			err = read_full(fd, buf, j->size);
 		if (!err && i >= j->warmup)
@@ -358,7 +342,7 @@ static int client_stream(const struct na_bench_job *j, char *buf, struct lat *l,
 	if (fd < 0)
 		return fd;
 	for (int i = 0; i < NA_BENCH_STREAM_WARMUP && !err; i++)
-		err = write_full(fd, buf, j->size);
+		err = na_test_write_full(fd, buf, j->size);
 	if (!err)
 		err = read_full(fd, &ack, 1);
 	*c0 = cpu_us();
@@ -369,7 +353,7 @@ static int client_stream(const struct na_bench_job *j, char *buf, struct lat *l,
 
 		if (s >= end)
 			break;
-		err = write_full(fd, buf, j->size);
+		err = na_test_write_full(fd, buf, j->size);
 		if (!err)
 			err = lat_add(l, now_us() - s);
 	}
@@ -398,7 +382,7 @@ static int client_crr(const struct na_bench_job *j, char *buf, struct lat *l,
 		fd = do_connect(j);
 		if (fd < 0)
 			return fd;
-		err = write_full(fd, buf, j->size);
+		err = na_test_write_full(fd, buf, j->size);
 		if (!err)
 			err = read_full(fd, buf, j->size);
 		if (!err && read_some(fd, buf, 1) != 0)
