@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "na_world.h"
@@ -169,7 +170,7 @@ enum na_bench_metric {
 double na_bench_median(const struct na_bench_table *t, int var, int metric);
 double na_bench_ratio(const struct na_bench_table *t, int num, int den, int metric);
 
-void na_bench_print_table(const struct na_bench_table *t, bool bpfstats);
+void na_bench_print_table(FILE *f, const struct na_bench_table *t, bool bpfstats);
 /* Append t to a JSON array (a json_object *). */
 void na_bench_json_table(void *array, const struct na_bench_table *t,
 			 bool bpfstats);

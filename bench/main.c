@@ -628,6 +628,7 @@ int main(int argc, char **argv)
 	bool want[NSCENARIOS] = { 0 };
 	char self[PATH_MAX];
 	json_object *top = NULL, *arr = NULL;
+	FILE *out;
 	int nt = 0, err;
 
 	if (argc > 1 && !strcmp(argv[1], "--worker"))
@@ -645,6 +646,15 @@ int main(int argc, char **argv)
 	}
 	if (find_ctl(self)) {
 		fprintf(stderr, PROG ": cannot find netaccel-ctl (set NETACCEL_CTL, or put it on PATH)\n");
+		return 1;
+	}
+	/* Results go to what stdout is now; everything else that would
+	 * write to stdout (the world's diagnostics, verbose commands) goes
+	 * to stderr, so that --json output stays pure JSON. */
+	fflush(stdout);
+	out = fdopen(dup(1), "w");
+	if (!out || dup2(2, 1) < 0) {
+		fprintf(stderr, PROG ": cannot set up its output: %s\n", strerror(errno));
 		return 1;
 	}
 	b.env.world = &b.world;
@@ -672,12 +682,12 @@ int main(int argc, char **argv)
 		if (b.json)
 			na_bench_json_table(arr, &tables[i], b.bpfstats);
 		else
-			na_bench_print_table(&tables[i], b.bpfstats);
-		fflush(stdout);
+			na_bench_print_table(out, &tables[i], b.bpfstats);
+		fflush(out);
 	}
 	if (b.json) {
-		printf("%s\n", json_object_to_json_string_ext(top, JSON_C_TO_STRING_PRETTY));
+		fprintf(out, "%s\n", json_object_to_json_string_ext(top, JSON_C_TO_STRING_PRETTY));
 		json_object_put(top);
 	}
-	return 0;
+	return fclose(out) ? 1 : 0;
 }

@@ -70,44 +70,44 @@ double na_bench_ratio(const struct na_bench_table *t, int num, int den, int m)
 	return median_of(vals, n);
 }
 
-static void print_ratio(const struct na_bench_table *t, int num, int den)
+static void print_ratio(FILE *f, const struct na_bench_table *t, int num, int den)
 {
 	char label[64];
 
 	if (t->v[num].unavailable[0] || t->v[den].unavailable[0])
 		return;
 	snprintf(label, sizeof(label), "  %s / %s", t->v[num].key, t->v[den].key);
-	printf("%-30s", label);
+	fprintf(f, "%-30s", label);
 	for (int m = 0; m < NA_BM_COUNT; m++)
-		printf(m == NA_BM_OPS ? " %11.2f" : " %9.2f", na_bench_ratio(t, num, den, m));
-	printf("\n");
+		fprintf(f, m == NA_BM_OPS ? " %11.2f" : " %9.2f", na_bench_ratio(t, num, den, m));
+	fprintf(f, "\n");
 }
 
-void na_bench_print_table(const struct na_bench_table *t, bool bpfstats)
+void na_bench_print_table(FILE *f, const struct na_bench_table *t, bool bpfstats)
 {
-	printf("\n%s (%d rounds interleaved; medians, ratios per round)\n", t->title,
+	fprintf(f, "\n%s (%d rounds interleaved; medians, ratios per round)\n", t->title,
 	       t->rounds);
-	printf("%-30s %9s %9s %9s %11s %9s %9s\n", "variant", "p50 us", "p99 us",
+	fprintf(f, "%-30s %9s %9s %9s %11s %9s %9s\n", "variant", "p50 us", "p99 us",
 	       "mean us", "ops/s", "MB/s", "CPU us/op");
 	for (int i = 0; i < t->nvar; i++) {
 		const struct na_bench_variant *v = &t->v[i];
 
-		printf("%-30s", v->label);
+		fprintf(f, "%-30s", v->label);
 		if (v->unavailable[0]) {
-			printf(" unavailable: %s\n", v->unavailable);
+			fprintf(f, " unavailable: %s\n", v->unavailable);
 			continue;
 		}
 		for (int m = 0; m < NA_BM_COUNT; m++)
-			printf(m == NA_BM_OPS ? " %11.0f" : m == NA_BM_MBPS ? " %9.1f" : " %9.2f",
+			fprintf(f, m == NA_BM_OPS ? " %11.0f" : m == NA_BM_MBPS ? " %9.1f" : " %9.2f",
 			       na_bench_median(t, i, m));
-		printf("\n");
+		fprintf(f, "\n");
 	}
 	for (int i = 1; i < t->nvar; i++)
-		print_ratio(t, i, 0);
+		print_ratio(f, t, i, 0);
 	if (t->extra_num >= 0)
-		print_ratio(t, t->extra_num, t->extra_den);
+		print_ratio(f, t, t->extra_num, t->extra_den);
 	if (t->have_counters)
-		printf("  fast path: sockets_joined=%llu msgs_redirected=%llu bytes_redirected=%llu "
+		fprintf(f, "  fast path: sockets_joined=%llu msgs_redirected=%llu bytes_redirected=%llu "
 		       "msgs_passed=%llu misses=%llu backlog_limited=%llu\n",
 		       (unsigned long long)t->counters.sockets_joined,
 		       (unsigned long long)t->counters.msgs_redirected,
@@ -123,7 +123,7 @@ void na_bench_print_table(const struct na_bench_table *t, bool bpfstats)
 		for (int k = 0; k < v->progs.n; k++) {
 			if (!v->progs.runs[k] || !v->bpf_ops)
 				continue;
-			printf("  bpf %-22s %-15s %6.2f runs/op %8.0f ns/run %8.3f us/op\n",
+			fprintf(f, "  bpf %-22s %-15s %6.2f runs/op %8.0f ns/run %8.3f us/op\n",
 			       v->key, v->progs.name[k],
 			       (double)v->progs.runs[k] / v->bpf_ops,
 			       (double)v->progs.run_ns[k] / v->progs.runs[k],
