@@ -27,6 +27,7 @@
 #define AF_INET6 10
 #define SOCK_STREAM 1
 #define IPPROTO_TCP 6
+#define SOL_TCP 6
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -41,6 +42,9 @@ const volatile __s32 na_page_size = 4096;
 #define EINVAL 22
 #define ENOPROTOOPT 92
 #define EOPNOTSUPP 95
+/* Minimum TCP retransmission timeout of a socket on the fast path, in
+ * microseconds (see join); 0 leaves the kernel's 200 ms. */
+const volatile __u32 na_rto_min_us = NA_FAST_RTO_MIN_US;
 
 /*
  * The kernel structures read to measure a peer's backlog, reduced to the
@@ -194,12 +198,53 @@ static __always_inline int wants_fast_path(const struct na_cgroup_cfg *cfg,
 	return 1;
 }
 
+/* Whether the socket may take the fast path: its enrollment is active and
+ * the same one it was created under, and the cgroup's mode and the
+ * application's tag want it. */
+static __always_inline int eligible(const struct na_sk_state *st)
+{
+	__u32 slot = st->slot;
+	struct na_cgroup_cfg *cfg = bpf_map_lookup_elem(&na_cgroups, &slot);
+
+	return cfg && cfg->state == NA_SLOT_ACTIVE && cfg->gen == st->gen &&
+	       wants_fast_path(cfg, st);
+}
+
+/*
+ * A socket on the fast path pays for it on every send and receive (the
+ * sockmap's socket operations and our sk_msg program), so only join where
+ * the other end can join too. The passive end knows: the active end is
+ * established first and, if it joined, recorded its address. The active
+ * end joins when a listener of an enrolled cgroup has the destination
+ * port in its network namespace, and the destination is on this host: a
+ * loopback address, or its own address (what the kernel picks as the
+ * source for a local destination).
+ */
+static __always_inline int peer_may_join(struct bpf_sock_ops *ops,
+					 const struct na_sock_key *own,
+					 const struct na_sock_key *peer)
+{
+	struct na_listen_key lk = { .netns = own->netns, .port = own->rport };
+
+	if (ops->op == BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB)
+		return bpf_map_lookup_elem(&na_sockaddr, peer) != 0;
+	if (!bpf_map_lookup_elem(&na_listeners, &lk))
+		return 0;
+	if (own->family == AF_INET)
+		return (bpf_ntohl(own->raddr[0]) >> 24) == 127 ||
+		       own->raddr[0] == own->laddr[0];
+	if (own->raddr[0] == 0 && own->raddr[1] == 0 && own->raddr[2] == 0 &&
+	    own->raddr[3] == bpf_htonl(1))
+		return 1;
+	return own->raddr[0] == own->laddr[0] && own->raddr[1] == own->laddr[1] &&
+	       own->raddr[2] == own->laddr[2] && own->raddr[3] == own->laddr[3];
+}
+
 static __always_inline void join(struct bpf_sock_ops *ops)
 {
 	struct na_sock_key own;
 	struct tcp_sock *tp;
 	__u64 addr;
-	struct na_cgroup_cfg *cfg;
 	struct na_sk_state *st;
 	struct bpf_sock *sk = ops->sk;
 	__u32 slot;
@@ -219,15 +264,17 @@ static __always_inline void join(struct bpf_sock_ops *ops)
 	st->flags = NA_SKF_DECIDED;
 	st->path = NA_PATH_UNDECIDED;
 	slot = st->slot;
-	cfg = bpf_map_lookup_elem(&na_cgroups, &slot);
-	if (!cfg || cfg->state != NA_SLOT_ACTIVE || cfg->gen != st->gen ||
-	    !wants_fast_path(cfg, st)) {
+	if (!eligible(st)) {
 		COUNT(slot, sockets_skipped, 1);
 		return;
 	}
 
 	if (make_keys(ops, &own, &st->peer) < 0)
 		return;
+	if (!peer_may_join(ops, &own, &st->peer)) {
+		COUNT(slot, sockets_skipped, 1);
+		return;
+	}
 	st->peer_addr = 0;
 	/* Our address goes in before we can be found in the sockhash, so a
 	 * peer's first redirect finds it. */
@@ -248,6 +295,18 @@ static __always_inline void join(struct bpf_sock_ops *ops)
 	}
 	st->flags |= NA_SKF_JOINED;
 	COUNT(slot, sockets_joined, 1);
+	/* Both ends are on this host. When a peer's backlog sends the
+	 * connection to TCP (na_msg), the peer's receive memory already
+	 * holds the redirected bytes, which the kernel counts against its
+	 * SO_RCVBUF: the first TCP segments are pruned and wait for a
+	 * retransmission, 200 ms by default, with both ends idle. A
+	 * loopback round trip takes microseconds; a few milliseconds bound
+	 * that stall. */
+	if (na_rto_min_us) {
+		int rto = na_rto_min_us;
+
+		bpf_setsockopt(ops, SOL_TCP, TCP_BPF_RTO_MIN, &rto, sizeof(rto));
+	}
 	/* Ask for state changes, to count the socket out when it closes. */
 	bpf_sock_ops_cb_flags_set(ops, ops->bpf_sock_ops_cb_flags |
 					       BPF_SOCK_OPS_STATE_CB_FLAG);
@@ -270,6 +329,62 @@ static __always_inline void leave(struct bpf_sock_ops *ops)
 	COUNT(st->slot, sockets_closed, 1);
 }
 
+/*
+ * Count a tagged listener in na_listeners, and ask for its state changes
+ * to count it out when it stops listening. Two listeners starting or
+ * stopping on one port at the same instant can lose the entry: their
+ * connections then stay on TCP, which is safe.
+ */
+static __always_inline void listen_start(struct bpf_sock_ops *ops)
+{
+	struct na_listen_key lk = { .port = (__u16)ops->local_port };
+	struct bpf_sock *sk = ops->sk;
+	struct na_sk_state *st;
+	__u32 one = 1, *n;
+
+	if (!sk)
+		return;
+	st = bpf_sk_storage_get(&na_sk_state, sk, 0, 0);
+	/* A listener whose sockets would not join (opt-in mode and not
+	 * tagged, opted out, draining) must not draw clients onto the fast
+	 * path. A tag set after listen() comes too late for it. */
+	if (!st || (st->flags & NA_SKF_LISTENER) || !eligible(st))
+		return;
+	lk.netns = bpf_get_netns_cookie(ops);
+	n = bpf_map_lookup_elem(&na_listeners, &lk);
+	if (n)
+		__sync_fetch_and_add(n, 1);
+	else if (bpf_map_update_elem(&na_listeners, &lk, &one, BPF_NOEXIST) &&
+		 (n = bpf_map_lookup_elem(&na_listeners, &lk)))
+		__sync_fetch_and_add(n, 1);
+	/* Accepted sockets inherit these flags; join() resets them. */
+	st->flags |= NA_SKF_LISTENER;
+	bpf_sock_ops_cb_flags_set(ops, ops->bpf_sock_ops_cb_flags |
+					       BPF_SOCK_OPS_STATE_CB_FLAG);
+}
+
+static __always_inline void listen_stop(struct bpf_sock_ops *ops)
+{
+	struct na_listen_key lk = { .port = (__u16)ops->local_port };
+	struct bpf_sock *sk = ops->sk;
+	struct na_sk_state *st;
+	__u32 *n;
+
+	if (!sk)
+		return;
+	st = bpf_sk_storage_get(&na_sk_state, sk, 0, 0);
+	if (!st || !(st->flags & NA_SKF_LISTENER))
+		return;
+	st->flags &= ~NA_SKF_LISTENER;
+	lk.netns = bpf_get_netns_cookie(ops);
+	n = bpf_map_lookup_elem(&na_listeners, &lk);
+	if (!n)
+		return;
+	__sync_fetch_and_add(n, -1);
+	if (*n == 0 || *n > NA_LISTEN_MAX * 64)	/* 0, or below it */
+		bpf_map_delete_elem(&na_listeners, &lk);
+}
+
 SEC("sockops")
 int na_sockops(struct bpf_sock_ops *ops)
 {
@@ -278,8 +393,15 @@ int na_sockops(struct bpf_sock_ops *ops)
 	case BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB:
 		join(ops);
 		break;
+	case BPF_SOCK_OPS_TCP_LISTEN_CB:
+		listen_start(ops);
+		break;
 	case BPF_SOCK_OPS_STATE_CB:
-		if (ops->args[1] == BPF_TCP_CLOSE)
+		if (ops->args[1] != BPF_TCP_CLOSE)
+			break;
+		if (ops->args[0] == BPF_TCP_LISTEN)
+			listen_stop(ops);
+		else
 			leave(ops);
 		break;
 	}

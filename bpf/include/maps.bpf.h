@@ -52,6 +52,15 @@ struct {
 	__type(value, __u64);
 } na_sockaddr SEC(".maps");
 
+/* Listeners of enrolled cgroups: how many per (netns, port). A connecting
+ * socket joins only when its destination port is here. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, NA_LISTEN_MAX);
+	__type(key, struct na_listen_key);
+	__type(value, __u32);
+} na_listeners SEC(".maps");
+
 /* Per-socket state; BPF_F_CLONE hands it on to accepted sockets. */
 struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);

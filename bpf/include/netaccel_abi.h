@@ -22,10 +22,21 @@
 #define NA_SOCKHASH_MAX 65536
 #endif
 
+/* Ports listened on from enrolled cgroups at once (per network namespace). */
+#ifndef NA_LISTEN_MAX
+#define NA_LISTEN_MAX 16384
+#endif
+
 /* Redirected bytes a peer may leave unread (or its SO_RCVBUF, if larger)
  * before its connection moves to TCP, whose window stops the sender. */
 #ifndef NA_BACKLOG_MIN
 #define NA_BACKLOG_MIN (16u << 20)
+#endif
+
+/* Minimum TCP retransmission timeout of a fast-path socket, microseconds:
+ * bounds the stall when a connection moves to TCP (bypass.bpf.c, join). */
+#ifndef NA_FAST_RTO_MIN_US
+#define NA_FAST_RTO_MIN_US 5000
 #endif
 
 /* Deepest cgroup nesting searched for an enrolled ancestor. */
@@ -78,6 +89,12 @@ struct na_sock_key {
 #define NA_SOL_NETACCEL 0x6e61	/* "na" */
 #define NA_OPT_TAG 1		/* int: 1 opt in, 0 opt out, -1 back to the mode */
 #define NA_OPT_ACCELERATED 2	/* int, read-only: 1 when on the fast path */
+/* A port with a listener in an enrolled cgroup, in one network namespace. */
+struct na_listen_key {
+	__u64 netns;		/* network namespace cookie */
+	__u16 port;		/* host byte order */
+	__u16 _pad[3];
+};
 
 /* What the application asked for (setsockopt on the netaccel level). */
 enum na_want {
@@ -97,6 +114,7 @@ enum na_path {
 enum na_sk_flags {
 	NA_SKF_JOINED = 1 << 0,	/* inserted in the sockhash */
 	NA_SKF_DECIDED = 1 << 1, /* its connection was considered for joining */
+	NA_SKF_LISTENER = 1 << 2, /* a listener counted in na_listeners */
 };
 
 /* Per-socket state in SK_STORAGE (cloned to accepted sockets). */
@@ -119,7 +137,7 @@ struct na_stats {
 	__u64 sockets_tagged;	/* TCP sockets created in an enrolled cgroup */
 	__u64 sockets_joined;	/* sockets put on the fast path */
 	__u64 sockets_closed;	/* fast-path sockets that have closed */
-	__u64 sockets_skipped;	/* established but not joined (mode, opt-out, draining) */
+	__u64 sockets_skipped;	/* established but not joined (mode, opt-out, draining, peer cannot join) */
 	__u64 sockets_untagged;	/* established in an enrolled cgroup, created before enrollment */
 	__u64 join_failed;	/* sockhash insert refused (map full, ULP) */
 	__u64 msgs_redirected;

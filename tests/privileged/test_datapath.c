@@ -157,36 +157,83 @@ static void test_one_end_not_enrolled(void **state)
 	make_cgroup("unenrolled-peer-off", &off);
 	enroll(&on);
 
-	/* Server enrolled, client not: the server's first send finds no
-	 * peer, and every byte takes TCP. */
-	pair_across(&on, &off, &lfd, &cfd, &sfd);
+	/* Server enrolled, client not: the client did not join, so the
+	 * server does not either (it would pay for the fast path on every
+	 * send for nothing), and every byte takes TCP. */
 	stats(on.id, &on0);
 	stats(0, &all0);
+	pair_across(&on, &off, &lfd, &cfd, &sfd);
 	transfer(cfd, sfd, 0xdead00, 1 * MiB, 1 * MiB, "enrolled server, plain client");
 	delta(&on0, on.id, &d_on);
 	delta(&all0, 0, &d_all);
 	expect_not_redirected(&d_all, "enrolled server, plain client");
-	if (d_on.misses < 1) {
+	if (d_on.sockets_skipped < 1 || d_on.sockets_joined) {
 		na_test_stats_print("enrolled cgroup", &d_on);
-		fail_msg("the enrolled server's first send to a plain client was not "
-			 "counted as a miss");
+		fail_msg("the enrolled server's connection to a plain client joined "
+			 "the fast path, or was not counted as skipped");
 	}
 	close(cfd);
 	close(sfd);
 	close(lfd);
 
-	/* Client enrolled, server not. */
-	pair_across(&off, &on, &lfd, &cfd, &sfd);
+	/* Client enrolled, server not: no enrolled cgroup listens on the
+	 * server's port, so the client does not join either. */
 	stats(on.id, &on0);
 	stats(0, &all0);
+	pair_across(&off, &on, &lfd, &cfd, &sfd);
 	transfer(cfd, sfd, 0xdead10, 1 * MiB, 1 * MiB, "plain server, enrolled client");
 	delta(&on0, on.id, &d_on);
 	delta(&all0, 0, &d_all);
 	expect_not_redirected(&d_all, "plain server, enrolled client");
-	if (d_on.misses < 1) {
+	if (d_on.sockets_skipped < 1 || d_on.sockets_joined) {
 		na_test_stats_print("enrolled cgroup", &d_on);
-		fail_msg("the enrolled client's first send to a plain server was not "
-			 "counted as a miss");
+		fail_msg("the enrolled client's connection to a plain server joined "
+			 "the fast path, or was not counted as skipped");
+	}
+	close(cfd);
+	close(sfd);
+	close(lfd);
+}
+
+/*
+ * A connecting socket joins only when a listener of an enrolled cgroup has
+ * its destination port. Once that listener has closed, a plain listener on
+ * the same port gets connections that stay on TCP at both ends; while it
+ * listened, the same client joined.
+ */
+static void test_listener_gone(void **state)
+{
+	struct na_cgroup on, off;
+	struct na_stats on0, d_on;
+	int lfd, cfd, sfd, port;
+
+	make_cgroup("listener-gone-on", &on);
+	make_cgroup("listener-gone-off", &off);
+	enroll(&on);
+
+	enter(&on);
+	NA_ASSERT_FD(lfd, na_test_listen("127.0.0.1", 0, 0));
+	port = na_test_local_port(lfd);
+	stats(on.id, &on0);
+	NA_ASSERT_OK(na_test_pair(lfd, "127.0.0.1", &cfd, &sfd));
+	transfer(cfd, sfd, 0x1150, 64 * 1024, 64 * 1024, "enrolled listener");
+	delta(&on0, on.id, &d_on);
+	expect_redirected(&d_on, 128 * 1024, "enrolled listener");
+	close(cfd);
+	close(sfd);
+	close(lfd);
+
+	enter(&off);
+	NA_ASSERT_FD(lfd, na_test_listen("127.0.0.1", (uint16_t)port, 0));
+	enter(&on);
+	stats(on.id, &on0);
+	NA_ASSERT_OK(na_test_pair(lfd, "127.0.0.1", &cfd, &sfd));
+	transfer(cfd, sfd, 0x1152, 64 * 1024, 64 * 1024, "plain listener on the same port");
+	delta(&on0, on.id, &d_on);
+	if (d_on.sockets_joined || d_on.sockets_skipped != 1 || d_on.bytes_redirected) {
+		na_test_stats_print("enrolled cgroup", &d_on);
+		fail_msg("an enrolled client of a plain listener on a port an enrolled "
+			 "listener had used joined the fast path");
 	}
 	close(cfd);
 	close(sfd);
@@ -456,8 +503,10 @@ static void test_two_enrolled_cgroups(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		T("one end outside enrolled cgroups: works, no redirect, misses counted",
+		T("one end outside enrolled cgroups: works, no redirect, neither end joins",
 		  test_one_end_not_enrolled),
+		T("a port whose enrolled listener closed draws no client onto the fast path",
+		  test_listener_gone),
 		T("connection and listener from before enrollment: work, not redirected",
 		  test_sockets_before_enrollment),
 		T("two netns with the same 127.0.0.1 ports: each gets its own bytes, redirected",

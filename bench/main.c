@@ -1,0 +1,693 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * netaccel-bench: every speed claim of netaccel, measured side by side on
+ * this host. It builds its own world (scratch cgroups, a private state
+ * directory, network namespaces on a bridge), runs the variants of each
+ * scenario interleaved round by round, prints a table per scenario and
+ * removes everything it made.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <json-c/json.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bench.h"
+#include "state.h"
+
+#define PROG "netaccel-bench"
+#define BRIDGE "br0"
+#define ADDR_A "198.18.0.1"
+#define ADDR_B "198.18.0.2"
+#define MAX_TABLES 16
+
+/* How much each measurement does: a full run, and --quick. */
+struct preset {
+	int rounds;
+	long rr_count, rr_warmup;	/* round trips per rr run */
+	long crr_count, crr_warmup;	/* connections per crr run */
+	double seconds;			/* per stream run */
+};
+
+static const struct preset presets[2] = {
+	{ .rounds = 7, .rr_count = 20000, .rr_warmup = 1000,
+	  .crr_count = 3000, .crr_warmup = 200, .seconds = 2 },
+	{ .rounds = 3, .rr_count = 2000, .rr_warmup = 200,
+	  .crr_count = 300, .crr_warmup = 30, .seconds = 0.25 },
+};
+
+struct bench {
+	struct na_world world;
+	struct na_bench_env env;
+	struct na_cgroup plain, accel, optin;
+	pid_t ns_host, ns_a, ns_b;
+	char bridge_err[256];	/* why the bridge layout is missing */
+	int run_ok;		/* `netaccel-ctl run` works: 1, no: 0, unknown: -1 */
+	char run_err[256];
+	char unix_name[64];
+
+	struct preset run;
+	bool json, quick, bpfstats;
+};
+
+static const char *const usage_text =
+	"Usage: " PROG " [--quick] [--rounds N] [--json] [--bpf-stats] [-v] [scenario...]\n";
+
+static const char *const help_text =
+	"Measures netaccel against the same traffic without it, on this host. Each\n"
+	"scenario's variants run interleaved (A B C A B C ...) for a number of\n"
+	"rounds; the table shows medians over the rounds and each variant's ratio\n"
+	"to the first (baseline) row, computed round by round. Needs root: it makes\n"
+	"scratch cgroups, network namespaces and its own netaccel state, and\n"
+	"removes them when it ends.\n"
+	"\n"
+	"Scenarios (default: all):\n"
+	"  local-rr      TCP ping-pong on loopback, 64 B, 1 KiB, 16 KiB messages:\n"
+	"                plain TCP, netaccel bypass, AF_UNIX stream socket\n"
+	"  local-stream  bulk transfer with 16 KiB and 128 KiB writes: same variants\n"
+	"  local-crr     connect, one 64 B request and reply, close: plain, enrolled\n"
+	"  veth-rr       64 B ping-pong between two network namespaces on a bridge:\n"
+	"                through the bridge, veth redirect, host loopback\n"
+	"  veth-stream   128 KiB writes between the namespaces: same variants\n"
+	"  passthrough   1 KiB ping-pong and 128 KiB writes to a peer outside any\n"
+	"                enrolled cgroup: not enrolled, enrolled client, enrolled server;\n"
+	"                64 B ping-pong to a peer in another namespace\n"
+	"  opt-in        1 KiB ping-pong in an opt-in cgroup: without and with\n"
+	"                netaccel-ctl run (the LD_PRELOAD shim)\n"
+	"\n"
+	"Options:\n"
+	"  -q, --quick       a short run (under a minute): 3 rounds, fewer operations\n"
+	"  -r, --rounds N    rounds per scenario (default 7)\n"
+	"  -j, --json        write the results as JSON to stdout instead of tables\n"
+	"  -b, --bpf-stats   also report the kernel's run time of netaccel's BPF\n"
+	"                    programs (BPF_ENABLE_STATS): runs and ns per operation\n"
+	"  -v, --verbose     show the commands that build the world\n"
+	"  -h, --help        this help\n"
+	"\n"
+	"netaccel-ctl is taken from $NETACCEL_CTL, the build directory this program\n"
+	"is in, or PATH. Variants whose feature is missing print \"unavailable\"\n"
+	"with the reason.\n";
+
+__attribute__((format(printf, 1, 2)))
+static int usage_error(const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, PROG ": %s (see " PROG " --help)\n", msg);
+	return 2;
+}
+
+/* ---- the world ---------------------------------------------------------- */
+
+static bool executable(const char *path)
+{
+	return access(path, X_OK) == 0;
+}
+
+/* netaccel-ctl: $NETACCEL_CTL, next to us in the build tree or installed,
+ * or on PATH. */
+static int find_ctl(const char *self)
+{
+	const char *env = getenv("NETACCEL_CTL"), *path = getenv("PATH");
+	char dir[PATH_MAX], cand[PATH_MAX + 64];
+	char *slash;
+
+	if (env && *env)
+		return executable(env) ? 0 : -ENOENT;
+	snprintf(dir, sizeof(dir), "%s", self);
+	slash = strrchr(dir, '/');
+	if (slash)
+		*slash = 0;
+	snprintf(cand, sizeof(cand), "%s/../ctl/netaccel-ctl", dir);
+	if (!executable(cand))
+		snprintf(cand, sizeof(cand), "%s/netaccel-ctl", dir);
+	if (!executable(cand))
+		snprintf(cand, sizeof(cand), "%s/../sbin/netaccel-ctl", dir);
+	for (const char *p = path; !executable(cand) && p && *p;) {
+		size_t n = strcspn(p, ":");
+
+		snprintf(cand, sizeof(cand), "%.*s/netaccel-ctl", (int)n, p);
+		p += n + (p[n] == ':');
+	}
+	if (!executable(cand))
+		return -ENOENT;
+	if (!realpath(cand, dir))
+		return -errno;
+	return setenv("NETACCEL_CTL", dir, 1) ? -errno : 0;
+}
+
+/* `ip args...` inside netns ns; on failure the reason goes to bridge_err. */
+static int ip_in(struct bench *b, pid_t ns, ...)
+{
+	char *argv[16] = { (char *)"ip" }, cmd[160] = "ip";
+	size_t k = 1, len = 2;
+	va_list ap;
+	int rc;
+
+	va_start(ap, ns);
+	while (k < 15 && (argv[k] = va_arg(ap, char *)))
+		len += (size_t)snprintf(cmd + len, len < sizeof(cmd) ? sizeof(cmd) - len : 0,
+					" %s", argv[k++]);
+	va_end(ap);
+	argv[k] = NULL;
+	rc = na_bench_run_in(ns, argv, b->env.verbose);
+	if (rc && !b->bridge_err[0])
+		snprintf(b->bridge_err, sizeof(b->bridge_err),
+			 "cannot build the bridge layout: `%s` exited with %d", cmd, rc);
+	return rc;
+}
+
+/*
+ * Two "containers" (network namespaces a and b, 198.18.0.1 and .2 on eth0)
+ * on a bridge in a third namespace that plays the host, as a container
+ * runtime lays them out. Everything lives in namespaces held by our own
+ * processes, so it goes away with us.
+ */
+static void build_bridge(struct bench *b)
+{
+	const struct { pid_t *ns; const char *port, *addr; } ct[] = {
+		{ &b->ns_a, "veth-a", ADDR_A "/24" }, { &b->ns_b, "veth-b", ADDR_B "/24" },
+	};
+	pid_t *all[] = { &b->ns_host, &b->ns_a, &b->ns_b };
+	char pid[16];
+
+	for (int i = 0; i < 3; i++) {
+		*all[i] = na_bench_netns_new(&b->world);
+		if (*all[i] < 0) {
+			snprintf(b->bridge_err, sizeof(b->bridge_err),
+				 "cannot make a network namespace: %s", strerror((int)-*all[i]));
+			return;
+		}
+	}
+	if (ip_in(b, b->ns_host, "link", "add", BRIDGE, "type", "bridge", NULL) ||
+	    ip_in(b, b->ns_host, "link", "set", BRIDGE, "up", NULL))
+		return;
+	for (int i = 0; i < 2; i++) {
+		snprintf(pid, sizeof(pid), "%d", (int)*ct[i].ns);
+		/* The container end goes straight into its namespace. */
+		if (ip_in(b, b->ns_host, "link", "add", ct[i].port, "type", "veth", "peer",
+			  "name", "eth0", "netns", pid, NULL))
+			return;
+		if (ip_in(b, b->ns_host, "link", "set", ct[i].port, "master", BRIDGE, "up", NULL) ||
+		    ip_in(b, *ct[i].ns, "addr", "add", ct[i].addr, "dev", "eth0", NULL) ||
+		    ip_in(b, *ct[i].ns, "link", "set", "eth0", "up", NULL))
+			return;
+	}
+}
+
+static int veth_attach(struct na_bench_table *t, char *why, size_t whylen)
+{
+	struct bench *b = t->ctx;
+	char err[256] = "";
+
+	if (b->bridge_err[0]) {
+		snprintf(why, whylen, "%s", b->bridge_err);
+		return -1;
+	}
+	if (na_bench_ctl_in(&b->world, b->ns_host, err, sizeof(err), "veth", "attach",
+			    "--bridge", BRIDGE, NULL)) {
+		snprintf(why, whylen, "netaccel-ctl veth attach --bridge: %s", err);
+		return -1;
+	}
+	return 0;
+}
+
+static void veth_detach(struct na_bench_table *t)
+{
+	struct bench *b = t->ctx;
+	char err[256] = "";
+
+	if (na_bench_ctl_in(&b->world, b->ns_host, err, sizeof(err), "veth", "detach",
+			    "--bridge", BRIDGE, NULL))
+		fprintf(stderr, PROG ": netaccel-ctl veth detach --bridge %s: %s\n", BRIDGE, err);
+}
+
+static int bridge_ready(struct na_bench_table *t, char *why, size_t whylen)
+{
+	struct bench *b = t->ctx;
+
+	if (!b->bridge_err[0])
+		return 0;
+	snprintf(why, whylen, "%s", b->bridge_err);
+	return -1;
+}
+
+/* `netaccel-ctl run` exists and works here (asked once). */
+static int run_ready(struct na_bench_table *t, char *why, size_t whylen)
+{
+	struct bench *b = t->ctx;
+
+	if (b->run_ok < 0) {
+		char err[256] = "";
+
+		b->run_ok = na_bench_ctl_in(&b->world, 0, err, sizeof(err), "run", "--",
+					    "true", NULL) == 0;
+		snprintf(b->run_err, sizeof(b->run_err), "netaccel-ctl run: %s", err);
+	}
+	if (b->run_ok)
+		return 0;
+	snprintf(why, whylen, "%s", b->run_err);
+	return -1;
+}
+
+/* ---- scenarios ---------------------------------------------------------- */
+
+static struct na_bench_variant *add_variant(struct na_bench_table *t, const char *key,
+					    const char *label, const struct na_cgroup *srv,
+					    const struct na_cgroup *cli)
+{
+	struct na_bench_variant *v = &t->v[t->nvar++];
+
+	v->key = key;
+	v->label = label;
+	v->family = "inet";
+	v->addr = "127.0.0.1";
+	v->srv.cgroup = srv->path;
+	v->cli.cgroup = cli->path;
+	return v;
+}
+
+static struct na_bench_table *new_table(struct bench *b, struct na_bench_table *t,
+					const char *scenario, enum na_bench_kind kind,
+					size_t size, const char *what)
+{
+	static char titles[MAX_TABLES][128];
+	static int nt;
+	char *title = titles[nt++ % MAX_TABLES];
+
+	memset(t, 0, sizeof(*t));
+	t->scenario = scenario;
+	t->kind = kind;
+	t->size = size;
+	t->extra_num = t->extra_den = -1;
+	t->ctx = b;
+	if (size >= 1024)
+		snprintf(title, 128, "%s: %s %zu KiB", scenario, what, size / 1024);
+	else
+		snprintf(title, 128, "%s: %s %zu B", scenario, what, size);
+	t->title = title;
+	return t;
+}
+
+/* The three variants of the local scenarios. */
+static void local_variants(struct bench *b, struct na_bench_table *t)
+{
+	struct na_bench_variant *u;
+
+	add_variant(t, "plain", "plain loopback TCP", &b->plain, &b->plain);
+	add_variant(t, "bypass", "netaccel bypass (enrolled)", &b->accel, &b->accel);
+	u = add_variant(t, "unix", "AF_UNIX stream socket", &b->plain, &b->plain);
+	u->family = "unix";
+	u->addr = b->unix_name;
+}
+
+static int build_local_rr(struct bench *b, struct na_bench_table *t, int max)
+{
+	static const size_t sizes[] = { 64, 1024, 16384 };
+	int n = 0;
+
+	for (size_t i = 0; i < 3 && n < max; i++, n++) {
+		new_table(b, &t[n], "local-rr", NA_BENCH_RR, sizes[i], "TCP ping-pong on one host, messages of");
+		local_variants(b, &t[n]);
+		t[n].extra_num = 1;	/* bypass / AF_UNIX */
+		t[n].extra_den = 2;
+	}
+	return n;
+}
+
+static int build_local_stream(struct bench *b, struct na_bench_table *t, int max)
+{
+	static const size_t sizes[] = { 16384, 131072 };
+	int n = 0;
+
+	for (size_t i = 0; i < 2 && n < max; i++, n++) {
+		new_table(b, &t[n], "local-stream", NA_BENCH_STREAM, sizes[i],
+			  "bulk transfer on one host, writes of");
+		local_variants(b, &t[n]);
+	}
+	return n;
+}
+
+static int build_local_crr(struct bench *b, struct na_bench_table *t, int max)
+{
+	new_table(b, t, "local-crr", NA_BENCH_CRR, 64, "connect, request and reply, close; messages of");
+	add_variant(t, "plain", "plain loopback TCP", &b->plain, &b->plain);
+	add_variant(t, "enrolled", "both ends enrolled", &b->accel, &b->accel);
+	return 1;
+}
+
+static void veth_variants(struct bench *b, struct na_bench_table *t)
+{
+	struct na_bench_variant *v;
+
+	for (int i = 0; i < 2; i++) {
+		v = add_variant(t, i ? "redirect" : "bridge",
+				i ? "veth redirect (veth attach)" : "through the bridge",
+				&b->plain, &b->plain);
+		v->addr = ADDR_B;
+		v->srv.netns = b->ns_b;
+		v->cli.netns = b->ns_a;
+		v->before = i ? veth_attach : bridge_ready;
+		v->after = i ? veth_detach : NULL;
+	}
+	add_variant(t, "loopback", "two processes on host loopback", &b->plain, &b->plain);
+}
+
+static int build_veth_rr(struct bench *b, struct na_bench_table *t, int max)
+{
+	new_table(b, t, "veth-rr", NA_BENCH_RR, 64, "ping-pong between containers on a bridge, messages of");
+	veth_variants(b, t);
+	return 1;
+}
+
+static int build_veth_stream(struct bench *b, struct na_bench_table *t, int max)
+{
+	new_table(b, t, "veth-stream", NA_BENCH_STREAM, 131072,
+		  "bulk between containers on a bridge, writes of");
+	veth_variants(b, t);
+	return 1;
+}
+
+static int build_passthrough(struct bench *b, struct na_bench_table *t, int max)
+{
+	int n = 0;
+
+	for (int k = 0; k < 2 && n < max; k++, n++) {
+		struct na_bench_table *x = &t[n];
+
+		if (k == 0)
+			new_table(b, x, "passthrough", NA_BENCH_RR, 1024,
+				  "ping-pong with one end outside, messages of");
+		else
+			new_table(b, x, "passthrough", NA_BENCH_STREAM, 131072,
+				  "bulk with one end outside, writes of");
+		add_variant(x, "plain", "neither end enrolled", &b->plain, &b->plain);
+		add_variant(x, "client", "client enrolled, server not", &b->plain, &b->accel);
+		add_variant(x, "server", "server enrolled, client not", &b->accel, &b->plain);
+	}
+	/* A peer on another host: here, in another namespace over the bridge. */
+	if (n < max) {
+		struct na_bench_table *x = &t[n++];
+
+		new_table(b, x, "passthrough", NA_BENCH_RR, 64,
+			  "ping-pong to a peer in another namespace, messages of");
+		for (int k = 0; k < 2; k++) {
+			struct na_bench_variant *v =
+				add_variant(x, k ? "client" : "plain",
+					    k ? "client enrolled" : "not enrolled",
+					    &b->plain, k ? &b->accel : &b->plain);
+
+			v->addr = ADDR_B;
+			v->srv.netns = b->ns_b;
+			v->cli.netns = b->ns_a;
+			v->before = bridge_ready;
+		}
+	}
+	return n;
+}
+
+static int build_opt_in(struct bench *b, struct na_bench_table *t, int max)
+{
+	struct na_bench_variant *v;
+
+	new_table(b, t, "opt-in", NA_BENCH_RR, 1024, "ping-pong in an opt-in cgroup, messages of");
+	add_variant(t, "noshim", "opt-in cgroup, no shim", &b->optin, &b->optin);
+	v = add_variant(t, "run", "under netaccel-ctl run", &b->optin, &b->optin);
+	v->srv.under_run = v->cli.under_run = true;
+	v->before = run_ready;
+	return 1;
+}
+
+static const struct scenario {
+	const char *name;
+	int (*build)(struct bench *b, struct na_bench_table *t, int max);
+	bool bridge;
+	bool optin;
+} scenarios[] = {
+	{ "local-rr", build_local_rr },
+	{ "local-stream", build_local_stream },
+	{ "local-crr", build_local_crr },
+	{ "veth-rr", build_veth_rr, .bridge = true },
+	{ "veth-stream", build_veth_stream, .bridge = true },
+	{ "passthrough", build_passthrough, .bridge = true },
+	{ "opt-in", build_opt_in, .optin = true },
+};
+#define NSCENARIOS (int)(sizeof(scenarios) / sizeof(scenarios[0]))
+
+/* ---- running ------------------------------------------------------------ */
+
+static void job_of(const struct bench *b, const struct na_bench_table *t,
+		   const struct na_bench_variant *v, struct na_bench_job *j)
+{
+	memset(j, 0, sizeof(*j));
+	j->kind = t->kind;
+	snprintf(j->family, sizeof(j->family), "%s", v->family);
+	snprintf(j->addr, sizeof(j->addr), "%s", v->addr);
+	j->size = t->size;
+	if (t->kind == NA_BENCH_RR) {
+		j->count = b->run.rr_count;
+		j->warmup = b->run.rr_warmup;
+	} else if (t->kind == NA_BENCH_CRR) {
+		j->count = b->run.crr_count;
+		j->warmup = b->run.crr_warmup;
+	} else {
+		j->seconds = b->run.seconds;
+	}
+}
+
+static void run_variant(struct bench *b, struct na_bench_table *t, int i, int round)
+{
+	struct na_bench_variant *v = &t->v[i];
+	struct na_bench_progs p0, p1;
+	struct na_bench_job job;
+	char why[256] = "";
+	int err;
+
+	if (v->unavailable[0])
+		return;
+	if (v->before && v->before(t, why, sizeof(why))) {
+		snprintf(v->unavailable, sizeof(v->unavailable), "%s", why);
+		return;
+	}
+	job_of(b, t, v, &job);
+	if (b->bpfstats)
+		na_bench_bpfstats_read(b->world.state_dir, &p0);
+	err = na_bench_measure(&b->env, &job, &v->srv, &v->cli, &v->res[round], why,
+			       sizeof(why));
+	if (b->bpfstats && !err) {
+		na_bench_bpfstats_read(b->world.state_dir, &p1);
+		na_bench_bpfstats_add(&v->progs, &p0, &p1);
+		/* The programs also ran for the untimed warm-up. */
+		v->bpf_ops += v->res[round].ops +
+			      (t->kind == NA_BENCH_STREAM ? NA_BENCH_STREAM_WARMUP : job.warmup);
+	}
+	if (v->after)
+		v->after(t);
+	v->ok[round] = err == 0;
+	if (err)
+		fprintf(stderr, PROG ": %s, %s, round %d: %s\n", t->title, v->label,
+			round + 1, why);
+	if (err && round == 0)
+		snprintf(v->unavailable, sizeof(v->unavailable), "failed: %s", why);
+}
+
+static void run_table(struct bench *b, struct na_bench_table *t)
+{
+	struct na_stats s0, s1;
+	bool counted;
+
+	t->rounds = b->run.rounds;
+	snprintf(b->unix_name, sizeof(b->unix_name), "netaccel-bench-%d", (int)getpid());
+	if (!b->json)
+		fprintf(stderr, "running %s...\n", t->title);
+	counted = na_world_stats(&b->world, 0, &s0) == 0;
+	for (int r = 0; r < b->run.rounds; r++)
+		for (int i = 0; i < t->nvar; i++)
+			run_variant(b, t, i, r);
+	if (counted && na_world_stats(&b->world, 0, &s1) == 0) {
+		const uint64_t *x0 = (const uint64_t *)&s0, *x1 = (const uint64_t *)&s1;
+		uint64_t *d = (uint64_t *)&t->counters;
+
+		for (size_t k = 0; k < NA_NUM_COUNTERS; k++)
+			d[k] = x1[k] - x0[k];
+		t->have_counters = true;
+	}
+}
+
+static int setup(struct bench *b, const bool *want)
+{
+	bool bridge = false, optin = false;
+	int err;
+
+	err = na_world_init(&b->world, "bench");
+	if (!err)
+		err = na_world_cgroup(&b->world, "plain", &b->plain);
+	if (!err)
+		err = na_world_cgroup(&b->world, "accel", &b->accel);
+	if (!err)
+		err = na_world_cgroup(&b->world, "optin", &b->optin);
+	if (err) {
+		fprintf(stderr, PROG ": cannot make the scratch cgroups: %s\n", strerror(-err));
+		return err;
+	}
+	if (na_world_enroll(&b->world, b->accel.path, "all")) {
+		fprintf(stderr, PROG ": cannot enroll %s (netaccel-ctl enroll failed, see above)\n",
+			b->accel.path);
+		return -EIO;
+	}
+	for (int i = 0; i < NSCENARIOS; i++) {
+		bridge |= want[i] && scenarios[i].bridge;
+		optin |= want[i] && scenarios[i].optin;
+	}
+	if (optin && na_world_enroll(&b->world, b->optin.path, "opt-in")) {
+		fprintf(stderr, PROG ": cannot enroll %s in opt-in mode\n", b->optin.path);
+		return -EIO;
+	}
+	if (bridge)
+		build_bridge(b);
+	return 0;
+}
+
+static int parse(struct bench *b, int argc, char **argv, bool *want)
+{
+	static const struct option lo[] = {
+		{ "quick", no_argument, NULL, 'q' },
+		{ "rounds", required_argument, NULL, 'r' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "bpf-stats", no_argument, NULL, 'b' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	bool any = false;
+	long rounds = 0;
+	char *end;
+	int c;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "qr:jbvh", lo, NULL)) != -1) {
+		switch (c) {
+		case 'q':
+			b->quick = true;
+			break;
+		case 'r':
+			errno = 0;
+			rounds = strtol(optarg, &end, 10);
+			if (*end || errno || rounds < 1 || rounds > NA_BENCH_MAX_ROUNDS)
+				return usage_error("--rounds wants a number from 1 to 64, not '%s'", optarg);
+			break;
+		case 'j':
+			b->json = true;
+			break;
+		case 'b':
+			b->bpfstats = true;
+			break;
+		case 'v':
+			b->env.verbose++;
+			break;
+		case 'h':
+			printf("%s\n%s", usage_text, help_text);
+			exit(0);
+		default:
+			if (optopt == 'r')
+				return usage_error("%s needs a number", "--rounds");
+			return usage_error("unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	for (int i = optind; i < argc; i++) {
+		int k;
+
+		for (k = 0; k < NSCENARIOS && strcmp(argv[i], scenarios[k].name); k++)
+			;
+		if (k == NSCENARIOS)
+			return usage_error("unknown scenario '%s'", argv[i]);
+		want[k] = any = true;
+	}
+	if (!any)
+		for (int k = 0; k < NSCENARIOS; k++)
+			want[k] = true;
+	b->run = presets[b->quick];
+	if (rounds)
+		b->run.rounds = (int)rounds;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static struct bench b = { .run_ok = -1 };
+	static struct na_bench_table tables[MAX_TABLES];
+	bool want[NSCENARIOS] = { 0 };
+	char self[PATH_MAX];
+	json_object *top = NULL, *arr = NULL;
+	FILE *out;
+	int nt = 0, err;
+
+	if (argc > 1 && !strcmp(argv[1], "--worker"))
+		return na_bench_worker(argc - 2, argv + 2);
+	err = parse(&b, argc, argv, want);
+	if (err)
+		return err;
+	if (geteuid() != 0) {
+		fprintf(stderr, PROG ": needs root (it makes cgroups and network namespaces and loads BPF programs)\n");
+		return 1;
+	}
+	if (!realpath("/proc/self/exe", self)) {
+		fprintf(stderr, PROG ": cannot find its own binary: %s\n", strerror(errno));
+		return 1;
+	}
+	if (find_ctl(self)) {
+		fprintf(stderr, PROG ": cannot find netaccel-ctl (set NETACCEL_CTL, or put it on PATH)\n");
+		return 1;
+	}
+	/* Results go to what stdout is now; everything else that would
+	 * write to stdout (the world's diagnostics, verbose commands) goes
+	 * to stderr, so that --json output stays pure JSON. */
+	fflush(stdout);
+	out = fdopen(dup(1), "w");
+	if (!out || dup2(2, 1) < 0) {
+		fprintf(stderr, PROG ": cannot set up its output: %s\n", strerror(errno));
+		return 1;
+	}
+	b.env.world = &b.world;
+	b.env.self = self;
+	if (b.bpfstats && (err = na_bench_bpfstats_enable())) {
+		fprintf(stderr, PROG ": cannot enable BPF run-time statistics: %s\n", strerror(-err));
+		return 1;
+	}
+	if (setup(&b, want))
+		return 1;	/* the world's teardown runs at exit */
+
+	for (int k = 0; k < NSCENARIOS; k++)
+		if (want[k])
+			nt += scenarios[k].build(&b, tables + nt, MAX_TABLES - nt);
+	if (b.json) {
+		top = json_object_new_object();
+		arr = json_object_new_array();
+		json_object_object_add(top, "version", json_object_new_string(NA_VERSION));
+		json_object_object_add(top, "quick", json_object_new_boolean(b.quick));
+		json_object_object_add(top, "rounds", json_object_new_int(b.run.rounds));
+		json_object_object_add(top, "tables", arr);
+	}
+	for (int i = 0; i < nt; i++) {
+		run_table(&b, &tables[i]);
+		if (b.json)
+			na_bench_json_table(arr, &tables[i], b.bpfstats);
+		else
+			na_bench_print_table(out, &tables[i], b.bpfstats);
+		fflush(out);
+	}
+	if (b.json) {
+		fprintf(out, "%s\n", json_object_to_json_string_ext(top, JSON_C_TO_STRING_PRETTY));
+		json_object_put(top);
+	}
+	return fclose(out) ? 1 : 0;
+}

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Smoke test of the benchmark driver, as CI runs it: `netaccel-bench
+# --quick` completes, every scenario yields a table, the fast-path counters
+# moved where netaccel accelerates, and the driver left nothing behind. It
+# asserts no speed: the machine running the suite is too noisy for that
+# (docs/performance.md has the measurements).
+set -u
+[ "$(id -u)" -eq 0 ] || { echo "1..0 # SKIP needs root"; exit 0; }
+bench=${NETACCEL_BENCH:?NETACCEL_BENCH must name the built netaccel-bench}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+n=0 failed=0
+check() { # description, then a command that must succeed
+	local what=$1; shift
+	n=$((n + 1))
+	if "$@"; then echo "ok $n - $what"; else echo "not ok $n - $what"; failed=$((failed + 1)); fi
+}
+
+start=$(date +%s)
+"$bench" --quick --json >"$tmp/out.json" 2>"$tmp/err"
+rc=$?
+took=$(($(date +%s) - start))
+sed 's/^/# /' "$tmp/err"
+echo "# netaccel-bench --quick took ${took}s"
+check "netaccel-bench --quick exits 0" test "$rc" -eq 0
+
+# table: scenario and size; a python expression over that table must hold
+table() {
+	python3 - "$tmp/out.json" "$@" <<'PY'
+import json, sys
+path, scenario, size, expr = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+tables = [t for t in json.load(open(path))["tables"]
+          if t["scenario"] == scenario and t["size"] == size]
+if len(tables) != 1:
+    print(f"# no table {scenario} {size}")
+    sys.exit(1)
+t = tables[0]
+v = {x["name"]: x for x in t["variants"]}
+c = t.get("counters", {})
+ok = eval(expr)
+if not ok:
+    print(f"# {scenario} {size}: {expr} does not hold; counters {c}")
+sys.exit(0 if ok else 1)
+PY
+}
+for size in 64 1024 16384; do
+	check "local-rr $size B: every bypass round trip was redirected" \
+		table local-rr $size 'v["bypass"]["unavailable"] is None and c["msgs_redirected"] >= 2 * 3 * 2000 and c["misses"] == 0'
+done
+for size in 16384 131072; do
+	check "local-stream $size B: bytes took the fast path" \
+		table local-stream $size 'c["bytes_redirected"] > 0 and c["sockets_joined"] == 6'
+done
+check "local-crr: every enrolled connection joined" \
+	table local-crr 64 'c["sockets_joined"] >= 2 * 3 * 300'
+check "passthrough: nothing redirected to a peer outside" \
+	table passthrough 1024 'c["msgs_redirected"] == 0 and v["client"]["median"]["p50_us"] > 0'
+check "veth-rr: the bridge and loopback variants ran" \
+	table veth-rr 64 'v["bridge"]["median"]["p50_us"] > 0 and v["loopback"]["median"]["p50_us"] > 0'
+check "opt-in: the baseline ran; run is measured or says why not" \
+	table opt-in 1024 'v["noshim"]["median"]["p50_us"] > 0 and (v["run"]["unavailable"] or v["run"]["median"]["p50_us"] > 0)'
+
+pid_dirs=$(ls -d /sys/fs/bpf/netaccel-test-bench-* 2>/dev/null | while read -r d; do [ -d "/proc/${d##*-}" ] || echo "$d"; done)
+check "the driver removed its state" test -z "$pid_dirs"
+
+echo "1..$n"
+[ "$failed" -eq 0 ]
