@@ -158,6 +158,8 @@ struct na_bench_table {
 	int rounds;
 	struct na_stats counters;	/* fast-path counters while it ran */
 	bool have_counters;
+	struct na_veth_stats veth;	/* veth redirect counters, summed over rounds */
+	bool have_veth;
 	void *ctx;			/* the driver's, for before/after */
 };
 

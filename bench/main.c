@@ -17,6 +17,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
 #include "bench.h"
 #include "state.h"
 
@@ -221,10 +224,40 @@ static int veth_attach(struct na_bench_table *t, char *why, size_t whylen)
 	return 0;
 }
 
+/* Add what the veth redirect counted in this round (its state goes with
+ * the detach) to the table's totals. */
+static void veth_count(struct bench *b, struct na_bench_table *t)
+{
+	int ncpu = libbpf_num_possible_cpus(), fd;
+	char path[PATH_MAX + 32];
+	struct na_veth_stats *per;
+	uint32_t key = 0;
+
+	snprintf(path, sizeof(path), "%s/veth/na_veth_stats", b->world.state_dir);
+	fd = bpf_obj_get(path);
+	if (fd < 0 || ncpu <= 0)
+		goto out;
+	per = calloc((size_t)ncpu, sizeof(*per));
+	if (per && !bpf_map_lookup_elem(fd, &key, per)) {
+		uint64_t *sum = (uint64_t *)&t->veth;
+
+		for (int c = 0; c < ncpu; c++)
+			for (size_t k = 0; k < NA_VETH_NUM_COUNTERS; k++)
+				sum[k] += ((const uint64_t *)&per[c])[k];
+		t->have_veth = true;
+	}
+	free(per);
+out:
+	if (fd >= 0)
+		close(fd);
+}
+
 static void veth_detach(struct na_bench_table *t)
 {
 	struct bench *b = t->ctx;
 	char err[256] = "";
+
+	veth_count(b, t);
 
 	if (na_bench_ctl_in(&b->world, b->ns_host, err, sizeof(err), "veth", "detach",
 			    "--bridge", BRIDGE, NULL))

@@ -106,7 +106,12 @@ void na_bench_print_table(FILE *f, const struct na_bench_table *t, bool bpfstats
 		print_ratio(f, t, i, 0);
 	if (t->extra_num >= 0)
 		print_ratio(f, t, t->extra_num, t->extra_den);
-	if (t->have_counters)
+	if (t->have_veth)
+		fprintf(f, "  veth redirect: frames redirected=%llu bytes_redirected=%llu passed=%llu\n",
+		       (unsigned long long)t->veth.redirected,
+		       (unsigned long long)t->veth.bytes_redirected,
+		       (unsigned long long)t->veth.passed);
+	else if (t->have_counters)
 		fprintf(f, "  fast path: sockets_joined=%llu msgs_redirected=%llu bytes_redirected=%llu "
 		       "msgs_passed=%llu misses=%llu backlog_limited=%llu\n",
 		       (unsigned long long)t->counters.sockets_joined,
@@ -219,6 +224,15 @@ void na_bench_json_table(void *array, const struct na_bench_table *t, bool bpfst
 		for (size_t k = 0; k < NA_NUM_COUNTERS; k++)
 			json_object_object_add(c, counter_names[k], json_object_new_int64((int64_t)val[k]));
 		json_object_object_add(o, "counters", c);
+	}
+	if (t->have_veth) {
+		static const char *const veth_names[] = { NA_VETH_COUNTER_NAMES };
+		json_object *c = json_object_new_object();
+		const uint64_t *val = (const uint64_t *)&t->veth;
+
+		for (size_t k = 0; k < NA_VETH_NUM_COUNTERS; k++)
+			json_object_object_add(c, veth_names[k], json_object_new_int64((int64_t)val[k]));
+		json_object_object_add(o, "veth_counters", c);
 	}
 	json_object_array_add((json_object *)array, o);
 }

@@ -38,6 +38,7 @@ if len(tables) != 1:
 t = tables[0]
 v = {x["name"]: x for x in t["variants"]}
 c = t.get("counters", {})
+vc = t.get("veth_counters", {})
 ok = eval(expr)
 if not ok:
     print(f"# {scenario} {size}: {expr} does not hold; counters {c}")
@@ -56,10 +57,12 @@ check "local-crr: every enrolled connection joined" \
 	table local-crr 64 'c["sockets_joined"] >= 2 * 3 * 300'
 check "passthrough: nothing redirected to a peer outside" \
 	table passthrough 1024 'c["msgs_redirected"] == 0 and v["client"]["median"]["p50_us"] > 0'
-check "veth-rr: the bridge and loopback variants ran" \
-	table veth-rr 64 'v["bridge"]["median"]["p50_us"] > 0 and v["loopback"]["median"]["p50_us"] > 0'
-check "opt-in: the baseline ran; run is measured or says why not" \
-	table opt-in 1024 'v["noshim"]["median"]["p50_us"] > 0 and (v["run"]["unavailable"] or v["run"]["median"]["p50_us"] > 0)'
+check "veth-rr: every variant ran, and the redirect variant's frames took the veth fast path" \
+	table veth-rr 64 'v["bridge"]["median"]["p50_us"] > 0 and v["loopback"]["median"]["p50_us"] > 0 and v["redirect"]["unavailable"] is None and vc.get("redirected", 0) >= 3 * 2000'
+check "veth-stream: the redirect variant's bytes took the veth fast path" \
+	table veth-stream 131072 'v["redirect"]["unavailable"] is None and vc.get("bytes_redirected", 0) > 0'
+check "opt-in: under netaccel-ctl run the round trips were redirected" \
+	table opt-in 1024 'v["noshim"]["median"]["p50_us"] > 0 and v["run"]["unavailable"] is None and c["msgs_redirected"] >= 3 * 2000'
 
 pid_dirs=$(ls -d /sys/fs/bpf/netaccel-test-bench-* 2>/dev/null | while read -r d; do [ -d "/proc/${d##*-}" ] || echo "$d"; done)
 check "the driver removed its state" test -z "$pid_dirs"
