@@ -100,19 +100,7 @@ static int attach_link(const struct na_state *st, const struct na_cgroup *cg,
 
 static int zero_stats(const struct na_state *st, uint32_t slot)
 {
-	int ncpu = libbpf_num_possible_cpus();
-	void *zero;
-	int err = 0;
-
-	if (ncpu <= 0)
-		return -EINVAL;
-	zero = calloc(ncpu, sizeof(struct na_stats));
-	if (!zero)
-		return -ENOMEM;
-	if (bpf_map_update_elem(st->map_stats, &slot, zero, BPF_ANY))
-		err = -errno;
-	free(zero);
-	return err;
+	return na_percpu_zero(st->map_stats, &slot, sizeof(struct na_stats), BPF_ANY);
 }
 
 static int64_t live_sockets(const struct na_state *st, uint32_t slot)

@@ -201,13 +201,9 @@ static int load_and_pin(struct pm_state *ps)
 		if ((err = prog_pin_name(i, name, sizeof(name))) ||
 		    (err = pm_path(ps, name, path, sizeof(path))))
 			goto out;
-		if (access(path, F_OK) == 0)
-			continue;
-		err = bpf_program__pin(progs[i], path);
-		if (err) {
-			na_err("cannot pin %s: %s", path, strerror(-err));
+		err = na_pin_prog_once(progs[i], path);
+		if (err)
 			goto out;
-		}
 	}
 	err = 0;
 out:
@@ -591,19 +587,7 @@ static int check_conflicts(const struct pm_state *ps, const struct na_pm_key *wa
 
 static int zero_stats(const struct pm_state *ps, uint64_t cgid)
 {
-	int ncpu = libbpf_num_possible_cpus();
-	void *zero;
-	int err = 0;
-
-	if (ncpu <= 0)
-		return -EINVAL;
-	zero = calloc(ncpu, sizeof(struct na_pm_stats));
-	if (!zero)
-		return -ENOMEM;
-	if (bpf_map_update_elem(ps->stats, &cgid, zero, BPF_NOEXIST) && errno != EEXIST)
-		err = -errno;
-	free(zero);
-	return err;
+	return na_percpu_zero(ps->stats, &cgid, sizeof(struct na_pm_stats), BPF_NOEXIST);
 }
 
 static int pm_add(struct na_ctl *ctl, const struct na_cmd *cmd, int argc, char **argv)

@@ -301,17 +301,43 @@ static int load_and_pin(struct na_state *st)
 		err = na_state_pin_path(st, prog_pins[i], path, sizeof(path));
 		if (err)
 			goto out;
-		if (access(path, F_OK) == 0)
-			continue;
-		err = bpf_program__pin(progs[i], path);
-		if (err) {
-			na_err("cannot pin %s: %s", path, strerror(-err));
+		err = na_pin_prog_once(progs[i], path);
+		if (err)
 			goto out;
-		}
 	}
 	err = 0;
 out:
 	na_bypass__destroy(skel);
+	return err;
+}
+
+int na_pin_prog_once(struct bpf_program *prog, const char *path)
+{
+	int err;
+
+	if (access(path, F_OK) == 0)
+		return 0;
+	err = bpf_program__pin(prog, path);
+	if (err)
+		na_err("cannot pin %s: %s", path, strerror(-err));
+	return err;
+}
+
+int na_percpu_zero(int fd, const void *key, size_t value_size, uint64_t flags)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	void *zero;
+	int err = 0;
+
+	if (ncpu <= 0)
+		return -EINVAL;
+	zero = calloc(ncpu, value_size);
+	if (!zero)
+		return -ENOMEM;
+	if (bpf_map_update_elem(fd, key, zero, flags) &&
+	    !(flags == BPF_NOEXIST && errno == EEXIST))
+		err = -errno;
+	free(zero);
 	return err;
 }
 

@@ -86,6 +86,16 @@ struct na_feature {
 /* Probe by loading tiny programs; fills f, returns how many. */
 size_t na_probe_features(struct na_feature *f);
 
+/* Set key of the per-CPU map fd to zeros (value_size bytes per CPU);
+ * flags as for bpf_map_update_elem, an existing key is fine with
+ * BPF_NOEXIST. 0 or negative errno. */
+int na_percpu_zero(int fd, const void *key, size_t value_size, uint64_t flags);
+
+/* Pin prog at path unless something is pinned there already (a state
+ * being completed keeps its programs). Prints the error. */
+struct bpf_program;
+int na_pin_prog_once(struct bpf_program *prog, const char *path);
+
 /* Sum of the per-CPU counters of one slot, and of all slots. */
 int na_state_read_total(const struct na_state *st, struct na_stats *out);
 void na_stats_add(struct na_stats *sum, const struct na_stats *add);

@@ -372,11 +372,7 @@ static int load_and_pin(struct vstate *vs)
 	err = pin_path(vs, PROG_PIN, path);
 	if (err)
 		goto out;
-	if (access(path, F_OK) == 0)
-		goto out;
-	err = bpf_program__pin(skel->progs.na_veth_ingress, path);
-	if (err)
-		na_err("cannot pin %s: %s", path, strerror(-err));
+	err = na_pin_prog_once(skel->progs.na_veth_ingress, path);
 out:
 	na_veth__destroy(skel);
 	return err;
