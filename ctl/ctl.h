@@ -38,6 +38,12 @@ struct option;
 int na_getopt(struct na_ctl *ctl, const struct na_cmd *cmd, int argc,
 	      char **argv, const char *shortopts, const struct option *longopts);
 
+/* The options of a command whose only own option is --json: sets *json.
+ * Returns -1 to go on, or the exit code when help was shown or a usage
+ * error printed. */
+int na_getopt_json(struct na_ctl *ctl, const struct na_cmd *cmd, int argc,
+		   char **argv, bool *json);
+
 /* One-line usage error for cmd; returns NA_EXIT_USAGE. */
 __attribute__((format(printf, 2, 3)))
 int na_usage_error(const struct na_cmd *cmd, const char *fmt, ...);

@@ -227,6 +227,26 @@ int na_getopt(struct na_ctl *ctl, const struct na_cmd *cmd, int argc,
 	}
 }
 
+int na_getopt_json(struct na_ctl *ctl, const struct na_cmd *cmd, int argc,
+		   char **argv, bool *json)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ 0 }
+	};
+	int c;
+
+	*json = false;
+	while ((c = na_getopt(ctl, cmd, argc, argv, "j", opts)) != -1) {
+		if (c == 'h')
+			return NA_EXIT_OK;
+		if (c != 'j')
+			return NA_EXIT_USAGE;
+		*json = true;
+	}
+	return -1;
+}
+
 int na_cgroup_root(char *out, size_t outlen)
 {
 	int err = na_cgroup_find_mount("/proc/self/mountinfo", out, outlen);

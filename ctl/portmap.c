@@ -832,10 +832,6 @@ static void print_json(json_object *o)
 
 static int pm_list(struct na_ctl *ctl, const struct na_cmd *cmd, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ 0 }
-	};
 	static struct na_pm_key keys[NA_PM_MAX_RULES];
 	json_object *jo = NULL, *jr = NULL, *jb = NULL, *e;
 	char path[NA_CGROUP_PATH_MAX + 32], rule[64];
@@ -845,13 +841,9 @@ static int pm_list(struct na_ctl *ctl, const struct na_cmd *cmd, int argc, char 
 	bool json = false;
 	int c, err, n, i;
 
-	while ((c = na_getopt(ctl, cmd, argc, argv, "j", opts)) != -1) {
-		if (c == 'h')
-			return NA_EXIT_OK;
-		if (c != 'j')
-			return NA_EXIT_USAGE;
-		json = true;
-	}
+	c = na_getopt_json(ctl, cmd, argc, argv, &json);
+	if (c >= 0)
+		return c;
 	if (optind < argc)
 		return na_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
 	if (na_caps_require("portmap list", false))

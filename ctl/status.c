@@ -126,10 +126,6 @@ static json_object *cgroup_json(const struct na_cgroup_cfg *cfg,
 int cmd_status(struct na_ctl *ctl, int argc, char **argv)
 {
 	const struct na_cmd *cmd = na_find_cmd("status");
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ 0 }
-	};
 	struct na_feature feats[NA_MAX_FEATURES];
 	char label[64], root[PATH_MAX];
 	struct na_cgroup_cfg cfg;
@@ -144,13 +140,9 @@ int cmd_status(struct na_ctl *ctl, int argc, char **argv)
 	int c, err;
 	long fill = 0;
 
-	while ((c = na_getopt(ctl, cmd, argc, argv, "j", opts)) != -1) {
-		if (c == 'h')
-			return NA_EXIT_OK;
-		if (c != 'j')
-			return NA_EXIT_USAGE;
-		json = true;
-	}
+	c = na_getopt_json(ctl, cmd, argc, argv, &json);
+	if (c >= 0)
+		return c;
 	if (optind < argc)
 		return na_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
 	if (na_caps_require("status", false))
@@ -248,10 +240,6 @@ int cmd_status(struct na_ctl *ctl, int argc, char **argv)
 int cmd_stats(struct na_ctl *ctl, int argc, char **argv)
 {
 	const struct na_cmd *cmd = na_find_cmd("stats");
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ 0 }
-	};
 	struct na_stats s, total;
 	struct na_cgroup_cfg cfg;
 	struct na_cgroup cg;
@@ -261,13 +249,9 @@ int cmd_stats(struct na_ctl *ctl, int argc, char **argv)
 	int c, err, only = -1;
 	uint32_t slot;
 
-	while ((c = na_getopt(ctl, cmd, argc, argv, "j", opts)) != -1) {
-		if (c == 'h')
-			return NA_EXIT_OK;
-		if (c != 'j')
-			return NA_EXIT_USAGE;
-		json = true;
-	}
+	c = na_getopt_json(ctl, cmd, argc, argv, &json);
+	if (c >= 0)
+		return c;
 	if (optind + 1 < argc)
 		return na_usage_error(cmd, "unexpected argument '%s'", argv[optind + 1]);
 	if (na_caps_require("stats", false))
