@@ -28,7 +28,6 @@
 #include <unistd.h>
 
 #include "bench.h"
-#include "na_test.h"
 
 #define IO_TIMEOUT_MS 20000
 #define READ_CHUNK (256 * 1024)
@@ -65,8 +64,10 @@ static int wait_ready(int fd, short ev)
 }
 
 /*
- * Blocking reads on the fast path may return EAGAIN after a wake-up that
- * brought no bytes (docs/limitations.md): wait and read again.
+ * Every socket is non-blocking and waits in poll(), as event-driven servers
+ * do: netaccel accelerates only sockets whose reads cannot tell the fast
+ * path from TCP (docs/limitations.md), and the same code runs every
+ * variant, so plain TCP and AF_UNIX pay the same poll() calls.
  */
 static ssize_t read_some(int fd, void *buf, size_t n)
 {
@@ -86,19 +87,48 @@ static ssize_t read_some(int fd, void *buf, size_t n)
 	}
 }
 
+/* A reply is not there yet right after the request: wait, then read. */
 static int read_full(int fd, void *buf, size_t n)
 {
 	char *p = buf;
 
 	while (n) {
-		ssize_t r = read_some(fd, p, n);
+		int err = wait_ready(fd, POLLIN);
+		ssize_t r;
 
+		if (err)
+			return err;
+		r = read_some(fd, p, n);
 		if (r < 0)
 			return (int)r;
 		if (r == 0)
 			return -ENODATA;
 		p += r;
 		n -= (size_t)r;
+	}
+	return 0;
+}
+
+static int write_full(int fd, const void *buf, size_t n)
+{
+	const char *p = buf;
+
+	while (n) {
+		ssize_t r = write(fd, p, n);
+		int err;
+
+		if (r > 0) {
+			p += r;
+			n -= (size_t)r;
+			continue;
+		}
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && errno != EAGAIN)
+			return -errno;
+		err = wait_ready(fd, POLLOUT);
+		if (err)
+			return err;
 	}
 	return 0;
 }
@@ -149,19 +179,25 @@ static void nodelay(int fd, const struct na_bench_job *j)
 static int do_connect(const struct na_bench_job *j)
 {
 	struct sockaddr_storage ss;
-	socklen_t len;
-	int fd, err;
+	socklen_t len, elen = sizeof(int);
+	int fd, err, soerr = 0;
 
 	err = make_addr(j, j->port, &ss, &len);
 	if (err)
 		return err;
-	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;
 	if (connect(fd, (struct sockaddr *)&ss, len) < 0) {
-		err = -errno;
-		close(fd);
-		return err;
+		err = errno == EINPROGRESS ? wait_ready(fd, POLLOUT) : -errno;
+		if (!err && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &elen) < 0)
+			err = -errno;
+		if (!err)
+			err = -soerr;
+		if (err) {
+			close(fd);
+			return err;
+		}
 	}
 	nodelay(fd, j);
 	return fd;
@@ -173,7 +209,7 @@ static int do_accept(int lfd, const struct na_bench_job *j)
 
 	if (err)
 		return err;
-	fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (fd < 0)
 		return -errno;
 	nodelay(fd, j);
@@ -193,7 +229,7 @@ static int serve_rr(int lfd, const struct na_bench_job *j, char *buf, double *c0
 			*c0 = cpu_us();
 		err = read_full(fd, buf, j->size);
 		if (!err)
-			err = na_test_write_full(fd, buf, j->size);
+			err = write_full(fd, buf, j->size);
 	}
 	close(fd);
 	return err;
@@ -209,13 +245,13 @@ static int serve_stream(int lfd, const struct na_bench_job *j, char *buf, double
 		return fd;
 	while (got < warm && (r = read_some(fd, buf, warm - got < READ_CHUNK ? warm - got : READ_CHUNK)) > 0)
 		got += (size_t)r;
-	err = got < warm ? -ENODATA : na_test_write_full(fd, "w", 1);
+	err = got < warm ? -ENODATA : write_full(fd, "w", 1);
 	*c0 = cpu_us();
 	while (!err && (r = read_some(fd, buf, READ_CHUNK)) != 0)
 		if (r < 0)
 			err = (int)r;
 	if (!err)
-		err = na_test_write_full(fd, "d", 1);
+		err = write_full(fd, "d", 1);
 	close(fd);
 	return err;
 }
@@ -236,7 +272,7 @@ static int serve_crr(int lfd, const struct na_bench_job *j, char *buf, double *c
 		 * client's ports are free again at once. */
 		err = read_full(fd, buf, j->size);
 		if (!err)
-			err = na_test_write_full(fd, buf, j->size);
+			err = write_full(fd, buf, j->size);
 		close(fd);
 	}
 	return err;
@@ -253,7 +289,7 @@ static int run_server(const struct na_bench_job *j)
 	err = buf ? make_addr(j, 0, &ss, &len) : -ENOMEM;
 	if (err)
 		goto out;
-	lfd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	lfd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (lfd < 0) {
 		err = -errno;
 		goto out;
@@ -322,7 +358,7 @@ static int client_rr(const struct na_bench_job *j, char *buf, struct lat *l,
 			*t0 = now_us();
 		}
 		s = now_us();
-		err = na_test_write_full(fd, buf, j->size);
+		err = write_full(fd, buf, j->size);
 		if (!err)
 			err = read_full(fd, buf, j->size);
 		if (!err && i >= j->warmup)
@@ -342,7 +378,7 @@ static int client_stream(const struct na_bench_job *j, char *buf, struct lat *l,
 	if (fd < 0)
 		return fd;
 	for (int i = 0; i < NA_BENCH_STREAM_WARMUP && !err; i++)
-		err = na_test_write_full(fd, buf, j->size);
+		err = write_full(fd, buf, j->size);
 	if (!err)
 		err = read_full(fd, &ack, 1);
 	*c0 = cpu_us();
@@ -353,7 +389,7 @@ static int client_stream(const struct na_bench_job *j, char *buf, struct lat *l,
 
 		if (s >= end)
 			break;
-		err = na_test_write_full(fd, buf, j->size);
+		err = write_full(fd, buf, j->size);
 		if (!err)
 			err = lat_add(l, now_us() - s);
 	}
@@ -382,7 +418,7 @@ static int client_crr(const struct na_bench_job *j, char *buf, struct lat *l,
 		fd = do_connect(j);
 		if (fd < 0)
 			return fd;
-		err = na_test_write_full(fd, buf, j->size);
+		err = write_full(fd, buf, j->size);
 		if (!err)
 			err = read_full(fd, buf, j->size);
 		if (!err && read_some(fd, buf, 1) != 0)

@@ -13,12 +13,31 @@
  *  na_setsockopt   netaccel's socket option level: an application (or the
  *  na_getsockopt   preload shim) opts a socket in or out, and asks whether
  *                  it is accelerated. Every other level passes untouched.
+ *  na_rx_watch     learns how each fast-path socket reads its TCP bytes:
+ *                  with recv (redirected bytes reach it) or with splice
+ *                  (they never would).
+ *  na_splice_guard where the kernel allows it: splice()/sendfile() from a
+ *                  fast-path socket fails with EINVAL before reading
+ *                  anything, so programs read instead.
+ *
+ * Redirected bytes go to the peer's sockmap queue, which the kernel serves
+ * exactly like TCP only to an event-driven reader: a blocking recv() there
+ * returns EAGAIN after a wake-up without data and ignores MSG_WAITALL,
+ * poll() ignores SO_RCVLOWAT, and splice() never sees the bytes. So:
+ *  - a blocking socket (or one accepted from a blocking listener), or one
+ *    with SO_RCVLOWAT above 1, does not join at all: in the sockhash,
+ *    tcp_bpf would serve its TCP bytes too;
+ *  - a sender redirects only to a peer that is non-blocking, has no
+ *    SO_RCVLOWAT, and has been seen reading TCP bytes with recv() and
+ *    never with splice(). Until then its bytes take TCP (deferred), and
+ *    move to the fast path once the peer has read them (no reordering).
  */
 #include <linux/bpf.h>
 #include <linux/types.h>
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
 
 #include "netaccel_abi.h"
 #include "maps.bpf.h"
@@ -41,6 +60,10 @@ const volatile __s32 na_page_size = 4096;
 
 #define EINVAL 22
 #define ENOPROTOOPT 92
+#define O_NONBLOCK 04000
+#define S_IFMT 00170000
+#define S_IFSOCK 0140000
+#define MAY_READ 0x4
 #define EOPNOTSUPP 95
 /* Minimum TCP retransmission timeout of a socket on the fast path, in
  * microseconds (see join); 0 leaves the kernel's 200 ms. */
@@ -58,14 +81,61 @@ struct tcp_sock {
 	__u32 write_seq;
 } __attribute__((preserve_access_index));
 
+struct list_head {
+	struct list_head *next;
+} __attribute__((preserve_access_index));
+
+struct inode {
+	unsigned short i_mode;
+} __attribute__((preserve_access_index));
+
+struct file {
+	struct inode *f_inode;
+	unsigned int f_flags;
+	void *private_data;
+} __attribute__((preserve_access_index));
+
+struct socket;
+
 struct sock {
 	int sk_rcvbuf;
+	int sk_rcvlowat;
 	void *sk_user_data;
+	struct socket *sk_socket;
+} __attribute__((preserve_access_index));
+
+struct socket {
+	struct sock *sk;
+	struct file *file;
 } __attribute__((preserve_access_index));
 
 struct sk_psock {
 	__u32 msg_tot_len;
+	struct list_head ingress_msg;
 } __attribute__((preserve_access_index));
+
+struct task_struct;
+
+/* The system call a task is in, to tell a recv() from a splice(). */
+#if defined(__TARGET_ARCH_x86)
+struct pt_regs {
+	long orig_ax;
+} __attribute__((preserve_access_index));
+#define NA_SYSCALL_NR(regs) ((regs)->orig_ax)
+#define NA_IS_RECV(nr) ((nr) == 0 || (nr) == 19 || (nr) == 45 || (nr) == 47 || (nr) == 299)
+#define NA_IS_SPLICE(nr) ((nr) == 275 || (nr) == 40)	/* splice, sendfile */
+#elif defined(__TARGET_ARCH_arm64)
+struct pt_regs {
+	int syscallno;
+} __attribute__((preserve_access_index));
+#define NA_SYSCALL_NR(regs) ((regs)->syscallno)
+#define NA_IS_RECV(nr) ((nr) == 63 || (nr) == 65 || (nr) == 207 || (nr) == 212 || (nr) == 243)
+#define NA_IS_SPLICE(nr) ((nr) == 76 || (nr) == 71)
+#endif
+
+/* A read-only typed view of a kernel address (Linux 6.2+), for direct
+ * loads; older kernels take the fault-safe reads. */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
 
 static __always_inline struct na_stats *stats_of(__u32 slot)
 {
@@ -79,6 +149,91 @@ static __always_inline struct na_stats *stats_of(__u32 slot)
 		if (s_)                                                      \
 			s_->field += (n);                                    \
 	} while (0)
+
+/* Why a socket's receive side cannot take redirected bytes; 0 if it can. */
+enum na_unfit {
+	NA_FIT = 0,
+	NA_UNFIT_NOFILE,	/* not accepted yet: no file, so no flags to read */
+	NA_UNFIT_BLOCKING,	/* its file is blocking */
+	NA_UNFIT_RCVLOWAT,	/* SO_RCVLOWAT above 1 */
+};
+
+/*
+ * Whether the kernel's sockmap receive path serves sk exactly like TCP:
+ * only for an event-driven socket (see the top of this file). sk may be
+ * any socket's address, also one being freed, so every read is fault-safe:
+ * a wrong answer only keeps bytes on TCP, or keeps a socket from joining.
+ */
+static __always_inline int rx_unfit(__u64 addr)
+{
+	struct socket *so;
+	struct sock *sk;
+	struct file *f;
+
+	if (!addr)
+		return NA_UNFIT_NOFILE;
+	if (bpf_rdonly_cast) {
+		/* Direct loads: faults read as 0. */
+		sk = bpf_rdonly_cast((void *)addr, bpf_core_type_id_kernel(struct sock));
+		if (sk->sk_rcvlowat > 1)
+			return NA_UNFIT_RCVLOWAT;
+		so = sk->sk_socket;
+		if (!so)
+			return NA_UNFIT_NOFILE;
+		so = bpf_rdonly_cast(so, bpf_core_type_id_kernel(struct socket));
+		f = so->file;
+		if (!f)
+			return NA_UNFIT_NOFILE;
+		f = bpf_rdonly_cast(f, bpf_core_type_id_kernel(struct file));
+		return f->f_flags & O_NONBLOCK ? NA_FIT : NA_UNFIT_BLOCKING;
+	}
+	sk = (struct sock *)addr;
+	if (BPF_CORE_READ(sk, sk_rcvlowat) > 1)
+		return NA_UNFIT_RCVLOWAT;
+	so = BPF_CORE_READ(sk, sk_socket);
+	f = so ? BPF_CORE_READ(so, file) : 0;
+	if (!f)
+		return NA_UNFIT_NOFILE;
+	return BPF_CORE_READ(f, f_flags) & O_NONBLOCK ? NA_FIT : NA_UNFIT_BLOCKING;
+}
+
+static __always_inline __u32 fitgen(void)
+{
+	__u32 zero = 0, *g = bpf_map_lookup_elem(&na_fitgen, &zero);
+
+	return g ? *g : 0;
+}
+
+static __always_inline __u64 rxstate(__u64 addr)
+{
+	__u64 *v = bpf_map_lookup_elem(&na_rxstate, &addr);
+
+	return v ? *v : 0;
+}
+
+/*
+ * Whether the peer can take redirected bytes now: it is event-driven (its
+ * flags can change at any time, so they are read on every send), and it
+ * has been seen reading with recv() and never with splice() (remembered
+ * until na_fitgen moves, which it does when any socket is seen splicing).
+ */
+static __always_inline int peer_fit(struct na_sk_state *st)
+{
+	__u32 g;
+
+	if (rx_unfit(st->peer_addr))
+		return 0;
+	g = fitgen();
+	if ((st->flags & NA_SKF_PEER_OK) && st->fit_gen == g)
+		return 1;
+	if (rxstate(st->peer_addr) != NA_RX_RECV) {
+		st->flags &= ~NA_SKF_PEER_OK;
+		return 0;
+	}
+	st->flags |= NA_SKF_PEER_OK;
+	st->fit_gen = g;
+	return 1;
+}
 
 SEC("cgroup/sock_create")
 int na_sock_create(struct bpf_sock *sk)
@@ -218,17 +373,20 @@ static __always_inline int eligible(const struct na_sk_state *st)
  * end joins when a listener of an enrolled cgroup has the destination
  * port in its network namespace, and the destination is on this host: a
  * loopback address, or its own address (what the kernel picks as the
- * source for a local destination).
+ * source for a local destination). Whether that listener is event-driven
+ * is join's question.
  */
 static __always_inline int peer_may_join(struct bpf_sock_ops *ops,
 					 const struct na_sock_key *own,
 					 const struct na_sock_key *peer)
 {
 	struct na_listen_key lk = { .netns = own->netns, .port = own->rport };
+	struct na_listen_val *lv;
 
 	if (ops->op == BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB)
 		return bpf_map_lookup_elem(&na_sockaddr, peer) != 0;
-	if (!bpf_map_lookup_elem(&na_listeners, &lk))
+	lv = bpf_map_lookup_elem(&na_listeners, &lk);
+	if (!lv)
 		return 0;
 	if (own->family == AF_INET)
 		return (bpf_ntohl(own->raddr[0]) >> 24) == 127 ||
@@ -240,6 +398,16 @@ static __always_inline int peer_may_join(struct bpf_sock_ops *ops,
 	       own->raddr[2] == own->laddr[2] && own->raddr[3] == own->laddr[3];
 }
 
+/* Whether the latest listener on the destination port is event-driven; its
+ * accepted sockets decide by it. */
+static __always_inline int listener_unfit(const struct na_sock_key *own)
+{
+	struct na_listen_key lk = { .netns = own->netns, .port = own->rport };
+	struct na_listen_val *lv = bpf_map_lookup_elem(&na_listeners, &lk);
+
+	return lv ? rx_unfit(lv->sk) : NA_UNFIT_NOFILE;
+}
+
 static __always_inline void join(struct bpf_sock_ops *ops)
 {
 	struct na_sock_key own;
@@ -248,6 +416,7 @@ static __always_inline void join(struct bpf_sock_ops *ops)
 	struct na_sk_state *st;
 	struct bpf_sock *sk = ops->sk;
 	__u32 slot;
+	int why;
 
 	if (!sk)
 		return;
@@ -275,15 +444,42 @@ static __always_inline void join(struct bpf_sock_ops *ops)
 		COUNT(slot, sockets_skipped, 1);
 		return;
 	}
+	tp = bpf_skc_to_tcp_sock(sk);
+	if (!tp)
+		return;
+	/* The connecting socket has its file and its flags: it and the
+	 * listener it reaches must both be event-driven. An accepted socket
+	 * gets its file only in accept(): its listener stands in for it, and
+	 * senders look at the socket itself before each redirect. */
+	if (ops->op == BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB) {
+		why = rx_unfit(st->listener);
+		if (!why && BPF_CORE_READ((struct sock *)tp, sk_rcvlowat) > 1)
+			why = NA_UNFIT_RCVLOWAT;
+		/* A listener whose sockets were seen splicing: theirs will be
+		 * too, and splice() never sees redirected bytes. */
+		if (!why && (rxstate(st->listener) & NA_RX_SPLICE)) {
+			COUNT(slot, kept_splice, 1);
+			return;
+		}
+	} else {
+		why = rx_unfit((__u64)tp);
+		if (!why)
+			why = listener_unfit(&own);
+	}
+	if (why == NA_UNFIT_RCVLOWAT) {
+		COUNT(slot, kept_rcvlowat, 1);
+		return;
+	}
+	if (why) {
+		COUNT(slot, kept_blocking, 1);
+		return;
+	}
 	st->peer_addr = 0;
 	/* Our address goes in before we can be found in the sockhash, so a
-	 * peer's first redirect finds it. */
-	tp = bpf_skc_to_tcp_sock(sk);
-	if (tp) {
-		addr = (__u64)tp;
-		if (bpf_map_update_elem(&na_sockaddr, &own, &addr, BPF_NOEXIST))
-			tp = NULL;	/* not ours to remove below */
-	}
+	 * peer's first send finds it. */
+	addr = (__u64)tp;
+	if (bpf_map_update_elem(&na_sockaddr, &own, &addr, BPF_NOEXIST))
+		tp = NULL;	/* not ours to remove below */
 	if (bpf_sock_hash_update(ops, &na_sockhash, &own, BPF_NOEXIST)) {
 		if (tp)
 			bpf_map_delete_elem(&na_sockaddr, &own);
@@ -315,6 +511,7 @@ static __always_inline void join(struct bpf_sock_ops *ops)
 static __always_inline void leave(struct bpf_sock_ops *ops)
 {
 	struct na_sock_key own, peer;
+	__u64 addr;
 	struct bpf_sock *sk = ops->sk;
 	struct na_sk_state *st;
 
@@ -325,6 +522,9 @@ static __always_inline void leave(struct bpf_sock_ops *ops)
 		return;
 	if (make_keys(ops, &own, &peer) == 0)
 		bpf_map_delete_elem(&na_sockaddr, &own);
+	addr = (__u64)bpf_skc_to_tcp_sock(sk);
+	if (addr)
+		bpf_map_delete_elem(&na_rxstate, &addr);
 	st->flags &= ~NA_SKF_JOINED;
 	COUNT(st->slot, sockets_closed, 1);
 }
@@ -338,9 +538,10 @@ static __always_inline void leave(struct bpf_sock_ops *ops)
 static __always_inline void listen_start(struct bpf_sock_ops *ops)
 {
 	struct na_listen_key lk = { .port = (__u16)ops->local_port };
+	struct na_listen_val one = { .count = 1 }, *n;
 	struct bpf_sock *sk = ops->sk;
 	struct na_sk_state *st;
-	__u32 one = 1, *n;
+	struct tcp_sock *tp;
 
 	if (!sk)
 		return;
@@ -350,13 +551,21 @@ static __always_inline void listen_start(struct bpf_sock_ops *ops)
 	 * path. A tag set after listen() comes too late for it. */
 	if (!st || (st->flags & NA_SKF_LISTENER) || !eligible(st))
 		return;
+	tp = bpf_skc_to_tcp_sock(sk);
+	if (!tp)
+		return;
+	/* Its file flags are read when connections arrive: a server often
+	 * makes its listener non-blocking only after listen(). */
+	st->listener = (__u64)tp;
+	one.sk = (__u64)tp;
 	lk.netns = bpf_get_netns_cookie(ops);
 	n = bpf_map_lookup_elem(&na_listeners, &lk);
-	if (n)
-		__sync_fetch_and_add(n, 1);
-	else if (bpf_map_update_elem(&na_listeners, &lk, &one, BPF_NOEXIST) &&
-		 (n = bpf_map_lookup_elem(&na_listeners, &lk)))
-		__sync_fetch_and_add(n, 1);
+	if (!n && bpf_map_update_elem(&na_listeners, &lk, &one, BPF_NOEXIST))
+		n = bpf_map_lookup_elem(&na_listeners, &lk);	/* lost a race */
+	if (n) {
+		__sync_fetch_and_add(&n->count, 1);
+		n->sk = (__u64)tp;
+	}
 	/* Accepted sockets inherit these flags; join() resets them. */
 	st->flags |= NA_SKF_LISTENER;
 	bpf_sock_ops_cb_flags_set(ops, ops->bpf_sock_ops_cb_flags |
@@ -367,8 +576,8 @@ static __always_inline void listen_stop(struct bpf_sock_ops *ops)
 {
 	struct na_listen_key lk = { .port = (__u16)ops->local_port };
 	struct bpf_sock *sk = ops->sk;
+	struct na_listen_val *n;
 	struct na_sk_state *st;
-	__u32 *n;
 
 	if (!sk)
 		return;
@@ -376,12 +585,15 @@ static __always_inline void listen_stop(struct bpf_sock_ops *ops)
 	if (!st || !(st->flags & NA_SKF_LISTENER))
 		return;
 	st->flags &= ~NA_SKF_LISTENER;
+	bpf_map_delete_elem(&na_rxstate, &st->listener);
 	lk.netns = bpf_get_netns_cookie(ops);
 	n = bpf_map_lookup_elem(&na_listeners, &lk);
 	if (!n)
 		return;
-	__sync_fetch_and_add(n, -1);
-	if (*n == 0 || *n > NA_LISTEN_MAX * 64)	/* 0, or below it */
+	__sync_fetch_and_add(&n->count, -1);
+	/* 0, or below it; with listeners left, the one recorded may be the
+	 * one closing: its (fault-safe) flags then only decide joins. */
+	if (n->count == 0 || n->count > NA_LISTEN_MAX * 64)
 		bpf_map_delete_elem(&na_listeners, &lk);
 }
 
@@ -408,14 +620,9 @@ int na_sockops(struct bpf_sock_ops *ops)
 	return 1;
 }
 
-/*
- * Redirected bytes are charged to the host's TCP memory, not to the
- * receiver's buffer, so the kernel never stops a sender whose peer does not
- * read. We do: past the limit the connection goes to TCP, whose window
- * stops the sender. That switch keeps the order, because the receiver
- * drains its redirect queue before it reads its TCP queue.
- */
-/* Redirected bytes the peer has not read yet, and the most it may hold. */
+/* Redirected bytes the peer has not read yet, and the most it may hold.
+ * Moving to TCP past the limit keeps the order, because the receiver
+ * drains its redirect queue before it reads its TCP queue. */
 static __always_inline __u32 peer_backlog(const struct na_sk_state *st,
 					  __u32 *limit)
 {
@@ -436,14 +643,16 @@ static __always_inline __u32 peer_backlog(const struct na_sk_state *st,
 	/* The kernel keeps flags in the low bits of sk_user_data (the
 	 * pointer is at least 8-byte aligned). */
 	psock = (struct sk_psock *)((__u64)BPF_CORE_READ(peer, sk_user_data) & ~7ULL);
-	if (!psock)
+	/* Kernels without the sockmap FIONREAD fix have no count: the bound
+	 * then has nothing to measure and never trips. */
+	if (!psock || !bpf_core_field_exists(psock->msg_tot_len))
 		return 0;
 	return BPF_CORE_READ(psock, msg_tot_len);
 }
 
 /*
- * Back from TCP to the redirect path only when no TCP byte can be behind
- * the next redirected one: every byte we wrote is acknowledged (so it sits
+ * Back from TCP (throttled or deferred) to the redirect path only when no
+ * TCP byte can be behind the next redirected one: every byte we wrote is acknowledged (so it sits
  * in the peer's receive queue), the peer has read them all, and its
  * redirect backlog is down to half the limit. The peer read its redirect
  * queue before those TCP bytes, so nothing older waits anywhere.
@@ -467,66 +676,94 @@ static __always_inline int may_resume(struct sk_msg_md *msg,
  * A connection's bytes must never arrive out of order: the peer reads its
  * redirect queue before its TCP receive queue, so after a byte went the TCP
  * way, nothing is redirected until that byte has been read (may_resume).
- * The first send decides the path, under the socket lock that
- * tcp_bpf_sendmsg holds, so two senders cannot disagree; a first send that
- * finds no peer keeps the connection on TCP for good.
+ * The first send decides under the socket lock that tcp_bpf_sendmsg holds,
+ * so two senders cannot disagree:
+ *  - no peer in the sockhash: TCP for good (it cannot come later);
+ *  - a peer that cannot take redirected bytes yet (not accepted, blocking,
+ *    SO_RCVLOWAT): TCP until it can and has read what TCP brought
+ *    (deferred), so a connection that sends one request and closes never
+ *    pays for the fast path;
+ *  - otherwise the redirect.
+ * Only non-blocking, SO_RCVLOWAT-free sockets ever receive redirected
+ * bytes, and the peer is looked at again whenever na_fitgen moves.
  */
 SEC("sk_msg")
 int na_msg(struct sk_msg_md *msg)
 {
 	struct na_sk_state *st;
 	struct bpf_sock *sk = msg->sk;
+	struct na_stats *s;
 	__u32 len = msg->size;
-	__u32 slot, limit;
+	__u32 limit;
+	__u64 *addr;
 
 	if (!sk)
 		return SK_PASS;
 	st = bpf_sk_storage_get(&na_sk_state, sk, 0, 0);
 	if (!st)
 		return SK_PASS;
-	slot = st->slot;
+	s = stats_of(st->slot);
+	if (!s)
+		return SK_PASS;
 
-	/* Redirected bytes are charged to the host's TCP memory, not to the
-	 * receiver's buffer, so the kernel never stops a sender whose peer
-	 * does not read. We do: past the limit the connection takes TCP,
-	 * whose window stops the sender, until the peer has caught up. The
-	 * switch keeps the order: the peer drains its redirect queue before
-	 * it reads its TCP queue. */
-	if (st->path == NA_PATH_REDIRECT && peer_backlog(st, &limit) > limit) {
-		st->path = NA_PATH_THROTTLED;
-		COUNT(slot, backlog_limited, 1);
-	} else if (st->path == NA_PATH_THROTTLED && may_resume(msg, st)) {
-		st->path = NA_PATH_REDIRECT;
-		COUNT(slot, backlog_resumed, 1);
+	switch (st->path) {
+	case NA_PATH_REDIRECT:
+		/* Redirected bytes are charged to the host's TCP memory, not
+		 * to the receiver's buffer, so the kernel never stops a
+		 * sender whose peer does not read. We do: past the limit the
+		 * connection takes TCP, whose window stops the sender. */
+		if (peer_backlog(st, &limit) > limit) {
+			st->path = NA_PATH_THROTTLED;
+			s->backlog_limited++;
+			goto pass;
+		}
+		if (!peer_fit(st)) {
+			st->path = NA_PATH_DEFERRED;
+			s->peer_unfit++;
+			goto pass;
+		}
+		break;
+	case NA_PATH_THROTTLED:
+	case NA_PATH_DEFERRED:
+		if (!peer_fit(st) || !may_resume(msg, st))
+			goto pass;
+		if (st->path == NA_PATH_THROTTLED)
+			s->backlog_resumed++;
+		else
+			s->deferred_joined++;
+		break;
+	case NA_PATH_UNDECIDED:
+		addr = bpf_map_lookup_elem(&na_sockaddr, &st->peer);
+		if (!addr) {
+			st->path = NA_PATH_PASS;
+			s->misses++;
+			goto pass;
+		}
+		st->peer_addr = *addr;
+		if (!peer_fit(st)) {
+			st->path = NA_PATH_DEFERRED;
+			s->deferred++;
+			goto pass;
+		}
+		break;
+	default:
+		goto pass;
 	}
 
-	if ((st->path == NA_PATH_UNDECIDED || st->path == NA_PATH_REDIRECT) &&
-	    bpf_msg_redirect_hash(msg, &na_sockhash, &st->peer,
-				  BPF_F_INGRESS) == SK_PASS) {
-		if (st->path == NA_PATH_UNDECIDED) {
-			__u64 *addr = bpf_map_lookup_elem(&na_sockaddr, &st->peer);
-
-			st->peer_addr = addr ? *addr : 0;
-		}
+	if (bpf_msg_redirect_hash(msg, &na_sockhash, &st->peer, BPF_F_INGRESS) == SK_PASS) {
 		st->path = NA_PATH_REDIRECT;
-		COUNT(slot, msgs_redirected, 1);
-		COUNT(slot, bytes_redirected, len);
+		s->msgs_redirected++;
+		s->bytes_redirected += len;
 		return SK_PASS;
 	}
-
-	/* The peer is not (or no longer) on the fast path. Never return the
-	 * helper's verdict here: SK_DROP would fail the write with EACCES. */
-	if (st->path == NA_PATH_UNDECIDED) {
-		st->path = NA_PATH_PASS;
-		COUNT(slot, misses, 1);
-	} else if (st->path == NA_PATH_REDIRECT) {
-		/* The peer closed or was cut off; it cannot come back under
-		 * this key while we live, so stop looking it up. */
-		st->path = NA_PATH_PASS;
-		COUNT(slot, fallbacks, 1);
-	}
-	COUNT(slot, msgs_passed, 1);
-	COUNT(slot, bytes_passed, len);
+	/* The peer closed or was cut off; it cannot come back under this key
+	 * while we live, so stop looking it up. Never return the helper's
+	 * verdict here: SK_DROP would fail the write with EACCES. */
+	st->path = NA_PATH_PASS;
+	s->fallbacks++;
+pass:
+	s->msgs_passed++;
+	s->bytes_passed += len;
 	return SK_PASS;
 }
 
@@ -652,4 +889,95 @@ int na_getsockopt(struct bpf_sockopt *ctx)
 	asm volatile("" ::: "memory");
 	ctx->retval = 0;
 	return 1;
+}
+
+/*
+ * How a socket reads its TCP bytes. tcp_rcv_space_adjust runs when TCP
+ * bytes are consumed, by tcp_recvmsg and by tcp_read_sock (splice,
+ * sendfile); the system call the task is in tells which. Only sockets of
+ * ours are looked at; a deferred connection's first TCP bytes are how a
+ * receiver gets seen (see peer_fit). A socket seen splicing also marks its
+ * listener, so that the listener's next connections do not join.
+ */
+SEC("tp_btf/tcp_rcv_space_adjust")
+int BPF_PROG(na_rx_watch, struct sock *sk)
+{
+#ifdef NA_SYSCALL_NR
+	struct na_sk_state *st;
+	struct pt_regs *regs;
+	__u64 flag, *v, addr = (__u64)sk;
+	__u32 zero = 0, *gen;
+	long nr;
+
+	st = bpf_sk_storage_get(&na_sk_state, sk, 0, 0);
+	if (!st || !(st->flags & NA_SKF_JOINED))
+		return 0;
+	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	if (!regs)
+		return 0;
+	nr = NA_SYSCALL_NR(regs);
+	if (NA_IS_RECV(nr))
+		flag = NA_RX_RECV;
+	else if (NA_IS_SPLICE(nr))
+		flag = NA_RX_SPLICE;
+	else
+		return 0;	/* io_uring and the like: not known, stays on TCP */
+	v = bpf_map_lookup_elem(&na_rxstate, &addr);
+	if (v && (*v & flag))
+		return 0;
+	if (v)
+		__sync_fetch_and_or(v, flag);
+	else
+		bpf_map_update_elem(&na_rxstate, &addr, &flag, BPF_NOEXIST);
+	if (flag == NA_RX_SPLICE) {
+		if (st->listener)
+			bpf_map_update_elem(&na_rxstate, &st->listener, &flag, BPF_ANY);
+		gen = bpf_map_lookup_elem(&na_fitgen, &zero);
+		if (gen)
+			__sync_fetch_and_add(gen, 1);
+		if (!(st->flags & NA_SKF_SPLICED)) {
+			st->flags |= NA_SKF_SPLICED;
+			COUNT(st->slot, splice_seen, 1);
+		}
+	}
+#endif
+	return 0;
+}
+
+/*
+ * Where the kernel allows fmod_ret programs: splice() and sendfile() from
+ * a fast-path socket fail with EINVAL before anything is read. Programs
+ * (Go's io.Copy, HAProxy) take EINVAL from a first splice as "not for
+ * this socket" and read instead, which sees every byte, also bytes that
+ * were redirected before the socket was first seen splicing.
+ * security_file_permission() runs for every read and write on the host, so
+ * the system call is looked at first.
+ */
+SEC("fmod_ret/security_file_permission")
+int BPF_PROG(na_splice_guard, struct file *file, int mask, int ret)
+{
+#ifdef NA_SYSCALL_NR
+	struct pt_regs *regs;
+	struct na_sk_state *st;
+	struct socket *so;
+
+	if (ret || !(mask & MAY_READ))
+		return ret;
+	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	if (!regs || !NA_IS_SPLICE(NA_SYSCALL_NR(regs)))
+		return 0;
+	so = bpf_sock_from_file(file);
+	if (!so || !so->sk)
+		return 0;
+	st = bpf_sk_storage_get(&na_sk_state, so->sk, 0, 0);
+	if (!st || !(st->flags & NA_SKF_JOINED))
+		return 0;
+	if (!(st->flags & NA_SKF_SPLICED)) {
+		st->flags |= NA_SKF_SPLICED;
+		COUNT(st->slot, splice_seen, 1);
+	}
+	return -EINVAL;
+#else
+	return ret;
+#endif
 }

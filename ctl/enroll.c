@@ -509,7 +509,7 @@ out:
  * their maps. */
 static int remove_state(const struct na_state *st)
 {
-	static const char *const order[] = { "cg", "prog_", "" };
+	static const char *const order[] = { "cg", "link_", "prog_", "" };
 	struct dirent *de;
 	size_t i;
 	int err = 0;

@@ -6,7 +6,10 @@
  *
  *   prog_create prog_sockops prog_msg       programs
  *   prog_setsockopt prog_getsockopt
+ *   prog_splice prog_fcntl ...              tracing programs (the protections
+ *                                           this kernel can attach)
  *   na_cgroups na_cgslot na_stats ...       maps (pinned by libbpf, by name)
+ *   link_splice link_fcntl ...              their links (global)
  *   cg<ID>_create cg<ID>_sockops            links of the cgroup with id ID
  *
  * Creation pins maps first, then programs, then attaches; removal goes the
@@ -26,6 +29,7 @@
 #include <unistd.h>
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include "config.h"
@@ -42,6 +46,42 @@ static const char *const prog_pins[] = {
 	"prog_getsockopt",
 };
 #define NA_NUM_PROGS (sizeof(prog_pins) / sizeof(prog_pins[0]))
+
+/*
+ * The protections that need tracing programs, global rather than per
+ * cgroup. Each is loaded only where the kernel has the function it attaches
+ * to; status says which are active.
+ */
+static const struct na_guard {
+	const char *prog_pin, *link_pin;
+	const char *target;	/* kernel function, or tracepoint's BTF typedef */
+	int kind;		/* BTF_KIND_FUNC or BTF_KIND_TYPEDEF */
+	const char *what;	/* for status */
+} guards[] = {
+	/* Tried without first when the object does not load. */
+	{ "prog_splice", "link_splice", "security_file_permission", BTF_KIND_FUNC,
+	  "splice()/sendfile() from a fast-path socket fails with EINVAL, so programs read instead" },
+	{ "prog_rxwatch", "link_rxwatch", "btf_trace_tcp_rcv_space_adjust", BTF_KIND_TYPEDEF,
+	  "redirected bytes only go to sockets seen reading with recv(), never with splice()" },
+};
+#define NA_NUM_GUARDS (sizeof(guards) / sizeof(guards[0]))
+#define NA_GUARD_RXWATCH 1
+
+static struct bpf_program *guard_prog(struct na_bypass *skel, size_t i)
+{
+	struct bpf_program *p[] = {
+		skel->progs.na_splice_guard, skel->progs.na_rx_watch,
+	};
+
+	return p[i];
+}
+
+/* Whether the running kernel's BTF has the place a tracing program
+ * attaches to. */
+static bool kernel_has(const struct btf *vmlinux, const struct na_guard *g)
+{
+	return vmlinux && btf__find_by_name_kind(vmlinux, g->target, g->kind) > 0;
+}
 
 const char *na_state_dir(const char *opt)
 {
@@ -253,28 +293,58 @@ static int load_and_pin(struct na_state *st)
 {
 	struct bpf_program *progs[NA_NUM_PROGS];
 	long page = sysconf(_SC_PAGESIZE);
-	struct na_bypass *skel;
-	struct bpf_map *map;
+	struct na_bypass *skel = NULL;
+	struct btf *vmlinux;
+	bool want[NA_NUM_GUARDS];
 	char path[PATH_MAX];
 	int err = -EINVAL;
 	size_t i;
+	int tries;
 
-	skel = na_bypass__open();
-	if (!skel) {
-		err = -errno;
-		na_err("cannot open the BPF object: %s", strerror(-err));
-		return err;
+	vmlinux = btf__load_vmlinux_btf();
+	if (!vmlinux)
+		na_dbg("no kernel BTF: the tracing protections are not loaded");
+	for (i = 0; i < NA_NUM_GUARDS; i++)
+		want[i] = kernel_has(vmlinux, &guards[i]);
+	btf__free(vmlinux);
+
+	/* A kernel that cannot load a tracing program (no trampolines on
+	 * this architecture, or one that lockdown forbids) still gets the
+	 * datapath: each further try leaves out one more of them, and status
+	 * says what is missing. */
+	for (tries = 0; tries <= (int)NA_NUM_GUARDS; tries++) {
+		struct bpf_map *map;
+
+		skel = na_bypass__open();
+		if (!skel) {
+			err = -errno;
+			na_err("cannot open the BPF object: %s", strerror(-err));
+			return err;
+		}
+		if (page > 0)
+			skel->rodata->na_page_size = page;
+		for (i = 0; i < NA_NUM_GUARDS; i++)
+			bpf_program__set_autoload(guard_prog(skel, i), want[i]);
+		bpf_object__for_each_map(map, skel->obj) {
+			if (bpf_map__is_internal(map))
+				continue;
+			err = na_state_pin_path(st, bpf_map__name(map), path, sizeof(path));
+			if (err || (err = bpf_map__set_pin_path(map, path)))
+				goto out;
+		}
+		err = na_bypass__load(skel);
+		if (!err)
+			break;
+		na_bypass__destroy(skel);
+		skel = NULL;
+		for (i = 0; i < NA_NUM_GUARDS && !want[i]; i++)
+			;
+		if (i == NA_NUM_GUARDS)
+			break;	/* the datapath itself failed */
+		na_dbg("cannot load %s (%s): going on without it",
+		       guards[i].prog_pin, strerror(-err));
+		want[i] = false;
 	}
-	if (page > 0)
-		skel->rodata->na_page_size = page;
-	bpf_object__for_each_map(map, skel->obj) {
-		if (bpf_map__is_internal(map))
-			continue;
-		err = na_state_pin_path(st, bpf_map__name(map), path, sizeof(path));
-		if (err || (err = bpf_map__set_pin_path(map, path)))
-			goto out;
-	}
-	err = na_bypass__load(skel);
 	if (err) {
 		struct na_feature f[NA_MAX_FEATURES];
 		size_t k, n = na_probe_features(f);
@@ -305,10 +375,66 @@ static int load_and_pin(struct na_state *st)
 		if (err)
 			goto out;
 	}
+	for (i = 0; i < NA_NUM_GUARDS; i++) {
+		if (!want[i])
+			continue;
+		err = na_state_pin_path(st, guards[i].prog_pin, path, sizeof(path));
+		if (err || (err = na_pin_prog_once(guard_prog(skel, i), path)))
+			goto out;
+	}
 	err = 0;
 out:
 	na_bypass__destroy(skel);
 	return err;
+}
+
+/* Attach each pinned tracing program whose link is not pinned yet (a new
+ * state, or one an interrupted run left without it). */
+static int attach_guards(struct na_state *st)
+{
+	char path[PATH_MAX];
+	int err = 0;
+	size_t i;
+
+	for (i = 0; i < NA_NUM_GUARDS && !err; i++) {
+		int prog, link;
+
+		err = na_state_pin_path(st, guards[i].link_pin, path, sizeof(path));
+		if (err || access(path, F_OK) == 0)
+			continue;
+		prog = na_state_get_pin(st, guards[i].prog_pin);
+		if (prog == -ENOENT)
+			continue;	/* this kernel cannot have it */
+		if (prog < 0)
+			return prog;
+		link = bpf_raw_tracepoint_open(NULL, prog);
+		if (link < 0) {
+			err = -errno;
+			na_err("cannot attach %s to %s: %s", guards[i].prog_pin,
+			       guards[i].target, strerror(-err));
+		} else if (bpf_obj_pin(link, path)) {
+			err = -errno;
+			na_err("cannot pin %s: %s", path, strerror(-err));
+		}
+		if (link >= 0)
+			close(link);
+		close(prog);
+	}
+	return err;
+}
+
+size_t na_state_protections(const struct na_state *st, struct na_protection *p)
+{
+	char path[PATH_MAX];
+	size_t i;
+
+	for (i = 0; i < NA_NUM_GUARDS; i++) {
+		p[i].name = guards[i].prog_pin + strlen("prog_");
+		p[i].what = guards[i].what;
+		p[i].active = na_state_pin_path(st, guards[i].link_pin, path, sizeof(path)) == 0 &&
+			      access(path, F_OK) == 0;
+	}
+	return i;
 }
 
 int na_pin_prog_once(struct bpf_program *prog, const char *path)
@@ -459,6 +585,9 @@ int na_state_open(struct na_state *st, const char *dir, unsigned int flags)
 			       st->dir, strerror(-err));
 			goto fail;
 		}
+		err = attach_guards(st);
+		if (err)
+			goto fail;
 	}
 	return 0;
 fail:

@@ -86,6 +86,17 @@ struct na_feature {
 /* Probe by loading tiny programs; fills f, returns how many. */
 size_t na_probe_features(struct na_feature *f);
 
+/* A protection of the local bypass that needs a tracing program. */
+struct na_protection {
+	const char *name;	/* splice, fcntl, ioctl, lowat */
+	const char *what;	/* what it does, one line */
+	bool active;		/* its link is pinned (attached) */
+};
+#define NA_MAX_PROTECTIONS 8
+/* Fills p with each protection and whether it is attached; returns how
+ * many. */
+size_t na_state_protections(const struct na_state *st, struct na_protection *p);
+
 /* Set key of the per-CPU map fd to zeros (value_size bytes per CPU);
  * flags as for bpf_map_update_elem, an existing key is fine with
  * BPF_NOEXIST. 0 or negative errno. */

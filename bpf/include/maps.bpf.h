@@ -52,14 +52,33 @@ struct {
 	__type(value, __u64);
 } na_sockaddr SEC(".maps");
 
-/* Listeners of enrolled cgroups: how many per (netns, port). A connecting
- * socket joins only when its destination port is here. */
+/* Listeners of enrolled cgroups: how many per (netns, port), and the
+ * latest one. A connecting socket joins only when its destination port is
+ * here and that listener is event-driven. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, NA_LISTEN_MAX);
 	__type(key, struct na_listen_key);
-	__type(value, __u32);
+	__type(value, struct na_listen_val);
 } na_listeners SEC(".maps");
+
+/* How each fast-path socket (and listener) was seen reading, by its kernel
+ * address (enum na_rx_flags); an entry goes when the socket closes. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, NA_SOCKHASH_MAX + NA_LISTEN_MAX);
+	__type(key, __u64);
+	__type(value, __u64);	/* 64 bits for the atomic or */
+} na_rxstate SEC(".maps");
+
+/* Moves whenever a socket is seen splicing, so that senders look at
+ * na_rxstate again before their next redirect. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} na_fitgen SEC(".maps");
 
 /* Per-socket state; BPF_F_CLONE hands it on to accepted sockets. */
 struct {

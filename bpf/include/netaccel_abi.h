@@ -109,12 +109,21 @@ enum na_path {
 	NA_PATH_REDIRECT = 1,	/* straight to the peer's receive queue */
 	NA_PATH_PASS = 2,	/* the normal TCP path, for good */
 	NA_PATH_THROTTLED = 3,	/* TCP while the peer catches up, then back */
+	NA_PATH_DEFERRED = 4,	/* TCP until the peer can take redirected bytes */
 };
 
 enum na_sk_flags {
 	NA_SKF_JOINED = 1 << 0,	/* inserted in the sockhash */
 	NA_SKF_DECIDED = 1 << 1, /* its connection was considered for joining */
 	NA_SKF_LISTENER = 1 << 2, /* a listener counted in na_listeners */
+	NA_SKF_SPLICED = 1 << 3, /* seen splicing, or its splice refused (counted once) */
+	NA_SKF_PEER_OK = 1 << 4, /* the peer was seen reading with recv, as of fit_gen */
+};
+
+/* na_rxstate value: how a socket reads its TCP bytes. */
+enum na_rx_flags {
+	NA_RX_RECV = 1 << 0,	/* with read/recv/recvmsg: redirected bytes reach it */
+	NA_RX_SPLICE = 1 << 1,	/* with splice/sendfile: they never would */
 };
 
 /* Per-socket state in SK_STORAGE (cloned to accepted sockets). */
@@ -124,9 +133,19 @@ struct na_sk_state {
 	__u8 want;		/* enum na_want */
 	__u8 path;		/* enum na_path */
 	__u8 flags;		/* enum na_sk_flags */
-	__u8 _pad[5];
+	__u8 _pad;
+	__u32 fit_gen;		/* na_fitgen when NA_SKF_PEER_OK was set */
 	struct na_sock_key peer; /* key of the other end, set on joining */
-	__u64 peer_addr;	/* its kernel address, found at the first redirect */
+	__u64 peer_addr;	/* its kernel address, found at the first send */
+	__u64 listener;		/* a listener's own address (cloned to accepted sockets) */
+};
+
+/* na_listeners value: listeners on one (netns, port), and the kernel
+ * address of the latest, whose file says whether it is event-driven. */
+struct na_listen_val {
+	__u32 count;
+	__u32 _pad;
+	__u64 sk;
 };
 
 /*
@@ -150,6 +169,13 @@ struct na_stats {
 	__u64 backlog_resumed;	/* moves back to the fast path once it caught up */
 	__u64 tags_on;		/* sockets an application opted in (NETACCEL_TAG 1) */
 	__u64 tags_off;		/* sockets an application opted out (NETACCEL_TAG 0) */
+	__u64 kept_blocking;	/* not joined: a blocking socket, or accepted from a blocking listener */
+	__u64 kept_rcvlowat;	/* not joined: SO_RCVLOWAT above 1 */
+	__u64 kept_splice;	/* not joined: accepted from a listener whose sockets splice */
+	__u64 splice_seen;	/* fast-path sockets seen reading with splice()/sendfile() */
+	__u64 deferred;		/* first send took TCP: the peer could not take redirects yet */
+	__u64 deferred_joined;	/* deferred connections that moved to the fast path */
+	__u64 peer_unfit;	/* sends moved to TCP: the peer turned blocking, set SO_RCVLOWAT or spliced */
 };
 
 #define NA_COUNTER_NAMES                                                     \
@@ -157,7 +183,9 @@ struct na_stats {
 	"sockets_skipped", "sockets_untagged", "join_failed",               \
 	"msgs_redirected", "bytes_redirected", "msgs_passed", "bytes_passed", \
 	"misses", "fallbacks", "backlog_limited", "backlog_resumed",       \
-	"tags_on", "tags_off"
+	"tags_on", "tags_off", "kept_blocking", "kept_rcvlowat",            \
+	"kept_splice", "splice_seen", "deferred", "deferred_joined",        \
+	"peer_unfit"
 
 #define NA_NUM_COUNTERS (sizeof(struct na_stats) / sizeof(__u64))
 
