@@ -295,23 +295,34 @@ in_cg() {
 }
 
 # One TCP connection over loopback made by a process in cgroup directory
-# $1: 1000 bytes one way, 10 back, then both ends close. Prints "ok 1000 10".
+# $1, written as an event-driven program is (non-blocking sockets, poll):
+# one byte each way first (a connection's first bytes take TCP until the
+# receiver has been seen reading them), then 1000 bytes one way and 10 back,
+# then both ends close. Prints "ok 1000 10".
 tcp_exchange_in() {
 	(echo "$BASHPID" >"$1/cgroup.procs" && exec "$PYTHON" -c '
-import socket
-l = socket.socket()
-l.bind(("127.0.0.1", 0))
-l.listen(1)
-c = socket.create_connection(l.getsockname())
-s, _ = l.accept()
+import select, socket
+def wait(s, ev):
+    p = select.poll(); p.register(s, ev)
+    if not p.poll(10000): raise SystemExit("timed out")
+def recv(s, n):
+    got = b""
+    while len(got) < n:
+        wait(s, select.POLLIN)
+        d = s.recv(n - len(got))
+        if not d: raise SystemExit("early EOF")
+        got += d
+    return got
+l = socket.socket(); l.setblocking(False)
+l.bind(("127.0.0.1", 0)); l.listen(1)
+c = socket.socket(); c.setblocking(False)
+c.connect_ex(l.getsockname()); wait(c, select.POLLOUT)
+wait(l, select.POLLIN); s, _ = l.accept(); s.setblocking(False)
+c.send(b"w"); recv(s, 1); s.send(b"w"); recv(c, 1)
 c.sendall(b"x" * 1000)
-got = b""
-while len(got) < 1000:
-    got += s.recv(4096)
+got = recv(s, 1000)
 s.sendall(b"y" * 10)
-back = b""
-while len(back) < 10:
-    back += c.recv(10)
+back = recv(c, 10)
 for x in (c, s, l):
     x.close()
 print("ok", len(got), len(back))

@@ -36,7 +36,8 @@ before=$(counter "$OPTIN" bytes_redirected)
 expect_out "a pair under netaccel-ctl run in an opt-in cgroup is accelerated" \
 	'^client=1 accepted=1$' "$CTL" run --cgroup "$OPTIN" -- "$PROBE" pair
 after=$(counter "$OPTIN" bytes_redirected)
-check "... and stats counts its bytes as redirected ($before -> $after)" test "$after" -ge $((before + 400000))
+# Each direction's first write takes TCP until its reader has read it.
+check "... and stats counts its bytes as redirected ($before -> $after)" test "$after" -ge $((before + 400000 - 2 * 4096))
 check "... and its tags (tags_on)" test "$(counter "$OPTIN" tags_on)" -ge 2
 
 before=$(counter "$OPTIN" bytes_redirected)

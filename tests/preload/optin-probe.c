@@ -26,6 +26,7 @@
 #include <netinet/in.h>
 #include <netinet/ip.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -166,7 +167,16 @@ static int parse_tag(const char *s)
 	exit(2);
 }
 
-/* Move n bytes from a to b and check them. */
+/* Wait until fd is ready for ev (bounded: 10 s). */
+static int ready(int fd, short ev)
+{
+	struct pollfd p = { .fd = fd, .events = ev };
+
+	return poll(&p, 1, 10000) == 1 ? 0 : -1;
+}
+
+/* Move n bytes from a to b and check them; both are non-blocking, as in
+ * an event-driven program (only those take the fast path). */
 static int shuttle(int a, int b, size_t n, unsigned char seed)
 {
 	unsigned char out[4096], in[4096];
@@ -177,11 +187,15 @@ static int shuttle(int a, int b, size_t n, unsigned char seed)
 		k = n - done < sizeof(out) ? n - done : sizeof(out);
 		for (i = 0; i < k; i++)
 			out[i] = (unsigned char)(seed + done + i);
-		if (write(a, out, k) != (ssize_t)k)
+		if (ready(a, POLLOUT) || write(a, out, k) != (ssize_t)k)
 			return -1;
 		done += k;
 		while (got < done) {
+			if (ready(b, POLLIN))
+				return -1;
 			r = read(b, in, sizeof(in) < done - got ? sizeof(in) : done - got);
+			if (r < 0 && errno == EAGAIN)
+				continue;
 			if (r <= 0)
 				return -1;
 			for (i = 0; i < (size_t)r; i++)
@@ -207,15 +221,17 @@ static int cmd_pair(int argc, char **argv)
 			ctag = parse_tag(argv[i + 1]);
 	}
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	l = socket(AF_INET, SOCK_STREAM, 0);
-	c = socket(AF_INET, SOCK_STREAM, 0);
+	l = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	c = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
 	if (ltag != 9 && netaccel_set_tag(l, ltag))
 		FAIL("setting the listener's tag: %s", errname(errno));
 	if (ctag != 9 && netaccel_set_tag(c, ctag))
 		FAIL("setting the client's tag: %s", errname(errno));
 	if (bind(l, (struct sockaddr *)&sa, sizeof(sa)) || listen(l, 1) ||
 	    getsockname(l, (struct sockaddr *)&sa, &sl) ||
-	    connect(c, (struct sockaddr *)&sa, sizeof(sa)) || (s = accept(l, NULL, NULL)) < 0) {
+	    (connect(c, (struct sockaddr *)&sa, sizeof(sa)) && errno != EINPROGRESS) ||
+	    ready(c, POLLOUT) || ready(l, POLLIN) ||
+	    (s = accept4(l, NULL, NULL, SOCK_NONBLOCK)) < 0) {
 		perror("optin-probe: pair");
 		return 1;
 	}
