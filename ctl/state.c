@@ -57,12 +57,16 @@ static const struct na_guard {
 	const char *target;	/* kernel function, or tracepoint's BTF typedef */
 	int kind;		/* BTF_KIND_FUNC or BTF_KIND_TYPEDEF */
 	const char *what;	/* for status */
+	const char *if_missing;
 } guards[] = {
 	/* Tried without first when the object does not load. */
 	{ "prog_splice", "link_splice", "security_file_permission", BTF_KIND_FUNC,
-	  "splice()/sendfile() from a fast-path socket fails with EINVAL, so programs read instead" },
+	  "splice()/sendfile() from a fast-path socket fails with EINVAL, so programs read instead",
+	  " (this kernel refuses fmod_ret programs: a program that reads a socket with recv() and "
+	  "then splices from it before its process spliced anything can stall)" },
 	{ "prog_rxwatch", "link_rxwatch", "btf_trace_tcp_rcv_space_adjust", BTF_KIND_TYPEDEF,
-	  "redirected bytes only go to sockets seen reading with recv(), never with splice()" },
+	  "redirected bytes only go to sockets seen reading with recv(), in processes that never spliced",
+	  " (no tp_btf on this kernel: nothing is redirected, every connection stays on TCP)" },
 };
 #define NA_NUM_GUARDS (sizeof(guards) / sizeof(guards[0]))
 #define NA_GUARD_RXWATCH 1
@@ -426,15 +430,19 @@ static int attach_guards(struct na_state *st)
 size_t na_state_protections(const struct na_state *st, struct na_protection *p)
 {
 	char path[PATH_MAX];
-	size_t i;
+	size_t i, n = 0;
 
-	for (i = 0; i < NA_NUM_GUARDS; i++) {
-		p[i].name = guards[i].prog_pin + strlen("prog_");
-		p[i].what = guards[i].what;
-		p[i].active = na_state_pin_path(st, guards[i].link_pin, path, sizeof(path)) == 0 &&
+	/* In the datapath itself: always there. */
+	p[n++] = (struct na_protection){ "blocking",
+		"blocking sockets and sockets with SO_RCVLOWAT above 1 stay on TCP", "", true };
+	for (i = 0; i < NA_NUM_GUARDS; i++, n++) {
+		p[n].name = guards[i].prog_pin + strlen("prog_");
+		p[n].what = guards[i].what;
+		p[n].if_missing = guards[i].if_missing;
+		p[n].active = na_state_pin_path(st, guards[i].link_pin, path, sizeof(path)) == 0 &&
 			      access(path, F_OK) == 0;
 	}
-	return i;
+	return n;
 }
 
 int na_pin_prog_once(struct bpf_program *prog, const char *path)

@@ -90,6 +90,7 @@ size_t na_probe_features(struct na_feature *f);
 struct na_protection {
 	const char *name;	/* splice, fcntl, ioctl, lowat */
 	const char *what;	/* what it does, one line */
+	const char *if_missing;	/* what follows when it is not active */
 	bool active;		/* its link is pinned (attached) */
 };
 #define NA_MAX_PROTECTIONS 8

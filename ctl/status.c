@@ -182,9 +182,22 @@ int cmd_status(struct na_ctl *ctl, int argc, char **argv)
 	}
 
 	if (have_state) {
+		struct na_protection prot[NA_MAX_PROTECTIONS];
+		size_t nprot = na_state_protections(&st, prot);
+
 		fill = na_state_sockhash_fill(&st);
 		if (json) {
-			json_object *jp = json_object_new_object();
+			json_object *jp = json_object_new_object(), *jpr = json_object_new_array();
+
+			for (i = 0; i < nprot; i++) {
+				json_object *e = json_object_new_object();
+
+				json_object_object_add(e, "name", json_object_new_string(prot[i].name));
+				json_object_object_add(e, "active", json_object_new_boolean(prot[i].active));
+				json_object_object_add(e, "what", json_object_new_string(prot[i].what));
+				json_object_array_add(jpr, e);
+			}
+			json_object_object_add(jo, "protections", jpr);
 
 			json_object_object_add(jp, "na_sock_create", json_object_new_int64(prog_id(st.prog_create)));
 			json_object_object_add(jp, "na_sockops", json_object_new_int64(prog_id(st.prog_sockops)));
@@ -200,6 +213,11 @@ int cmd_status(struct na_ctl *ctl, int argc, char **argv)
 			       prog_id(st.prog_create), prog_id(st.prog_sockops), prog_id(st.prog_msg),
 			       prog_id(st.prog_setsockopt), prog_id(st.prog_getsockopt));
 			printf("fast path: %ld sockets in na_sockhash (max %d)\n", fill, NA_SOCKHASH_MAX);
+			printf("protections:\n");
+			for (i = 0; i < nprot; i++)
+				printf("  %-8s %-11s %s%s\n", prot[i].name,
+				       prot[i].active ? "active" : "unavailable", prot[i].what,
+				       prot[i].active ? "" : prot[i].if_missing);
 			printf("%-40s %10s %-7s %-9s %6s  %s\n", "CGROUP", "ID", "MODE", "STATE", "LIVE", "LINKS");
 		}
 		for (slot = 0; slot < NA_MAX_CGROUPS; slot++) {

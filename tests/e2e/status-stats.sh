@@ -61,6 +61,27 @@ else
 fi
 end
 
+# The receive watch is what lets the bypass redirect at all; the splice
+# guard needs fmod_ret, which some kernels refuse: status says which.
+begin "status lists the protections and which are active"
+run na status --json
+if parses; then
+	[ "$(json '" ".join(p["name"] for p in d["protections"])' <<<"$OUT")" = "blocking splice rxwatch" ] ||
+		why "protections: $(json 'd["protections"]' <<<"$OUT")"
+	[ "$(json '[p["active"] for p in d["protections"] if p["name"] in ("blocking", "rxwatch")]' <<<"$OUT" | tr '\n' ' ')" = "True True " ] ||
+		why "blocking and rxwatch are not both active"
+	guard=$(json '[p["active"] for p in d["protections"] if p["name"] == "splice"][0]' <<<"$OUT")
+	diag "splice guard active on this kernel: $guard"
+else
+	why "not JSON"
+fi
+run na status
+grep -q "^  rxwatch  active " <<<"$OUT" || why "status text does not show the receive watch active"
+if [ "${guard:-}" = False ]; then
+	grep -q "^  splice   unavailable .*can stall" <<<"$OUT" || why "status does not say what the missing splice guard means"
+fi
+end
+
 begin "stats --json parses and lists both cgroups with their modes and every counter"
 run na stats --json
 [ "$RC" = 0 ] || why "exit code $RC"
