@@ -159,42 +159,111 @@ enum na_unfit {
 };
 
 /*
- * Whether the kernel's sockmap receive path serves sk exactly like TCP:
- * only for an event-driven socket (see the top of this file). sk may be
- * any socket's address, also one being freed, so every read is fault-safe:
- * a wrong answer only keeps bytes on TCP, or keeps a socket from joining.
+ * What a sender reads of another socket, by its kernel address, without a
+ * reference (sk_msg may not hold one): should the socket be gone and its
+ * memory reused, a wrong value only keeps bytes on TCP, or keeps a socket
+ * from joining, and both keep every byte and its order.
  */
+struct na_peer_view {
+	int unfit;		/* enum na_unfit */
+	__u32 backlog;		/* redirected bytes it has not read */
+	__u32 rcvbuf;
+	__u32 copied_seq, rcv_nxt;
+};
+
+/* The kernel keeps flags in the low bits of sk_user_data (the pointer is at
+ * least 8-byte aligned). Kernels without the sockmap FIONREAD fix have no
+ * msg_tot_len: the backlog bound then has nothing to measure. */
+#define NA_PSOCK(user_data) ((__u64)(user_data) & ~7ULL)
+
+static __always_inline int flags_unfit(int rcvlowat, __u64 file, unsigned int f_flags)
+{
+	if (rcvlowat > 1)
+		return NA_UNFIT_RCVLOWAT;
+	if (!file)
+		return NA_UNFIT_NOFILE;
+	return f_flags & O_NONBLOCK ? NA_FIT : NA_UNFIT_BLOCKING;
+}
+
+/* Fill v; with seqs, also the peer's TCP sequence numbers. Direct loads
+ * where the kernel has bpf_rdonly_cast (6.2+: faults read as 0, a few ns
+ * each), fault-safe helper reads elsewhere. */
+static __always_inline void peer_view(__u64 addr, struct na_peer_view *v, int seqs)
+{
+	__u64 so = 0, file = 0, psock;
+	unsigned int f_flags = 0;
+	int rcvlowat;
+
+	__builtin_memset(v, 0, sizeof(*v));
+	if (!addr) {
+		v->unfit = NA_UNFIT_NOFILE;
+		return;
+	}
+	if (bpf_rdonly_cast) {
+		struct sock *sk = bpf_rdonly_cast((void *)addr, bpf_core_type_id_kernel(struct sock));
+		struct socket *sock;
+		struct file *f;
+		struct sk_psock *ps;
+		struct tcp_sock *tp;
+
+		rcvlowat = sk->sk_rcvlowat;
+		v->rcvbuf = sk->sk_rcvbuf;
+		so = (__u64)sk->sk_socket;
+		psock = NA_PSOCK(sk->sk_user_data);
+		if (so) {
+			sock = bpf_rdonly_cast((void *)so, bpf_core_type_id_kernel(struct socket));
+			file = (__u64)sock->file;
+		}
+		if (file) {
+			f = bpf_rdonly_cast((void *)file, bpf_core_type_id_kernel(struct file));
+			f_flags = f->f_flags;
+		}
+		if (psock && bpf_core_field_exists(struct sk_psock, msg_tot_len)) {
+			ps = bpf_rdonly_cast((void *)psock, bpf_core_type_id_kernel(struct sk_psock));
+			v->backlog = ps->msg_tot_len;
+		}
+		if (seqs) {
+			tp = bpf_rdonly_cast((void *)addr, bpf_core_type_id_kernel(struct tcp_sock));
+			v->copied_seq = tp->copied_seq;
+			v->rcv_nxt = tp->rcv_nxt;
+		}
+	} else {
+		struct sock *sk = (struct sock *)addr;
+		struct sk_psock *ps;
+
+		rcvlowat = BPF_CORE_READ(sk, sk_rcvlowat);
+		v->rcvbuf = BPF_CORE_READ(sk, sk_rcvbuf);
+		so = (__u64)BPF_CORE_READ(sk, sk_socket);
+		psock = NA_PSOCK(BPF_CORE_READ(sk, sk_user_data));
+		if (so)
+			file = (__u64)BPF_CORE_READ((struct socket *)so, file);
+		if (file)
+			f_flags = BPF_CORE_READ((struct file *)file, f_flags);
+		ps = (struct sk_psock *)psock;
+		if (psock && bpf_core_field_exists(struct sk_psock, msg_tot_len))
+			v->backlog = BPF_CORE_READ(ps, msg_tot_len);
+		if (seqs) {
+			v->copied_seq = BPF_CORE_READ((struct tcp_sock *)addr, copied_seq);
+			v->rcv_nxt = BPF_CORE_READ((struct tcp_sock *)addr, rcv_nxt);
+		}
+	}
+	v->unfit = flags_unfit(rcvlowat, file, f_flags);
+}
+
+/* Whether sk's receive side is event-driven (see the top of this file). */
 static __always_inline int rx_unfit(__u64 addr)
 {
-	struct socket *so;
-	struct sock *sk;
-	struct file *f;
+	struct na_peer_view v;
 
-	if (!addr)
-		return NA_UNFIT_NOFILE;
-	if (bpf_rdonly_cast) {
-		/* Direct loads: faults read as 0. */
-		sk = bpf_rdonly_cast((void *)addr, bpf_core_type_id_kernel(struct sock));
-		if (sk->sk_rcvlowat > 1)
-			return NA_UNFIT_RCVLOWAT;
-		so = sk->sk_socket;
-		if (!so)
-			return NA_UNFIT_NOFILE;
-		so = bpf_rdonly_cast(so, bpf_core_type_id_kernel(struct socket));
-		f = so->file;
-		if (!f)
-			return NA_UNFIT_NOFILE;
-		f = bpf_rdonly_cast(f, bpf_core_type_id_kernel(struct file));
-		return f->f_flags & O_NONBLOCK ? NA_FIT : NA_UNFIT_BLOCKING;
-	}
-	sk = (struct sock *)addr;
-	if (BPF_CORE_READ(sk, sk_rcvlowat) > 1)
-		return NA_UNFIT_RCVLOWAT;
-	so = BPF_CORE_READ(sk, sk_socket);
-	f = so ? BPF_CORE_READ(so, file) : 0;
-	if (!f)
-		return NA_UNFIT_NOFILE;
-	return BPF_CORE_READ(f, f_flags) & O_NONBLOCK ? NA_FIT : NA_UNFIT_BLOCKING;
+	peer_view(addr, &v, 0);
+	return v.unfit;
+}
+
+/* The most redirected bytes a peer may leave unread: its SO_RCVBUF, or
+ * na_backlog_min if that is larger. */
+static __always_inline __u32 backlog_limit(const struct na_peer_view *v)
+{
+	return v->rcvbuf > na_backlog_min ? v->rcvbuf : na_backlog_min;
 }
 
 static __always_inline __u32 fitgen(void)
@@ -213,20 +282,25 @@ static __always_inline __u64 rxstate(__u64 addr)
 
 /*
  * Whether the peer can take redirected bytes now: it is event-driven (its
- * flags can change at any time, so they are read on every send), and it
- * has been seen reading with recv() and never with splice() (remembered
- * until na_fitgen moves, which it does when any socket is seen splicing).
+ * flags can change at any time, so they are read on every send), it has
+ * been seen reading with recv() and never with splice(), and the process
+ * that read it has not spliced from any fast-path socket (HAProxy reads a
+ * connection's first bytes with recv(), then splices). The last two are
+ * remembered until na_fitgen moves, which it does at every splice seen.
  */
-static __always_inline int peer_fit(struct na_sk_state *st)
+static __always_inline int peer_fit(struct na_sk_state *st, const struct na_peer_view *v)
 {
-	__u32 g;
+	__u32 g, tgid;
+	__u64 rx;
 
-	if (rx_unfit(st->peer_addr))
+	if (v->unfit)
 		return 0;
 	g = fitgen();
 	if ((st->flags & NA_SKF_PEER_OK) && st->fit_gen == g)
 		return 1;
-	if (rxstate(st->peer_addr) != NA_RX_RECV) {
+	rx = rxstate(st->peer_addr);
+	tgid = rx >> 32;
+	if ((__u32)rx != NA_RX_RECV || bpf_map_lookup_elem(&na_splicers, &tgid)) {
 		st->flags &= ~NA_SKF_PEER_OK;
 		return 0;
 	}
@@ -620,56 +694,21 @@ int na_sockops(struct bpf_sock_ops *ops)
 	return 1;
 }
 
-/* Redirected bytes the peer has not read yet, and the most it may hold.
- * Moving to TCP past the limit keeps the order, because the receiver
- * drains its redirect queue before it reads its TCP queue. */
-static __always_inline __u32 peer_backlog(const struct na_sk_state *st,
-					  __u32 *limit)
-{
-	struct sock *peer = (struct sock *)st->peer_addr;
-	struct sk_psock *psock;
-	int rcvbuf;
-
-	/* Read without a reference (sk_msg may not hold one), with
-	 * fault-safe reads: should the peer be gone and its memory reused,
-	 * a wrong value only moves the connection to TCP early or keeps it
-	 * there, and both keep every byte and its order. */
-	*limit = na_backlog_min;
-	if (!peer)
-		return 0;
-	rcvbuf = BPF_CORE_READ(peer, sk_rcvbuf);
-	if (rcvbuf > 0 && (__u32)rcvbuf > *limit)
-		*limit = rcvbuf;
-	/* The kernel keeps flags in the low bits of sk_user_data (the
-	 * pointer is at least 8-byte aligned). */
-	psock = (struct sk_psock *)((__u64)BPF_CORE_READ(peer, sk_user_data) & ~7ULL);
-	/* Kernels without the sockmap FIONREAD fix have no count: the bound
-	 * then has nothing to measure and never trips. */
-	if (!psock || !bpf_core_field_exists(psock->msg_tot_len))
-		return 0;
-	return BPF_CORE_READ(psock, msg_tot_len);
-}
-
 /*
  * Back from TCP (throttled or deferred) to the redirect path only when no
- * TCP byte can be behind the next redirected one: every byte we wrote is acknowledged (so it sits
- * in the peer's receive queue), the peer has read them all, and its
- * redirect backlog is down to half the limit. The peer read its redirect
- * queue before those TCP bytes, so nothing older waits anywhere.
+ * TCP byte can be behind the next redirected one: every byte we wrote is
+ * acknowledged (so it sits in the peer's receive queue), the peer has read
+ * them all, and its redirect backlog is down to half the limit. The peer
+ * read its redirect queue before those TCP bytes, so nothing older waits
+ * anywhere. Moving to TCP past the limit keeps the order too, because the
+ * receiver drains its redirect queue before it reads its TCP queue.
  */
-static __always_inline int may_resume(struct sk_msg_md *msg,
-				      const struct na_sk_state *st)
+static __always_inline int may_resume(struct sk_msg_md *msg, const struct na_peer_view *v)
 {
-	struct tcp_sock *own, *peer = (struct tcp_sock *)st->peer_addr;
-	__u32 limit, queued;
+	struct tcp_sock *own = bpf_skc_to_tcp_sock(msg->sk);
 
-	own = bpf_skc_to_tcp_sock(msg->sk);
-	if (!own || !peer || own->write_seq != own->snd_una)
-		return 0;
-	if (BPF_CORE_READ(peer, copied_seq) != BPF_CORE_READ(peer, rcv_nxt))
-		return 0;
-	queued = peer_backlog(st, &limit);
-	return queued <= limit / 2;
+	return own && own->write_seq == own->snd_una && v->copied_seq == v->rcv_nxt &&
+	       v->backlog <= backlog_limit(v) / 2;
 }
 
 /*
@@ -692,9 +731,9 @@ int na_msg(struct sk_msg_md *msg)
 {
 	struct na_sk_state *st;
 	struct bpf_sock *sk = msg->sk;
+	struct na_peer_view v;
 	struct na_stats *s;
 	__u32 len = msg->size;
-	__u32 limit;
 	__u64 *addr;
 
 	if (!sk)
@@ -708,16 +747,17 @@ int na_msg(struct sk_msg_md *msg)
 
 	switch (st->path) {
 	case NA_PATH_REDIRECT:
+		peer_view(st->peer_addr, &v, 0);
 		/* Redirected bytes are charged to the host's TCP memory, not
 		 * to the receiver's buffer, so the kernel never stops a
 		 * sender whose peer does not read. We do: past the limit the
 		 * connection takes TCP, whose window stops the sender. */
-		if (peer_backlog(st, &limit) > limit) {
+		if (v.backlog > backlog_limit(&v)) {
 			st->path = NA_PATH_THROTTLED;
 			s->backlog_limited++;
 			goto pass;
 		}
-		if (!peer_fit(st)) {
+		if (!peer_fit(st, &v)) {
 			st->path = NA_PATH_DEFERRED;
 			s->peer_unfit++;
 			goto pass;
@@ -725,7 +765,8 @@ int na_msg(struct sk_msg_md *msg)
 		break;
 	case NA_PATH_THROTTLED:
 	case NA_PATH_DEFERRED:
-		if (!peer_fit(st) || !may_resume(msg, st))
+		peer_view(st->peer_addr, &v, 1);
+		if (!peer_fit(st, &v) || !may_resume(msg, &v))
 			goto pass;
 		if (st->path == NA_PATH_THROTTLED)
 			s->backlog_resumed++;
@@ -740,7 +781,8 @@ int na_msg(struct sk_msg_md *msg)
 			goto pass;
 		}
 		st->peer_addr = *addr;
-		if (!peer_fit(st)) {
+		peer_view(st->peer_addr, &v, 0);
+		if (!peer_fit(st, &v)) {
 			st->path = NA_PATH_DEFERRED;
 			s->deferred++;
 			goto pass;
@@ -903,10 +945,10 @@ SEC("tp_btf/tcp_rcv_space_adjust")
 int BPF_PROG(na_rx_watch, struct sock *sk)
 {
 #ifdef NA_SYSCALL_NR
+	__u32 zero = 0, one = 1, *gen, tgid = bpf_get_current_pid_tgid() >> 32;
 	struct na_sk_state *st;
 	struct pt_regs *regs;
 	__u64 flag, *v, addr = (__u64)sk;
-	__u32 zero = 0, *gen;
 	long nr;
 
 	st = bpf_sk_storage_get(&na_sk_state, sk, 0, 0);
@@ -925,11 +967,15 @@ int BPF_PROG(na_rx_watch, struct sock *sk)
 	v = bpf_map_lookup_elem(&na_rxstate, &addr);
 	if (v && (*v & flag))
 		return 0;
-	if (v)
+	if (v) {
 		__sync_fetch_and_or(v, flag);
-	else
+	} else {
+		flag |= (__u64)tgid << 32;
 		bpf_map_update_elem(&na_rxstate, &addr, &flag, BPF_NOEXIST);
+		flag &= 0xffffffff;
+	}
 	if (flag == NA_RX_SPLICE) {
+		bpf_map_update_elem(&na_splicers, &tgid, &one, BPF_ANY);
 		if (st->listener)
 			bpf_map_update_elem(&na_rxstate, &st->listener, &flag, BPF_ANY);
 		gen = bpf_map_lookup_elem(&na_fitgen, &zero);
