@@ -34,6 +34,7 @@ struct na_bench_job {
 	char addr[64];		/* address to listen on / connect to */
 	unsigned port;		/* client: the server's port */
 	size_t size;		/* bytes per message / per write */
+	size_t reply;		/* crr: bytes of the reply (size if 0) */
 	long count;		/* timed operations (rr, crr) */
 	long warmup;		/* untimed operations first */
 	double seconds;		/* stream: how long to send */
@@ -152,6 +153,7 @@ struct na_bench_table {
 	const char *title;
 	enum na_bench_kind kind;
 	size_t size;
+	size_t reply;			/* crr: reply bytes (size if 0) */
 	int nvar;
 	struct na_bench_variant v[NA_BENCH_MAX_VARIANTS];
 	int extra_num, extra_den;	/* another ratio to show (-1: none) */

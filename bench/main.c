@@ -74,6 +74,8 @@ static const char *const help_text =
 	"                plain TCP, netaccel bypass, AF_UNIX stream socket\n"
 	"  local-stream  bulk transfer with 16 KiB and 128 KiB writes: same variants\n"
 	"  local-crr     connect, one 64 B request and reply, close: plain, enrolled\n"
+	"  local-http    a connection per request, as HTTP/1.0 clients and ab do:\n"
+	"                128 B request, 4 KiB reply, close: plain, enrolled\n"
 	"  veth-rr       64 B ping-pong between two network namespaces on a bridge:\n"
 	"                through the bridge, veth redirect, host loopback\n"
 	"  veth-stream   128 KiB writes between the namespaces: same variants\n"
@@ -378,6 +380,17 @@ static int build_local_crr(struct bench *b, struct na_bench_table *t, int max)
 	return 1;
 }
 
+/* A connection per request: the workload that must not get slower. */
+static int build_local_http(struct bench *b, struct na_bench_table *t, int max)
+{
+	new_table(b, t, "local-http", NA_BENCH_CRR, 128,
+		  "a connection per request (4 KiB reply, close); requests of");
+	t->reply = 4096;
+	add_variant(t, "plain", "plain loopback TCP", &b->plain, &b->plain);
+	add_variant(t, "enrolled", "both ends enrolled", &b->accel, &b->accel);
+	return 1;
+}
+
 static void veth_variants(struct bench *b, struct na_bench_table *t)
 {
 	struct na_bench_variant *v;
@@ -469,6 +482,7 @@ static const struct scenario {
 	{ "local-rr", build_local_rr },
 	{ "local-stream", build_local_stream },
 	{ "local-crr", build_local_crr },
+	{ "local-http", build_local_http },
 	{ "veth-rr", build_veth_rr, .bridge = true },
 	{ "veth-stream", build_veth_stream, .bridge = true },
 	{ "passthrough", build_passthrough, .bridge = true },
@@ -486,6 +500,7 @@ static void job_of(const struct bench *b, const struct na_bench_table *t,
 	snprintf(j->family, sizeof(j->family), "%s", v->family);
 	snprintf(j->addr, sizeof(j->addr), "%s", v->addr);
 	j->size = t->size;
+	j->reply = t->reply;
 	if (t->kind == NA_BENCH_RR) {
 		j->count = b->run.rr_count;
 		j->warmup = b->run.rr_warmup;

@@ -216,6 +216,19 @@ static int do_accept(int lfd, const struct na_bench_job *j)
 	return fd;
 }
 
+/* crr: the reply can be larger than the request (an HTTP response). */
+static size_t reply_size(const struct na_bench_job *j)
+{
+	return j->reply ? j->reply : j->size;
+}
+
+static size_t buf_size(const struct na_bench_job *j)
+{
+	size_t n = j->size > reply_size(j) ? j->size : reply_size(j);
+
+	return n > READ_CHUNK ? n : READ_CHUNK;
+}
+
 /* ---- server ------------------------------------------------------------- */
 
 static int serve_rr(int lfd, const struct na_bench_job *j, char *buf, double *c0)
@@ -272,7 +285,7 @@ static int serve_crr(int lfd, const struct na_bench_job *j, char *buf, double *c
 		 * client's ports are free again at once. */
 		err = read_full(fd, buf, j->size);
 		if (!err)
-			err = write_full(fd, buf, j->size);
+			err = write_full(fd, buf, reply_size(j));
 		close(fd);
 	}
 	return err;
@@ -283,7 +296,7 @@ static int run_server(const struct na_bench_job *j)
 	struct sockaddr_storage ss;
 	socklen_t len;
 	double c0 = 0;
-	char *buf = calloc(1, j->size > READ_CHUNK ? j->size : READ_CHUNK);
+	char *buf = calloc(1, buf_size(j));
 	int lfd = -1, one = 1, err;
 
 	err = buf ? make_addr(j, 0, &ss, &len) : -ENOMEM;
@@ -420,7 +433,7 @@ static int client_crr(const struct na_bench_job *j, char *buf, struct lat *l,
 			return fd;
 		err = write_full(fd, buf, j->size);
 		if (!err)
-			err = read_full(fd, buf, j->size);
+			err = read_full(fd, buf, reply_size(j));
 		if (!err && read_some(fd, buf, 1) != 0)
 			err = -EPROTO;	/* the server must close after replying */
 		close(fd);
@@ -439,14 +452,14 @@ static int cmp_double(const void *a, const void *b)
 
 static int run_client(const struct na_bench_job *j)
 {
-	char *buf = calloc(1, j->size);
+	char *buf = calloc(1, buf_size(j));
 	struct lat l = { 0 };
 	double t0 = 0, c0 = 0, t1, c1, sum = 0;
 	int err;
 
 	if (!buf)
 		return 1;
-	memset(buf, 'x', j->size);
+	memset(buf, 'x', buf_size(j));
 	if (j->kind == NA_BENCH_RR)
 		err = client_rr(j, buf, &l, &t0, &c0);
 	else if (j->kind == NA_BENCH_STREAM)
@@ -477,16 +490,16 @@ static int run_client(const struct na_bench_job *j)
 int na_bench_job_argv(const struct na_bench_job *j, const char *role,
 		      char **argv, size_t max, char *buf, size_t buflen)
 {
-	int n = snprintf(buf, buflen, "%s%c%s%c%s%c%s%c%u%c%zu%c%ld%c%ld%c%g",
+	int n = snprintf(buf, buflen, "%s%c%s%c%s%c%s%c%u%c%zu%c%zu%c%ld%c%ld%c%g",
 			 role, 0, kinds[j->kind], 0, j->family, 0, j->addr, 0,
-			 j->port, 0, j->size, 0, j->count, 0, j->warmup, 0,
+			 j->port, 0, j->size, 0, j->reply, 0, j->count, 0, j->warmup, 0,
 			 j->seconds);
 	size_t k = 0;
 
-	if (n < 0 || (size_t)n >= buflen || max < 11)
+	if (n < 0 || (size_t)n >= buflen || max < 12)
 		return -E2BIG;
 	argv[k++] = (char *)"--worker";
-	for (char *p = buf; p <= buf + n && k < 10; p += strlen(p) + 1)
+	for (char *p = buf; p <= buf + n && k < 11; p += strlen(p) + 1)
 		argv[k++] = p;
 	argv[k] = NULL;
 	return (int)k;
@@ -497,7 +510,7 @@ int na_bench_worker(int argc, char **argv)
 	struct na_bench_job j = { 0 };
 	char *end;
 
-	if (argc != 9)
+	if (argc != 10)
 		goto bad;
 	for (j.kind = 0; j.kind < 3 && strcmp(argv[1], kinds[j.kind]); j.kind++)
 		;
@@ -507,9 +520,10 @@ int na_bench_worker(int argc, char **argv)
 	snprintf(j.addr, sizeof(j.addr), "%s", argv[3]);
 	j.port = (unsigned)strtoul(argv[4], &end, 10);
 	j.size = strtoul(argv[5], &end, 10);
-	j.count = strtol(argv[6], &end, 10);
-	j.warmup = strtol(argv[7], &end, 10);
-	j.seconds = strtod(argv[8], &end);
+	j.reply = strtoul(argv[6], &end, 10);
+	j.count = strtol(argv[7], &end, 10);
+	j.warmup = strtol(argv[8], &end, 10);
+	j.seconds = strtod(argv[9], &end);
 	if (!j.size || j.count < 0 || j.warmup < 0)
 		goto bad;
 	if (!strcmp(argv[0], "server"))

@@ -330,15 +330,21 @@ int na_sock_create(struct bpf_sock *sk)
 		return 1;
 
 	/* The deepest enrolled ancestor wins, so that a child enrolled in its
-	 * own right is counted as itself and not as its parent. */
-	for (lvl = 0; lvl < NA_MAX_CGROUP_DEPTH; lvl++) {
-		id = bpf_get_current_ancestor_cgroup_id(lvl);
-		if (!id)
-			break;
-		hit = bpf_map_lookup_elem(&na_cgslot, &id);
-		if (hit)
-			slot = *hit;
-	}
+	 * own right is counted as itself and not as its parent. Most sockets
+	 * are made in the enrolled cgroup itself: one lookup finds it. */
+	id = bpf_get_current_cgroup_id();
+	hit = bpf_map_lookup_elem(&na_cgslot, &id);
+	if (hit)
+		slot = *hit;
+	else
+		for (lvl = 0; lvl < NA_MAX_CGROUP_DEPTH; lvl++) {
+			id = bpf_get_current_ancestor_cgroup_id(lvl);
+			if (!id)
+				break;
+			hit = bpf_map_lookup_elem(&na_cgslot, &id);
+			if (hit)
+				slot = *hit;
+		}
 	if (slot >= NA_MAX_CGROUPS)
 		return 1;
 	cfg = bpf_map_lookup_elem(&na_cgroups, &slot);
@@ -482,6 +488,49 @@ static __always_inline int listener_unfit(const struct na_sock_key *own)
 	return lv ? rx_unfit(lv->sk) : NA_UNFIT_NOFILE;
 }
 
+/*
+ * Whether connections to this port close before their second exchange, so
+ * that joining would only cost: each connection's first bytes take TCP
+ * anyway (deferred), and joining allocates and frees kernel state and runs
+ * our programs at every state change. One connection in NA_SHORT_SAMPLE
+ * joins all the same, so that a port whose traffic changes is judged again
+ * (report_close).
+ */
+static __always_inline int short_lived(const struct na_sock_key *own)
+{
+	struct na_listen_key lk = { .netns = own->netns, .port = own->rport };
+	struct na_listen_val *lv = bpf_map_lookup_elem(&na_listeners, &lk);
+
+	/* A plain increment: a lost one only moves which connection samples. */
+	return lv && lv->skip && lv->ticket++ % NA_SHORT_SAMPLE != 0;
+}
+
+/* An accepted socket that joined closes: tell its port whether it took the
+ * fast path, and judge the port every NA_SHORT_WINDOW connections. Racing
+ * updates can lose a count, which only moves a judgment. */
+static __always_inline void report_close(struct bpf_sock_ops *ops,
+					 const struct na_sk_state *st)
+{
+	struct na_listen_key lk = { .port = (__u16)ops->local_port };
+	struct na_listen_val *lv;
+	__u32 closed, fast;
+
+	lk.netns = bpf_get_netns_cookie(ops);
+	lv = bpf_map_lookup_elem(&na_listeners, &lk);
+	if (!lv)
+		return;
+	if (st->flags & NA_SKF_FAST)
+		__sync_fetch_and_add(&lv->fast, 1);
+	__sync_fetch_and_add(&lv->closed, 1);
+	closed = lv->closed;
+	if (closed < NA_SHORT_WINDOW)
+		return;
+	fast = lv->fast;
+	lv->skip = fast * 8 < closed;
+	lv->closed = 0;
+	lv->fast = 0;
+}
+
 static __always_inline void join(struct bpf_sock_ops *ops)
 {
 	struct na_sock_key own;
@@ -548,6 +597,10 @@ static __always_inline void join(struct bpf_sock_ops *ops)
 		COUNT(slot, kept_blocking, 1);
 		return;
 	}
+	if (ops->op == BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB && short_lived(&own)) {
+		COUNT(slot, kept_short, 1);
+		return;
+	}
 	st->peer_addr = 0;
 	/* Our address goes in before we can be found in the sockhash, so a
 	 * peer's first send finds it. */
@@ -599,6 +652,8 @@ static __always_inline void leave(struct bpf_sock_ops *ops)
 	addr = (__u64)bpf_skc_to_tcp_sock(sk);
 	if (addr)
 		bpf_map_delete_elem(&na_rxstate, &addr);
+	if (st->listener)	/* the accepted end */
+		report_close(ops, st);
 	st->flags &= ~NA_SKF_JOINED;
 	COUNT(st->slot, sockets_closed, 1);
 }
@@ -793,6 +848,8 @@ int na_msg(struct sk_msg_md *msg)
 	}
 
 	if (bpf_msg_redirect_hash(msg, &na_sockhash, &st->peer, BPF_F_INGRESS) == SK_PASS) {
+		if (st->path != NA_PATH_REDIRECT)
+			st->flags |= NA_SKF_FAST;
 		st->path = NA_PATH_REDIRECT;
 		s->msgs_redirected++;
 		s->bytes_redirected += len;

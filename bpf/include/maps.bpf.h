@@ -63,13 +63,24 @@ struct {
 } na_listeners SEC(".maps");
 
 /* How each fast-path socket (and listener) was seen reading, by its kernel
- * address (enum na_rx_flags); an entry goes when the socket closes. */
+ * address: enum na_rx_flags in the low 32 bits, the reading process (tgid)
+ * in the high 32. An entry goes when the socket closes. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, NA_SOCKHASH_MAX + NA_LISTEN_MAX);
 	__type(key, __u64);
-	__type(value, __u64);	/* 64 bits for the atomic or */
+	__type(value, __u64);
 } na_rxstate SEC(".maps");
+
+/* Processes (tgid) seen splicing from a fast-path socket: their other
+ * sockets may be spliced next, so no sender redirects to them. Least
+ * recently used go first; a reused tgid only keeps a process on TCP. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, __u32);
+} na_splicers SEC(".maps");
 
 /* Moves whenever a socket is seen splicing, so that senders look at
  * na_rxstate again before their next redirect. */

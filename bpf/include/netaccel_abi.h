@@ -118,6 +118,7 @@ enum na_sk_flags {
 	NA_SKF_LISTENER = 1 << 2, /* a listener counted in na_listeners */
 	NA_SKF_SPLICED = 1 << 3, /* seen splicing, or its splice refused (counted once) */
 	NA_SKF_PEER_OK = 1 << 4, /* the peer was seen reading with recv, as of fit_gen */
+	NA_SKF_FAST = 1 << 5,	/* sent at least once on the fast path */
 };
 
 /* na_rxstate value: how a socket reads its TCP bytes. */
@@ -140,13 +141,25 @@ struct na_sk_state {
 	__u64 listener;		/* a listener's own address (cloned to accepted sockets) */
 };
 
-/* na_listeners value: listeners on one (netns, port), and the kernel
- * address of the latest, whose file says whether it is event-driven. */
+/* na_listeners value: listeners on one (netns, port), the kernel address
+ * of the latest (whose file says whether it is event-driven), and how its
+ * recent connections went: a port whose connections close before their
+ * second exchange (a connection per request) gains nothing from the fast
+ * path and is skipped, but for one connection in NA_SHORT_SAMPLE. */
 struct na_listen_val {
 	__u32 count;
-	__u32 _pad;
+	__u32 ticket;		/* connections to it, while skipped */
 	__u64 sk;
+	__u32 closed;		/* joined connections closed in this window */
+	__u32 fast;		/* of those, ones that took the fast path */
+	__u32 skip;		/* 1: its connections do not join */
+	__u32 _pad;
 };
+
+/* Joined connections a port is judged by, and the share of the skipped
+ * ones that still join to judge it again. */
+#define NA_SHORT_WINDOW 64
+#define NA_SHORT_SAMPLE 16
 
 /*
  * Counters, one set per slot and CPU. Keep the order: user space prints
@@ -176,6 +189,7 @@ struct na_stats {
 	__u64 deferred;		/* first send took TCP: the peer could not take redirects yet */
 	__u64 deferred_joined;	/* deferred connections that moved to the fast path */
 	__u64 peer_unfit;	/* sends moved to TCP: the peer turned blocking, set SO_RCVLOWAT or spliced */
+	__u64 kept_short;	/* not joined: connections to that port close before their second exchange */
 };
 
 #define NA_COUNTER_NAMES                                                     \
@@ -185,7 +199,7 @@ struct na_stats {
 	"misses", "fallbacks", "backlog_limited", "backlog_resumed",       \
 	"tags_on", "tags_off", "kept_blocking", "kept_rcvlowat",            \
 	"kept_splice", "splice_seen", "deferred", "deferred_joined",        \
-	"peer_unfit"
+	"peer_unfit", "kept_short"
 
 #define NA_NUM_COUNTERS (sizeof(struct na_stats) / sizeof(__u64))
 
