@@ -40,6 +40,8 @@ int na_test_sockaddr(const char *host, uint16_t port,
 enum na_test_listen_flags {
 	NA_TEST_DUALSTACK = 1 << 0,	/* IPV6_V6ONLY off: also accept IPv4 */
 	NA_TEST_V6ONLY = 1 << 1,
+	NA_TEST_NONBLOCK = 1 << 2,	/* an O_NONBLOCK listener, as an
+					 * event-driven server has */
 };
 
 /* A listening TCP socket on host:port (port 0: any). Returns the fd. */
@@ -56,15 +58,66 @@ int na_test_local_port(int fd);
 int na_test_connect(const char *host, uint16_t port, const char *bind_host,
 		    uint16_t bind_port, int timeout_ms);
 
+/* na_test_connect with flags: how the socket connects and how it is left
+ * (0: what na_test_connect does, a non-blocking connect, then blocking). */
+enum na_test_connect_flags {
+	/* Non-blocking throughout: an event-driven client. */
+	NA_TEST_CONNECT_NONBLOCK = 1 << 0,
+	/* A blocking connect() call (bounded by SO_SNDTIMEO = timeout_ms,
+	 * then reset), as a plain blocking client makes it. */
+	NA_TEST_CONNECT_BLOCKING = 1 << 1,
+};
+
+int na_test_connect_ex(const char *host, uint16_t port, const char *bind_host,
+		       uint16_t bind_port, int flags, int timeout_ms);
+
 /* accept4() bounded by timeout_ms. Returns the new fd. */
 int na_test_accept(int lfd, int timeout_ms);
 
 /*
+ * accept4(lfd, SOCK_CLOEXEC | flags) bounded by timeout_ms; flags may hold
+ * SOCK_NONBLOCK. Works on blocking and non-blocking listeners.
+ */
+int na_test_accept4(int lfd, int flags, int timeout_ms);
+
+/*
  * Connect to the listener lfd through host (its port is read from lfd) and
  * accept the connection: on return both ends exist, so a first write made
- * now finds its peer. *cfd is the client end, *sfd the accepted one.
+ * now finds its peer. *cfd is the client end, *sfd the accepted one. Both
+ * are blocking (the client only after its non-blocking connect); netaccel
+ * redirects nothing to blocking sockets, and with a blocking listener
+ * neither end joins the fast path: na_test_pair_ex makes event-driven
+ * pairs.
  */
 int na_test_pair(int lfd, const char *host, int *cfd, int *sfd);
+
+enum na_test_pair_flags {
+	/* Both ends non-blocking from the start (connect and accept4 with
+	 * SOCK_NONBLOCK): an event-driven pair. The listener should have been
+	 * made with NA_TEST_NONBLOCK. */
+	NA_TEST_PAIR_NONBLOCK = 1 << 0,
+	/* Then na_test_warmup: every later byte can take the fast path. */
+	NA_TEST_PAIR_WARMUP = 1 << 1,
+	/* Both NONBLOCK and WARMUP. */
+	NA_TEST_PAIR_EVENT = NA_TEST_PAIR_NONBLOCK | NA_TEST_PAIR_WARMUP,
+};
+
+/* na_test_pair with flags (0: exactly na_test_pair). */
+int na_test_pair_ex(int lfd, const char *host, int flags, int *cfd, int *sfd);
+
+/*
+ * One small message each way (client first), each read with recv() by its
+ * receiver, then wait until neither end has unacknowledged bytes. On
+ * netaccel's fast path a sender redirects only to a peer seen reading with
+ * recv(), and only once every byte it sent by TCP has been acknowledged and
+ * read: after the warm-up, every byte either end sends can be redirected.
+ * Works on blocking and non-blocking sockets; every wait bounded.
+ */
+int na_test_warmup(int cfd, int sfd);
+
+/* Wait until every byte sent on fd is acknowledged (SIOCOUTQ 0), bounded
+ * by timeout_ms. */
+int na_test_wait_acked(int fd, int timeout_ms);
 
 int na_test_set_nonblock(int fd, bool on);
 
@@ -74,8 +127,13 @@ int na_test_set_timeouts(int fd, int ms);
 /* Wait until fd reports one of events (poll), bounded by timeout_ms. */
 int na_test_wait_fd(int fd, short events, int timeout_ms);
 
-/* write()/read() exactly len bytes on a blocking fd (bounded by timeouts
- * set on the socket). read_full returns -ENODATA on a premature EOF. */
+/*
+ * write()/read() exactly len bytes. On a blocking fd each call is bounded
+ * by the timeouts set on the socket; on a non-blocking fd an EAGAIN waits
+ * with poll(), at most NA_TEST_TIMEOUT_MS without progress. Both give
+ * -ETIMEDOUT when the bound expires; read_full returns -ENODATA on a
+ * premature EOF.
+ */
 int na_test_write_full(int fd, const void *buf, size_t len);
 int na_test_read_full(int fd, void *buf, size_t len);
 
@@ -102,6 +160,9 @@ enum na_test_io {
 	NA_TEST_IO_POLL,	/* non-blocking sockets, poll() */
 	NA_TEST_IO_EPOLL_ET,	/* non-blocking sockets, edge-triggered epoll */
 	NA_TEST_IO_BLOCKING,	/* blocking sockets, a thread per direction end */
+	NA_TEST_IO_THREADS,	/* a thread per direction end, each fd in the
+				 * mode it has: blocking calls on a blocking
+				 * fd, poll() on EAGAIN on a non-blocking one */
 };
 
 /* dir.len for a stream that runs until run_opts.stop is raised. */
@@ -152,8 +213,9 @@ void na_test_dir_init(struct na_test_dir *d, uint64_t seed, size_t len,
  * Drive every direction of the n connections until each has delivered its
  * stream (and EOF when shut), an error, or the timeout. Returns 0 when all
  * directions completed intact, else a negative errno (-ETIMEDOUT, the first
- * direction's error, or -EILSEQ for corrupted bytes). The fds are left
- * open and in blocking mode.
+ * direction's error, or -EILSEQ for corrupted bytes). The POLL and EPOLL_ET
+ * modes make the fds non-blocking for the run, BLOCKING makes them
+ * blocking; afterwards each fd is left open in the mode it had before.
  */
 int na_test_run(struct na_test_conn *conns, size_t n,
 		const struct na_test_run_opts *opts);
@@ -174,7 +236,8 @@ void na_test_close_conns(struct na_test_conn *conns, size_t n);
  * A background reader: receives len bytes of stream seed on fd (then, with
  * expect_eof, waits for end of file) in its own thread, so that the test
  * can drive the sender with a blocking call (sendfile, splice, one huge
- * write). Bounded by NA_TEST_TIMEOUT_MS per read.
+ * write). fd may be blocking or not; bounded by NA_TEST_TIMEOUT_MS per
+ * read or wait.
  */
 struct na_test_rx {
 	int fd;

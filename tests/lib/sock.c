@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * Loopback TCP sockets for the tests: listen, connect, accept and exact
- * reads and writes, every wait bounded.
+ * Loopback TCP sockets for the tests: listen, connect, accept (blocking or
+ * event-driven), the warm-up that lets a pair's later bytes take the fast
+ * path, and exact reads and writes on blocking and non-blocking sockets,
+ * every wait bounded.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/sockios.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -115,7 +118,8 @@ int na_test_listen(const char *host, uint16_t port, int flags)
 	err = na_test_sockaddr(host, port, &ss, &len);
 	if (err)
 		return err;
-	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC |
+		    (flags & NA_TEST_NONBLOCK ? SOCK_NONBLOCK : 0), 0);
 	if (fd < 0)
 		return -errno;
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
@@ -151,14 +155,49 @@ int na_test_local_port(int fd)
 int na_test_connect(const char *host, uint16_t port, const char *bind_host,
 		    uint16_t bind_port, int timeout_ms)
 {
+	return na_test_connect_ex(host, port, bind_host, bind_port, 0, timeout_ms);
+}
+
+/* A blocking connect() bounded by SO_SNDTIMEO (which the kernel applies to
+ * connect: EINPROGRESS when it expires); the timeout is reset afterwards. */
+static int connect_blocking(int fd, const struct sockaddr *sa, socklen_t len,
+			    int timeout_ms)
+{
+	struct timeval tv = { .tv_sec = timeout_ms / 1000,
+			      .tv_usec = (timeout_ms % 1000) * 1000 };
+	struct timeval none = { 0 };
+	int err = 0;
+
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
+		return -errno;
+	while (connect(fd, sa, len) < 0) {
+		if (errno == EINTR)
+			continue;	/* the connection goes on: ask again */
+		if (errno == EISCONN)
+			break;
+		err = errno == EINPROGRESS || errno == EALREADY ? -ETIMEDOUT : -errno;
+		break;
+	}
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &none, sizeof(none)) < 0 && !err)
+		err = -errno;
+	return err;
+}
+
+int na_test_connect_ex(const char *host, uint16_t port, const char *bind_host,
+		       uint16_t bind_port, int flags, int timeout_ms)
+{
 	struct sockaddr_storage ss;
 	socklen_t len, elen = sizeof(int);
+	bool blocking = flags & NA_TEST_CONNECT_BLOCKING;
 	int fd, err, soerr = 0;
 
+	if ((flags & NA_TEST_CONNECT_BLOCKING) && (flags & NA_TEST_CONNECT_NONBLOCK))
+		return -EINVAL;
 	err = na_test_sockaddr(host, port, &ss, &len);
 	if (err)
 		return err;
-	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC |
+		    (blocking ? 0 : SOCK_NONBLOCK), 0);
 	if (fd < 0)
 		return -errno;
 	if (bind_host) {
@@ -174,6 +213,12 @@ int na_test_connect(const char *host, uint16_t port, const char *bind_host,
 			err = -errno;
 			goto out;
 		}
+	}
+	if (blocking) {
+		err = connect_blocking(fd, (struct sockaddr *)&ss, len, timeout_ms);
+		if (err)
+			goto out;
+		return fd;
 	}
 	if (connect(fd, (struct sockaddr *)&ss, len) < 0) {
 		if (errno != EINPROGRESS) {
@@ -192,9 +237,11 @@ int na_test_connect(const char *host, uint16_t port, const char *bind_host,
 			goto out;
 		}
 	}
-	err = na_test_set_nonblock(fd, false);
-	if (err)
-		goto out;
+	if (!(flags & NA_TEST_CONNECT_NONBLOCK)) {
+		err = na_test_set_nonblock(fd, false);
+		if (err)
+			goto out;
+	}
 	return fd;
 out:
 	close(fd);
@@ -203,70 +250,222 @@ out:
 
 int na_test_accept(int lfd, int timeout_ms)
 {
-	int err = na_test_wait_fd(lfd, POLLIN, timeout_ms);
-	int fd;
+	return na_test_accept4(lfd, 0, timeout_ms);
+}
 
-	if (err)
-		return err;
-	fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-	return fd < 0 ? -errno : fd;
+int na_test_accept4(int lfd, int flags, int timeout_ms)
+{
+	int64_t deadline = na_test_now_ms() + timeout_ms;
+
+	for (;;) {
+		int64_t left = deadline - na_test_now_ms();
+		int err, fd;
+
+		if (left < 0)
+			left = 0;
+		err = na_test_wait_fd(lfd, POLLIN, (int)left);
+		if (err)
+			return err;
+		fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | flags);
+		if (fd >= 0)
+			return fd;
+		/* A non-blocking listener can lose a readiness it reported
+		 * (the connection was reset meanwhile): wait again. */
+		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+			return -errno;
+		if (na_test_now_ms() >= deadline)
+			return -ETIMEDOUT;
+	}
 }
 
 int na_test_pair(int lfd, const char *host, int *cfd, int *sfd)
 {
+	return na_test_pair_ex(lfd, host, 0, cfd, sfd);
+}
+
+int na_test_pair_ex(int lfd, const char *host, int flags, int *cfd, int *sfd)
+{
+	bool nb = flags & NA_TEST_PAIR_NONBLOCK;
 	int port = na_test_local_port(lfd);
-	int c, s;
+	int c, s, err;
 
 	*cfd = *sfd = -1;
 	if (port < 0)
 		return port;
-	c = na_test_connect(host, (uint16_t)port, NULL, 0, NA_TEST_TIMEOUT_MS);
+	c = na_test_connect_ex(host, (uint16_t)port, NULL, 0,
+			       nb ? NA_TEST_CONNECT_NONBLOCK : 0, NA_TEST_TIMEOUT_MS);
 	if (c < 0)
 		return c;
-	s = na_test_accept(lfd, NA_TEST_TIMEOUT_MS);
+	s = na_test_accept4(lfd, nb ? SOCK_NONBLOCK : 0, NA_TEST_TIMEOUT_MS);
 	if (s < 0) {
 		close(c);
 		return s;
+	}
+	if (flags & NA_TEST_PAIR_WARMUP) {
+		err = na_test_warmup(c, s);
+		if (err) {
+			close(c);
+			close(s);
+			return err;
+		}
 	}
 	*cfd = c;
 	*sfd = s;
 	return 0;
 }
 
+int na_test_wait_acked(int fd, int timeout_ms)
+{
+	int64_t deadline = na_test_now_ms() + timeout_ms;
+
+	/* No event says "acknowledged": look every millisecond. */
+	for (;;) {
+		int outq = -1;
+
+		if (ioctl(fd, SIOCOUTQ, &outq) < 0)
+			return -errno;
+		if (outq == 0)
+			return 0;
+		if (na_test_now_ms() >= deadline)
+			return -ETIMEDOUT;
+		usleep(1000);
+	}
+}
+
+/* Send one byte on fd, waiting (bounded) while the socket is full. */
+static int warmup_send(int fd, char c)
+{
+	int64_t deadline = na_test_now_ms() + NA_TEST_TIMEOUT_MS;
+
+	for (;;) {
+		ssize_t n = send(fd, &c, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+		int64_t left = deadline - na_test_now_ms();
+		int err;
+
+		if (n == 1)
+			return 0;
+		if (n < 0 && errno != EAGAIN && errno != EINTR)
+			return -errno;
+		if (left <= 0)
+			return -ETIMEDOUT;
+		err = na_test_wait_fd(fd, POLLOUT, (int)left);
+		if (err)
+			return err;
+	}
+}
+
+/* Receive that byte with recv() (the call matters: the fast path waits to
+ * see its receiver read with the recv family). */
+static int warmup_recv(int fd, char want)
+{
+	int64_t deadline = na_test_now_ms() + NA_TEST_TIMEOUT_MS;
+
+	for (;;) {
+		int64_t left = deadline - na_test_now_ms();
+		ssize_t n;
+		char c;
+		int err;
+
+		if (left <= 0)
+			return -ETIMEDOUT;
+		err = na_test_wait_fd(fd, POLLIN, (int)left);
+		if (err)
+			return err;
+		n = recv(fd, &c, 1, MSG_DONTWAIT);
+		if (n == 1)
+			return c == want ? 0 : -EILSEQ;
+		if (n == 0)
+			return -ENODATA;
+		if (errno != EAGAIN && errno != EINTR)
+			return -errno;
+	}
+}
+
+int na_test_warmup(int cfd, int sfd)
+{
+	int err;
+
+	err = warmup_send(cfd, 'W');
+	if (!err)
+		err = warmup_recv(sfd, 'W');
+	if (!err)
+		err = warmup_send(sfd, 'w');
+	if (!err)
+		err = warmup_recv(cfd, 'w');
+	if (!err)
+		err = na_test_wait_acked(cfd, NA_TEST_TIMEOUT_MS);
+	if (!err)
+		err = na_test_wait_acked(sfd, NA_TEST_TIMEOUT_MS);
+	return err;
+}
+
+/*
+ * After EAGAIN at deadline: on a blocking fd the socket's own timeout
+ * expired (-ETIMEDOUT); on a non-blocking one wait for events until the
+ * deadline and return 0 to try again.
+ */
+static int wait_again(int fd, short events, int64_t deadline)
+{
+	int64_t left = deadline - na_test_now_ms();
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0)
+		return -errno;
+	if (!(fl & O_NONBLOCK) || left <= 0)
+		return -ETIMEDOUT;
+	return na_test_wait_fd(fd, events, (int)left);
+}
+
 int na_test_write_full(int fd, const void *buf, size_t len)
 {
+	int64_t deadline = na_test_now_ms() + NA_TEST_TIMEOUT_MS;
 	const char *p = buf;
 
 	while (len > 0) {
 		ssize_t n = write(fd, p, len);
+		int err;
 
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			return errno == EAGAIN ? -ETIMEDOUT : -errno;
+			if (errno != EAGAIN)
+				return -errno;
+			err = wait_again(fd, POLLOUT, deadline);
+			if (err)
+				return err;
+			continue;
 		}
 		p += n;
 		len -= (size_t)n;
+		deadline = na_test_now_ms() + NA_TEST_TIMEOUT_MS;
 	}
 	return 0;
 }
 
 int na_test_read_full(int fd, void *buf, size_t len)
 {
+	int64_t deadline = na_test_now_ms() + NA_TEST_TIMEOUT_MS;
 	char *p = buf;
 
 	while (len > 0) {
 		ssize_t n = read(fd, p, len);
+		int err;
 
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			return errno == EAGAIN ? -ETIMEDOUT : -errno;
+			if (errno != EAGAIN)
+				return -errno;
+			err = wait_again(fd, POLLIN, deadline);
+			if (err)
+				return err;
+			continue;
 		}
 		if (n == 0)
 			return -ENODATA;
 		p += n;
 		len -= (size_t)n;
+		deadline = na_test_now_ms() + NA_TEST_TIMEOUT_MS;
 	}
 	return 0;
 }

@@ -2,11 +2,14 @@
 /*
  * The traffic engine: every direction of every connection carries its own
  * seeded stream, and the reader checks each byte against the stream at the
- * offset where it arrived. Three reader styles: poll() on non-blocking
+ * offset where it arrived. Four reader styles: poll() on non-blocking
  * sockets, edge-triggered epoll (which must drain to EAGAIN and so relies
- * on every wake-up being delivered), and blocking threads.
+ * on every wake-up being delivered), blocking threads, and threads on
+ * sockets left in their own mode (a blocking writer can face an
+ * event-driven reader).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -395,9 +398,28 @@ struct worker {
 	struct na_test_dir *d;
 	int fd;
 	bool writer;
+	bool nonblock;		/* fd is non-blocking: poll() on EAGAIN */
 	const struct na_test_run_opts *o;
 	int timeout_ms;		/* SO_RCVTIMEO / SO_SNDTIMEO of fd */
+	int64_t deadline;	/* of the run */
 };
+
+/*
+ * A non-blocking worker's call met EAGAIN: wait for events (in slices, so
+ * that a raised stop is seen) until the run's deadline. Returns 0 to try
+ * again, or -ETIMEDOUT.
+ */
+static int worker_wait(struct worker *w, short events)
+{
+	int64_t left = w->deadline - na_test_now_ms();
+	struct pollfd p = { .fd = w->fd, .events = events };
+
+	if (left <= 0)
+		return -ETIMEDOUT;
+	if (poll(&p, 1, left < SLICE_MS ? (int)left : SLICE_MS) < 0 && errno != EINTR)
+		return -errno;
+	return 0;
+}
 
 /*
  * The error of a failed blocking call started at t0. EAGAIN means its
@@ -441,9 +463,18 @@ static void *writer_main(void *arg)
 		t0 = na_test_now_ms();
 		r = send(w->fd, buf, n, MSG_NOSIGNAL);
 		if (r < 0) {
+			int err;
+
 			if (errno == EINTR)
 				continue;
-			set_err(d, blocking_errno(errno, t0, w->timeout_ms));
+			if (w->nonblock && errno == EAGAIN) {
+				err = worker_wait(w, POLLOUT);
+				if (!err)
+					continue;
+			} else {
+				err = blocking_errno(errno, t0, w->timeout_ms);
+			}
+			set_err(d, err);
 			break;
 		}
 		store(&d->sent, sent + (size_t)r);
@@ -469,9 +500,18 @@ static void *reader_main(void *arg)
 		ssize_t r = recv(w->fd, buf, READ_BUF, 0);
 
 		if (r < 0) {
+			int err;
+
 			if (errno == EINTR)
 				continue;
-			set_err(d, blocking_errno(errno, t0, w->timeout_ms));
+			if (w->nonblock && errno == EAGAIN) {
+				err = worker_wait(w, POLLIN | POLLRDHUP);
+				if (!err)
+					continue;
+			} else {
+				err = blocking_errno(errno, t0, w->timeout_ms);
+			}
+			set_err(d, err);
 			break;
 		}
 		if (r == 0) {
@@ -485,8 +525,16 @@ out:
 	return NULL;
 }
 
-static int run_blocking(struct na_test_conn *c, size_t n,
-			const struct na_test_run_opts *o, int64_t deadline)
+static bool fd_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	return fl >= 0 && (fl & O_NONBLOCK);
+}
+
+/* BLOCKING (the fds were made blocking) and THREADS (each in its mode). */
+static int run_threads(struct na_test_conn *c, size_t n,
+		       const struct na_test_run_opts *o, int64_t deadline)
 {
 	size_t nw = 4 * n;
 	struct worker *w = calloc(nw, sizeof(*w));
@@ -506,9 +554,14 @@ static int run_blocking(struct na_test_conn *c, size_t n,
 			na_test_set_timeouts(c[i].fd[d], (int)left);
 			*wr = (struct worker){ .d = &c[i].dir[d], .fd = c[i].fd[d],
 					       .writer = true, .o = o,
-					       .timeout_ms = (int)left };
+					       .nonblock = fd_nonblock(c[i].fd[d]),
+					       .timeout_ms = (int)left,
+					       .deadline = deadline };
 			*rd = (struct worker){ .d = &c[i].dir[d], .fd = c[i].fd[1 - d],
-					       .o = o, .timeout_ms = (int)left };
+					       .o = o,
+					       .nonblock = fd_nonblock(c[i].fd[1 - d]),
+					       .timeout_ms = (int)left,
+					       .deadline = deadline };
 		}
 	for (size_t k = 0; k < nw; k++) {
 		int r = pthread_create(&w[k].tid, NULL,
@@ -558,15 +611,25 @@ int na_test_run(struct na_test_conn *conns, size_t n,
 {
 	int timeout = opts->timeout_ms ? opts->timeout_ms : NA_TEST_TIMEOUT_MS;
 	int64_t deadline = na_test_now_ms() + timeout;
-	int err;
+	bool *was_nb;
+	int err = 0;
 
+	if (opts->io > NA_TEST_IO_THREADS)
+		return -EINVAL;
+	/* Each fd goes back to its own mode after the run. */
+	was_nb = calloc(2 * n + 1, sizeof(*was_nb));
+	if (!was_nb)
+		return -ENOMEM;
 	for (size_t i = 0; i < n; i++)
-		for (int e = 0; e < 2; e++) {
-			err = na_test_set_nonblock(conns[i].fd[e],
-						   opts->io != NA_TEST_IO_BLOCKING);
-			if (err)
-				return err;
-		}
+		for (int e = 0; e < 2; e++)
+			was_nb[2 * i + e] = fd_nonblock(conns[i].fd[e]);
+	if (opts->io != NA_TEST_IO_THREADS)
+		for (size_t i = 0; i < n && !err; i++)
+			for (int e = 0; e < 2 && !err; e++)
+				err = na_test_set_nonblock(conns[i].fd[e],
+							   opts->io != NA_TEST_IO_BLOCKING);
+	if (err)
+		goto restore;
 	switch (opts->io) {
 	case NA_TEST_IO_POLL:
 		err = run_poll(conns, n, opts, deadline);
@@ -575,16 +638,17 @@ int na_test_run(struct na_test_conn *conns, size_t n,
 		err = run_epoll_et(conns, n, opts, deadline);
 		break;
 	case NA_TEST_IO_BLOCKING:
-		err = run_blocking(conns, n, opts, deadline);
+	case NA_TEST_IO_THREADS:
+		err = run_threads(conns, n, opts, deadline);
 		break;
-	default:
-		return -EINVAL;
 	}
 	if (err == -ETIMEDOUT)
 		mark_timeouts(conns, n);
+restore:
 	for (size_t i = 0; i < n; i++)
 		for (int e = 0; e < 2; e++)
-			na_test_set_nonblock(conns[i].fd[e], false);
+			na_test_set_nonblock(conns[i].fd[e], was_nb[2 * i + e]);
+	free(was_nb);
 	if (err)
 		return err;
 	for (size_t i = 0; i < n; i++)

@@ -6,6 +6,11 @@
  * an enrolled cgroup, two different enrolled cgroups. Each test checks the
  * bytes and the counters; each starts from no state (`cleanup --force`
  * after every test).
+ *
+ * The connections are event-driven (non-blocking listener and sockets),
+ * which is what the fast path serves, so that eligibility is the only
+ * question; where bytes must be redirected, the pair is warmed up first
+ * (na_test_warmup) and the counters are read from then on.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -108,6 +113,22 @@ static void transfer(int cfd, int sfd, uint64_t seed, size_t len0, size_t len1,
 	NA_ASSERT_DELIVERED(&c, 1, err, what);
 }
 
+/* An event-driven listener on host (port 0: any). */
+static int listen_nb(const char *host, uint16_t port, int flags)
+{
+	int lfd;
+
+	NA_ASSERT_FD(lfd, na_test_listen(host, port, flags | NA_TEST_NONBLOCK));
+	return lfd;
+}
+
+/* An event-driven pair to lfd through host, warmed up: every byte sent
+ * from now on can take the fast path. */
+static void event_pair(int lfd, const char *host, int *cfd, int *sfd)
+{
+	NA_ASSERT_OK(na_test_pair_ex(lfd, host, NA_TEST_PAIR_EVENT, cfd, sfd));
+}
+
 static void expect_not_redirected(const struct na_stats *d, const char *what)
 {
 	if (d->bytes_redirected || d->msgs_redirected) {
@@ -131,20 +152,16 @@ static void expect_redirected(const struct na_stats *d, uint64_t bytes,
 
 /* ---- one end not enrolled ------------------------------------------------ */
 
-/* The listener (and so the accepted end) in srv_cg, the client in cli_cg. */
+/* The listener (and so the accepted end) in srv_cg, the client in cli_cg;
+ * an event-driven pair, warmed up. */
 static void pair_across(const struct na_cgroup *srv_cg,
 			const struct na_cgroup *cli_cg, int *lfd, int *cfd,
 			int *sfd)
 {
-	int port;
-
 	enter(srv_cg);
-	NA_ASSERT_FD(*lfd, na_test_listen("127.0.0.1", 0, 0));
-	port = na_test_local_port(*lfd);
+	*lfd = listen_nb("127.0.0.1", 0, 0);
 	enter(cli_cg);
-	NA_ASSERT_FD(*cfd, na_test_connect("127.0.0.1", (uint16_t)port, NULL, 0,
-					   NA_TEST_TIMEOUT_MS));
-	NA_ASSERT_FD(*sfd, na_test_accept(*lfd, NA_TEST_TIMEOUT_MS));
+	event_pair(*lfd, "127.0.0.1", cfd, sfd);
 }
 
 static void test_one_end_not_enrolled(void **state)
@@ -212,10 +229,10 @@ static void test_listener_gone(void **state)
 	enroll(&on);
 
 	enter(&on);
-	NA_ASSERT_FD(lfd, na_test_listen("127.0.0.1", 0, 0));
+	lfd = listen_nb("127.0.0.1", 0, 0);
 	port = na_test_local_port(lfd);
+	event_pair(lfd, "127.0.0.1", &cfd, &sfd);
 	stats(on.id, &on0);
-	NA_ASSERT_OK(na_test_pair(lfd, "127.0.0.1", &cfd, &sfd));
 	transfer(cfd, sfd, 0x1150, 64 * 1024, 64 * 1024, "enrolled listener");
 	delta(&on0, on.id, &d_on);
 	expect_redirected(&d_on, 128 * 1024, "enrolled listener");
@@ -224,10 +241,10 @@ static void test_listener_gone(void **state)
 	close(lfd);
 
 	enter(&off);
-	NA_ASSERT_FD(lfd, na_test_listen("127.0.0.1", (uint16_t)port, 0));
+	lfd = listen_nb("127.0.0.1", (uint16_t)port, 0);
 	enter(&on);
 	stats(on.id, &on0);
-	NA_ASSERT_OK(na_test_pair(lfd, "127.0.0.1", &cfd, &sfd));
+	event_pair(lfd, "127.0.0.1", &cfd, &sfd);
 	transfer(cfd, sfd, 0x1152, 64 * 1024, 64 * 1024, "plain listener on the same port");
 	delta(&on0, on.id, &d_on);
 	if (d_on.sockets_joined || d_on.sockets_skipped != 1 || d_on.bytes_redirected) {
@@ -246,12 +263,12 @@ static void test_sockets_before_enrollment(void **state)
 {
 	struct na_cgroup late;
 	struct na_stats s0, all0, d, d_all;
-	int old_lfd, old_c, old_s, port, cfd, sfd, new_lfd;
+	int old_lfd, old_c, old_s, cfd, sfd, new_lfd;
 
 	make_cgroup("before-enrollment", &late);
 	enter(&late);
-	NA_ASSERT_FD(old_lfd, na_test_listen("127.0.0.1", 0, 0));
-	NA_ASSERT_OK(na_test_pair(old_lfd, "127.0.0.1", &old_c, &old_s));
+	old_lfd = listen_nb("127.0.0.1", 0, 0);
+	event_pair(old_lfd, "127.0.0.1", &old_c, &old_s);
 	enroll(&late);
 
 	stats(late.id, &s0);
@@ -260,10 +277,7 @@ static void test_sockets_before_enrollment(void **state)
 	transfer(old_c, old_s, 0xbef0, 1 * MiB, 1 * MiB, "connection from before enrollment");
 	/* A listener from before: a new (eligible) client, but the accepted
 	 * end inherits the listener's ineligibility. */
-	port = na_test_local_port(old_lfd);
-	NA_ASSERT_FD(cfd, na_test_connect("127.0.0.1", (uint16_t)port, NULL, 0,
-					  NA_TEST_TIMEOUT_MS));
-	NA_ASSERT_FD(sfd, na_test_accept(old_lfd, NA_TEST_TIMEOUT_MS));
+	event_pair(old_lfd, "127.0.0.1", &cfd, &sfd);
 	transfer(cfd, sfd, 0xbef2, 1 * MiB, 1 * MiB, "listener from before enrollment");
 	delta(&s0, late.id, &d);
 	delta(&all0, 0, &d_all);
@@ -272,8 +286,8 @@ static void test_sockets_before_enrollment(void **state)
 	close(sfd);
 
 	/* Control: in the same cgroup, sockets made now are redirected. */
-	NA_ASSERT_FD(new_lfd, na_test_listen("127.0.0.1", 0, 0));
-	NA_ASSERT_OK(na_test_pair(new_lfd, "127.0.0.1", &cfd, &sfd));
+	new_lfd = listen_nb("127.0.0.1", 0, 0);
+	event_pair(new_lfd, "127.0.0.1", &cfd, &sfd);
 	stats(late.id, &s0);
 	transfer(cfd, sfd, 0xbef4, 1 * MiB, 1 * MiB, "sockets made after enrollment");
 	delta(&s0, late.id, &d);
@@ -328,18 +342,24 @@ static int ns_child(void *arg)
 	if ((err = na_test_lo_up()))
 		return r->err = err, 1;
 	r->stage = 3;
-	lfd = na_test_listen("127.0.0.1", NS_SERVER_PORT, 0);
+	lfd = na_test_listen("127.0.0.1", NS_SERVER_PORT, NA_TEST_NONBLOCK);
 	if (lfd < 0)
 		return r->err = lfd, 1;
-	r->conn.fd[0] = na_test_connect("127.0.0.1", NS_SERVER_PORT, "127.0.0.1",
-					NS_CLIENT_PORT, NA_TEST_TIMEOUT_MS);
+	r->conn.fd[0] = na_test_connect_ex("127.0.0.1", NS_SERVER_PORT, "127.0.0.1",
+					   NS_CLIENT_PORT, NA_TEST_CONNECT_NONBLOCK,
+					   NA_TEST_TIMEOUT_MS);
 	if (r->conn.fd[0] < 0)
 		return r->err = r->conn.fd[0], 1;
-	r->conn.fd[1] = na_test_accept(lfd, NA_TEST_TIMEOUT_MS);
+	r->conn.fd[1] = na_test_accept4(lfd, SOCK_NONBLOCK, NA_TEST_TIMEOUT_MS);
 	if (r->conn.fd[1] < 0)
 		return r->err = r->conn.fd[1], 1;
+	/* A warm-up byte each way: a wrong one means the namespaces' bytes
+	 * met already. */
+	if ((err = na_test_warmup(r->conn.fd[0], r->conn.fd[1])))
+		return r->err = err, 1;
 
-	/* Both namespaces connected (and joined) before either sends. */
+	/* Both namespaces connected (joined and warmed up) before either
+	 * sends. */
 	r->stage = 4;
 	if (write(j->ready[1], "r", 1) != 1)
 		return r->err = -errno, 1;
@@ -418,8 +438,8 @@ static void test_parent_covers_child(void **state)
 	make_cgroup("parent/child", &child);
 	enroll(&parent);
 	enter(&child);
-	NA_ASSERT_FD(lfd, na_test_listen("::1", 0, NA_TEST_V6ONLY));
-	NA_ASSERT_OK(na_test_pair(lfd, "::1", &cfd, &sfd));
+	lfd = listen_nb("::1", 0, NA_TEST_V6ONLY);
+	event_pair(lfd, "::1", &cfd, &sfd);
 	stats(parent.id, &s0);
 	transfer(cfd, sfd, 0xc41d, 1 * MiB + 1, 3 * MiB + 7, "process in a child cgroup");
 	delta(&s0, parent.id, &d);
@@ -447,8 +467,8 @@ static void test_parent_and_child_enrolled(void **state)
 	enroll(&parent);
 	enroll(&child);
 	enter(&child);
-	NA_ASSERT_FD(lfd, na_test_listen("127.0.0.1", 0, 0));
-	NA_ASSERT_OK(na_test_pair(lfd, "127.0.0.1", &cfd, &sfd));
+	lfd = listen_nb("127.0.0.1", 0, 0);
+	event_pair(lfd, "127.0.0.1", &cfd, &sfd);
 	stats(parent.id, &p0);
 	stats(child.id, &c0);
 	transfer(cfd, sfd, 0x4e57, 2 * MiB + 5, 1 * MiB + 3, "process in an enrolled child of an enrolled parent");
@@ -520,6 +540,10 @@ int main(void)
 	};
 
 	na_world_require();
+	/* NETACCEL_TEST_FILTER: run only the tests whose names match (cmocka's
+	 * * and ? wildcards). */
+	if (getenv("NETACCEL_TEST_FILTER"))
+		cmocka_set_test_filter(getenv("NETACCEL_TEST_FILTER"));
 	return cmocka_run_group_tests_name("datapath", tests, group_setup,
 					   group_teardown);
 }

@@ -3,9 +3,17 @@
  * The local bypass is transparent: in an enrolled cgroup (mode all), with
  * client and server both in it, applications see exactly what TCP gives
  * them (every byte, in order, EOF on shutdown, the same poll/epoll
- * wake-ups, MSG_PEEK, MSG_WAITALL, FIONREAD, sendfile and splice), for
- * IPv4, IPv6 and IPv4-mapped IPv6, and the counters prove that the bytes
- * really took the fast path.
+ * wake-ups, MSG_PEEK, MSG_WAITALL, FIONREAD, SO_RCVLOWAT, sendfile and
+ * splice), for IPv4, IPv6 and IPv4-mapped IPv6.
+ *
+ * Only event-driven sockets take the fast path: both ends non-blocking
+ * (listener included), no SO_RCVLOWAT, and a receiver seen reading with
+ * recv() before bytes are redirected to it. The tests about the fast path
+ * make such pairs and warm them up (one small message each way, read with
+ * recv()); the counters then prove that every later byte took the fast
+ * path. The tests about blocking sockets, SO_RCVLOWAT and splice() readers
+ * assert plain-TCP behaviour and that the counters kept those sockets (or
+ * their bytes) on TCP, for the right reason.
  *
  * Every assertion after a transfer is about bytes a user would miss or a
  * counter that shows the redirect; assertions run only after every helper
@@ -124,7 +132,17 @@ static int test_teardown(void **state)
 
 /* ---- helpers ------------------------------------------------------------ */
 
+/* The listener of an event-driven server: O_NONBLOCK from the start. */
 static int listen_on(const struct family *f)
+{
+	int lfd;
+
+	NA_ASSERT_FD(lfd, na_test_listen(f->listen, 0, f->lflags | NA_TEST_NONBLOCK));
+	return lfd;
+}
+
+/* The listener of a plain blocking server. */
+static int listen_blocking(const struct family *f)
 {
 	int lfd;
 
@@ -132,12 +150,46 @@ static int listen_on(const struct family *f)
 	return lfd;
 }
 
+/*
+ * An event-driven pair (both ends non-blocking), warmed up: each end has
+ * read a first message with recv(), so that every byte sent from now on
+ * can take the fast path.
+ */
 static void make_pair(int lfd, const struct family *f, int *cfd, int *sfd)
 {
-	int err = na_test_pair(lfd, f->connect, cfd, sfd);
+	int err = na_test_pair_ex(lfd, f->connect, NA_TEST_PAIR_EVENT, cfd, sfd);
+
+	if (err)
+		fail_msg("%s: cannot connect, accept and warm up: %s", f->name,
+			 strerror(-err));
+}
+
+/* An event-driven pair before anything was read on it. */
+static void make_cold_pair(int lfd, const struct family *f, int *cfd, int *sfd)
+{
+	int err = na_test_pair_ex(lfd, f->connect, NA_TEST_PAIR_NONBLOCK, cfd, sfd);
 
 	if (err)
 		fail_msg("%s: cannot connect and accept: %s", f->name, strerror(-err));
+}
+
+/* A client of lfd: connect_flags as for na_test_connect_ex. */
+static int connect_to(int lfd, const struct family *f, int connect_flags)
+{
+	int port = na_test_local_port(lfd), fd;
+
+	assert_true(port > 0);
+	NA_ASSERT_FD(fd, na_test_connect_ex(f->connect, (uint16_t)port, NULL, 0,
+					    connect_flags, NA_TEST_TIMEOUT_MS));
+	return fd;
+}
+
+static int accept_on(int lfd, int sock_flags)
+{
+	int fd;
+
+	NA_ASSERT_FD(fd, na_test_accept4(lfd, sock_flags, NA_TEST_TIMEOUT_MS));
+	return fd;
 }
 
 static void stats_now(struct na_stats *s)
@@ -149,6 +201,17 @@ static void stats_now(struct na_stats *s)
 	NA_STATS(&world, app.id, s);
 }
 
+/* Counter deltas of the app cgroup since before (not in plain mode). */
+static void delta_now(const struct na_stats *before, struct na_stats *d)
+{
+	struct na_stats after;
+
+	stats_now(&after);
+	na_test_stats_delta(before, &after, d);
+	if (getenv("NETACCEL_TEST_VERBOSE"))
+		na_test_stats_print("counter deltas", d);
+}
+
 /*
  * The counters of the app cgroup since before: all the bytes sent went
  * through the redirect (at least min_msgs messages), none took the TCP
@@ -157,16 +220,15 @@ static void stats_now(struct na_stats *s)
 static void assert_all_redirected(const struct na_stats *before, uint64_t bytes,
 				  uint64_t min_msgs, const char *what)
 {
-	struct na_stats after, d;
+	struct na_stats d;
 
 	if (plain)
 		return;
-	stats_now(&after);
-	na_test_stats_delta(before, &after, &d);
+	delta_now(before, &d);
 	if (d.bytes_redirected != bytes || d.msgs_redirected < min_msgs ||
 	    d.bytes_passed != 0 || d.misses != 0) {
 		na_test_stats_print("counter deltas", &d);
-		fail_msg("%s: %llu bytes sent after accept(), but the fast path carried "
+		fail_msg("%s: %llu bytes sent after the warm-up, but the fast path carried "
 			 "%llu bytes in %llu messages (at least %llu expected); "
 			 "%llu bytes took TCP, %llu first sends missed",
 			 what, (unsigned long long)bytes,
@@ -175,6 +237,33 @@ static void assert_all_redirected(const struct na_stats *before, uint64_t bytes,
 			 (unsigned long long)min_msgs,
 			 (unsigned long long)d.bytes_passed,
 			 (unsigned long long)d.misses);
+	}
+}
+
+/*
+ * The connections made since before stayed on plain TCP because a socket
+ * (or its listener) was blocking when they were established: nothing
+ * joined, nothing was redirected, and at least min_kept sockets were
+ * counted as kept for that reason.
+ */
+static void assert_kept_blocking(const struct na_stats *before, uint64_t min_kept,
+				 const char *what)
+{
+	struct na_stats d;
+
+	if (plain)
+		return;
+	delta_now(before, &d);
+	if (d.kept_blocking < min_kept || d.sockets_joined || d.bytes_redirected ||
+	    d.msgs_redirected) {
+		na_test_stats_print("counter deltas", &d);
+		fail_msg("%s: expected the blocking connection(s) kept on TCP (kept_blocking "
+			 ">= %llu, nothing joined or redirected); kept_blocking %llu, "
+			 "joined %llu, %llu bytes redirected", what,
+			 (unsigned long long)min_kept,
+			 (unsigned long long)d.kept_blocking,
+			 (unsigned long long)d.sockets_joined,
+			 (unsigned long long)d.bytes_redirected);
 	}
 }
 
@@ -227,31 +316,113 @@ static void test_bulk(void **state)
 
 /* ---- writes right after connect(), before accept() ---------------------- */
 
+/*
+ * The client writes 3 times before the server accepts: the connection sits
+ * in the accept queue, and the accepted socket has no file yet, so nothing
+ * can be redirected to it. Those bytes take TCP (deferred); once the server
+ * has accepted and read them with recv(), the client's later bytes take
+ * the fast path (deferred_joined), and the stream stays whole and in order
+ * across the switch.
+ */
 static void test_write_before_accept(void **state)
 {
 	const struct family *f = *state;
 	const size_t k = family_index(f);
 	struct na_test_run_opts o = { .io = NA_TEST_IO_POLL, .timeout_ms = 20000 };
 	struct na_test_conn c;
+	struct na_stats before, d;
 	const size_t early = 3 * 1000;
-	int lfd = listen_on(f), port = na_test_local_port(lfd), err;
+	int lfd = listen_on(f), err;
 
-	/* The client writes 3 times before the server accepts: the
-	 * connection sits in the accept queue, its peer unknown to
-	 * user space. Such a direction may stay on TCP; it must be
-	 * correct either way. */
-	NA_ASSERT_FD(c.fd[0], na_test_connect(f->connect, (uint16_t)port, NULL, 0,
-					      NA_TEST_TIMEOUT_MS));
+	stats_now(&before);
+	c.fd[0] = connect_to(lfd, f, NA_TEST_CONNECT_NONBLOCK);
 	na_test_dir_init(&c.dir[0], 0xea21 + k, 512 * KiB, 16 * KiB, true);
 	na_test_dir_init(&c.dir[1], 0xea22 + k, 512 * KiB, 16 * KiB, true);
 	for (int i = 0; i < 3; i++)
 		NA_ASSERT_OK(na_test_send_pattern(c.fd[0], c.dir[0].seed,
 						  early / 3 * (size_t)i, early / 3));
-	c.dir[0].sent = early;
-	NA_ASSERT_FD(c.fd[1], na_test_accept(lfd, NA_TEST_TIMEOUT_MS));
+	c.fd[1] = accept_on(lfd, SOCK_NONBLOCK);
+	/* The server reads the request that came before accept(); then
+	 * nothing of the client's is left on TCP. */
+	err = na_test_recv_pattern(c.fd[1], c.dir[0].seed, 0, early);
+	if (err)
+		fail_msg("%s: the %zu bytes written before accept(): %s", f->name, early,
+			 strerror(-err));
+	NA_ASSERT_OK(na_test_wait_acked(c.fd[0], NA_TEST_TIMEOUT_MS));
+	c.dir[0].sent = c.dir[0].rcvd = early;
 	err = na_test_run(&c, 1, &o);
 	NA_ASSERT_DELIVERED(&c, 1, err, f->name);
+	if (!plain) {
+		delta_now(&before, &d);
+		if (d.deferred < 1 || d.deferred_joined < 1 || d.bytes_passed < early ||
+		    d.bytes_redirected == 0 || d.misses || d.fallbacks) {
+			na_test_stats_print("counter deltas", &d);
+			fail_msg("%s: expected the bytes written before accept() on TCP "
+				 "(deferred >= 1, >= %zu bytes passed) and the later ones "
+				 "on the fast path (deferred_joined >= 1, bytes redirected)",
+				 f->name, early);
+		}
+	}
 	na_test_close_conns(&c, 1);
+	close(lfd);
+}
+
+/*
+ * A peer that is not accepted yet cannot take redirected bytes: what a
+ * client writes then takes TCP, and arrives intact once the server
+ * accepts, also when the client has closed meanwhile (a short-lived
+ * client that sends one request and goes).
+ */
+static void test_peer_not_accepted(void **state)
+{
+	const struct family *f = *state;
+	const size_t k = family_index(f);
+	const uint64_t seed = 0x2acce9 + k;
+	const size_t len1 = 10000, len2 = 5000;
+	struct na_stats before, d;
+	size_t extra = 0;
+	int lfd = listen_on(f), c1, c2, s1, s2, err;
+
+	stats_now(&before);
+	c1 = connect_to(lfd, f, NA_TEST_CONNECT_NONBLOCK);
+	NA_ASSERT_OK(na_test_send_pattern(c1, seed, 0, len1));
+	if (!plain) {
+		delta_now(&before, &d);
+		if (d.deferred != 1 || d.bytes_passed != len1 || d.bytes_redirected) {
+			na_test_stats_print("counter deltas", &d);
+			fail_msg("%s: %zu bytes written to a peer not accepted yet: expected "
+				 "them deferred to TCP", f->name, len1);
+		}
+	}
+	/* A second client writes, shuts down and closes before accept(). */
+	c2 = connect_to(lfd, f, NA_TEST_CONNECT_NONBLOCK);
+	NA_ASSERT_OK(na_test_send_pattern(c2, seed + 1, 0, len2));
+	assert_int_equal(shutdown(c2, SHUT_WR), 0);
+	close(c2);
+
+	s1 = accept_on(lfd, SOCK_NONBLOCK);
+	s2 = accept_on(lfd, SOCK_NONBLOCK);
+	err = na_test_recv_pattern(s1, seed, 0, len1);
+	if (err)
+		fail_msg("%s: bytes written before accept(): %s", f->name, strerror(-err));
+	err = na_test_recv_pattern(s2, seed + 1, 0, len2);
+	if (!err)
+		err = na_test_wait_eof(s2, &extra, 5000);
+	if (err || extra)
+		fail_msg("%s: bytes and EOF of a client that closed before accept(): %s, "
+			 "%zu extra bytes", f->name, err ? strerror(-err) : "no error", extra);
+	if (!plain) {
+		delta_now(&before, &d);
+		if (d.deferred != 2 || d.bytes_passed != len1 + len2 || d.bytes_redirected ||
+		    d.misses) {
+			na_test_stats_print("counter deltas", &d);
+			fail_msg("%s: expected both first sends deferred to TCP and nothing "
+				 "redirected", f->name);
+		}
+	}
+	close(c1);
+	close(s1);
+	close(s2);
 	close(lfd);
 }
 
@@ -294,8 +465,14 @@ static void test_half_close(void **state)
 
 /* ---- reader styles -------------------------------------------------------- */
 
+/*
+ * nconns connections streaming both ways with reader style io. Event-driven
+ * pairs (blocking false) must carry every byte on the fast path. Blocking
+ * pairs (a plain blocking server and blocking clients) must behave exactly
+ * like TCP and stay on it: the fast path cannot serve a blocking reader.
+ */
 static void run_reader_style(const struct family *f, enum na_test_io io,
-			     size_t nconns, const char *what)
+			     size_t nconns, bool blocking, const char *what)
 {
 	struct na_test_conn c[16];
 	struct na_test_run_opts o = { .io = io, .timeout_ms = 60000 };
@@ -303,15 +480,25 @@ static void run_reader_style(const struct family *f, enum na_test_io io,
 	int lfd, err;
 
 	assert_true(nconns <= 16);
-	lfd = listen_on(f);
-	open_conns(lfd, f, c, nconns);
+	if (blocking) {
+		lfd = listen_blocking(f);
+		stats_now(&before);
+		for (size_t i = 0; i < nconns; i++) {
+			c[i].fd[0] = connect_to(lfd, f, NA_TEST_CONNECT_BLOCKING);
+			c[i].fd[1] = accept_on(lfd, 0);
+		}
+	} else {
+		lfd = listen_on(f);
+		open_conns(lfd, f, c, nconns);
+	}
 	for (size_t i = 0; i < nconns; i++) {
 		na_test_dir_init(&c[i].dir[0], 0x5eed00 + 2 * i, (i + 1) * 97 * KiB + i,
 				 (i % 2) ? 1500 : 100 * KiB, true);
 		na_test_dir_init(&c[i].dir[1], 0x5eed01 + 2 * i, (nconns - i) * 131 * KiB,
 				 (i % 3) ? 64 * KiB : 4 * KiB, true);
 	}
-	stats_now(&before);
+	if (!blocking)
+		stats_now(&before);
 	err = na_test_run(c, nconns, &o);
 	NA_ASSERT_DELIVERED(c, nconns, err, f->name);
 	if (io == NA_TEST_IO_EPOLL_ET)
@@ -320,27 +507,34 @@ static void run_reader_style(const struct family *f, enum na_test_io io,
 				if (!c[i].dir[d].rdhup)
 					fail_msg("%s, %s: no EPOLLRDHUP after the peer's shutdown "
 						 "(conn %zu, direction %d)", what, f->name, i, d);
-	assert_all_redirected(&before, na_test_bytes_sent(c, nconns), 2 * nconns,
-			      f->name);
+	if (blocking)
+		/* Each client was blocking when it connected; the accepted
+		 * ends were then skipped (their peers had not joined). */
+		assert_kept_blocking(&before, nconns, f->name);
+	else
+		assert_all_redirected(&before, na_test_bytes_sent(c, nconns), 2 * nconns,
+				      f->name);
 	na_test_close_conns(c, nconns);
 	close(lfd);
 }
 
 /* Each socket has a blocking reader thread and a blocking writer thread, as
- * in a proxy or a full-duplex protocol. */
+ * in a proxy or a full-duplex protocol, on blocking sockets from a blocking
+ * server: plain TCP behaviour, and the connections stay on TCP. */
 static void test_reader_blocking(void **state)
 {
-	run_reader_style(*state, NA_TEST_IO_BLOCKING, 8, "blocking reader");
+	run_reader_style(*state, NA_TEST_IO_BLOCKING, 8, true, "blocking reader");
 }
 
 static void test_reader_poll(void **state)
 {
-	run_reader_style(*state, NA_TEST_IO_POLL, 8, "poll reader");
+	run_reader_style(*state, NA_TEST_IO_POLL, 8, false, "poll reader");
 }
 
 static void test_reader_epoll_et(void **state)
 {
-	run_reader_style(*state, NA_TEST_IO_EPOLL_ET, 8, "edge-triggered epoll reader");
+	run_reader_style(*state, NA_TEST_IO_EPOLL_ET, 8, false,
+			 "edge-triggered epoll reader");
 }
 
 /* Wait for one epoll event on ep and return its event mask (0 on timeout). */
@@ -429,12 +623,13 @@ static void test_msg_peek(void **state)
 	close(lfd);
 }
 
-/* One blocking recv() in a thread, so that the test can act while it
- * waits. */
+/* One blocking recv() in a thread (or, with loop, as many as it takes to
+ * get len bytes), so that the test can act while it waits. */
 struct reader_job {
 	int fd;
 	size_t len;
 	int flags;
+	bool loop;
 	char *buf;
 	ssize_t got;
 	int err;
@@ -448,8 +643,23 @@ static void *reader_job_main(void *arg)
 	int64_t t0 = na_test_now_ms();
 
 	__atomic_store_n(&j->tid, (pid_t)syscall(SYS_gettid), __ATOMIC_SEQ_CST);
-	j->got = recv(j->fd, j->buf, j->len, j->flags);
-	j->err = j->got < 0 ? errno : 0;
+	j->got = 0;
+	j->err = 0;
+	do {
+		ssize_t n = recv(j->fd, j->buf + j->got, j->len - (size_t)j->got, j->flags);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			j->err = errno;
+			if (!j->got)
+				j->got = -1;
+			break;
+		}
+		if (n == 0)
+			break;
+		j->got += n;
+	} while (j->loop && (size_t)j->got < j->len);
 	j->ms = na_test_now_ms() - t0;
 	return NULL;
 }
@@ -506,10 +716,14 @@ static void test_msg_waitall(void **state)
 	bool slept[4] = { false };
 	struct na_stats before;
 	pthread_t th;
-	int lfd = listen_on(f), cfd, sfd, err = 0;
+	int lfd = listen_blocking(f), cfd, sfd, err = 0;
 
-	make_pair(lfd, f, &cfd, &sfd);
+	/* A blocking server (its reader waits in recv(MSG_WAITALL)) and an
+	 * event-driven client: the client finds a blocking listener and
+	 * stays on TCP, and so does the accepted socket. */
 	stats_now(&before);
+	cfd = connect_to(lfd, f, NA_TEST_CONNECT_NONBLOCK);
+	sfd = accept_on(lfd, 0);
 	j.fd = sfd;
 	j.buf = malloc(j.len);
 	assert_non_null(j.buf);
@@ -531,7 +745,7 @@ static void test_msg_waitall(void **state)
 			 j.len, j.got, j.err ? strerror(j.err) : "no error");
 	if (na_test_pattern_check(seed, 0, j.buf, j.len) >= 0)
 		fail_msg("%s: MSG_WAITALL read wrong bytes", f->name);
-	assert_all_redirected(&before, j.len, pieces, f->name);
+	assert_kept_blocking(&before, 1, f->name);
 	for (size_t i = 0; i < pieces; i++)
 		if (!slept[i])
 			na_test_diag("%s: the reader was not seen asleep before piece %zu",
@@ -557,7 +771,9 @@ static int tcp_state(int fd)
  * A client sends its request, shuts its side down, and blocks reading the
  * reply (what `printf ... | nc` or an HTTP/1.0 client does). The ACK of
  * its FIN wakes its socket while the read waits; the read must go on
- * waiting and return the reply.
+ * waiting and return the reply. The client is a plain blocking one (a
+ * blocking connect()), the server event-driven: the client stays on TCP
+ * (kept_blocking), and so does the server's end, whose peer did not join.
  */
 static void test_blocking_read_across_shutdown(void **state)
 {
@@ -573,8 +789,9 @@ static void test_blocking_read_across_shutdown(void **state)
 	int lfd = listen_on(f), cfd, sfd, err, st = -1;
 	bool asleep;
 
-	make_pair(lfd, f, &cfd, &sfd);
 	stats_now(&before);
+	cfd = connect_to(lfd, f, NA_TEST_CONNECT_BLOCKING);
+	sfd = accept_on(lfd, SOCK_NONBLOCK);
 	NA_ASSERT_OK(na_test_set_timeouts(cfd, 10000));
 	j.fd = cfd;
 	assert_int_equal(pthread_create(&th, NULL, reader_job_main, &j), 0);
@@ -602,7 +819,7 @@ static void test_blocking_read_across_shutdown(void **state)
 			 j.err ? strerror(j.err) : "no error", (long long)j.ms,
 			 sizeof(buf));
 	assert_int_equal(na_test_pattern_check(seed, 0, buf, sizeof(buf)), -1);
-	assert_all_redirected(&before, sizeof(buf), 1, f->name);
+	assert_kept_blocking(&before, 1, f->name);
 	close(cfd);
 	close(sfd);
 	close(lfd);
@@ -638,38 +855,200 @@ static void test_fionread(void **state)
 	close(lfd);
 }
 
+#define LOWAT 4096
+
+/*
+ * SO_RCVLOWAT LOWAT on rfd holds as in TCP: with 1000 bytes of stream seed
+ * (from offset off) sent by wfd, rfd is not readable; with 4000 more it
+ * is, and the first recv() returns at least LOWAT bytes. Reads all 5000.
+ */
+static void lowat_holds(int wfd, int rfd, uint64_t seed, size_t off,
+			const struct family *f, const char *what)
+{
+	char buf[8192];
+	struct pollfd p;
+	size_t got = 0;
+	int64_t deadline;
+	int r;
+
+	NA_ASSERT_OK(na_test_send_pattern(wfd, seed, off, 1000));
+	/* Below the low-water mark the socket is not readable; a
+	 * bounded negative wait is the only way to see that. */
+	p = (struct pollfd){ .fd = rfd, .events = POLLIN };
+	r = poll(&p, 1, 300);
+	if (r != 0)
+		fail_msg("%s, %s: readable with 1000 bytes queued and SO_RCVLOWAT %d",
+			 f->name, what, LOWAT);
+	NA_ASSERT_OK(na_test_send_pattern(wfd, seed, off + 1000, 4000));
+	NA_ASSERT_OK(na_test_wait_fd(rfd, POLLIN, 5000));
+	r = (int)recv(rfd, buf, sizeof(buf), MSG_DONTWAIT);
+	if (r < LOWAT)
+		fail_msg("%s, %s: recv returned %d bytes with SO_RCVLOWAT %d and 5000 queued "
+			 "(%s)", f->name, what, r, LOWAT, r < 0 ? strerror(errno) : "no error");
+	got = (size_t)r;
+	/* The rest is below the mark, so poll() would not report it: it
+	 * is queued already, or about to be. */
+	deadline = na_test_now_ms() + 5000;
+	while (got < 5000 && na_test_now_ms() < deadline) {
+		r = (int)recv(rfd, buf + got, 5000 - got, MSG_DONTWAIT);
+		if (r > 0)
+			got += (size_t)r;
+		else if (r == 0 || errno != EAGAIN)
+			break;
+		else
+			usleep(1000);
+	}
+	if (got != 5000)
+		fail_msg("%s, %s: read %zu of 5000 bytes", f->name, what, got);
+	assert_int_equal(na_test_pattern_check(seed, off, buf, got), -1);
+}
+
+static void set_lowat(int fd, int lowat)
+{
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &lowat,
+				    sizeof(lowat)), 0);
+}
+
+/*
+ * An event-driven receiver sets SO_RCVLOWAT before any data comes: the
+ * fast path ignores the mark, so nothing may be redirected to it; its
+ * sender's bytes take TCP, where the mark holds.
+ */
 static void test_so_rcvlowat(void **state)
 {
 	const struct family *f = *state;
 	const size_t k = family_index(f);
 	const uint64_t seed = 0x10a7 + k;
-	const int lowat = 4096;
-	char buf[8192];
-	struct na_stats before;
-	struct pollfd p;
-	int lfd = listen_on(f), cfd, sfd, r;
+	struct na_stats before, d;
+	int lfd = listen_on(f), cfd, sfd;
+
+	make_cold_pair(lfd, f, &cfd, &sfd);
+	stats_now(&before);
+	set_lowat(sfd, LOWAT);
+	lowat_holds(cfd, sfd, seed, 0, f, "SO_RCVLOWAT before any data");
+	if (!plain) {
+		delta_now(&before, &d);
+		if (d.bytes_redirected || d.bytes_passed != 5000 ||
+		    d.peer_unfit + d.deferred < 1) {
+			na_test_stats_print("counter deltas", &d);
+			fail_msg("%s: bytes sent to a receiver with SO_RCVLOWAT %d: expected "
+				 "all 5000 on TCP (deferred or peer_unfit)", f->name, LOWAT);
+		}
+	}
+	close(cfd);
+	close(sfd);
+	close(lfd);
+}
+
+/*
+ * A receiver on the fast path raises SO_RCVLOWAT: the sender's next bytes
+ * take TCP (peer_unfit) and the mark holds; once the mark is back to 1 and
+ * the receiver has read everything, the fast path again.
+ */
+static void test_so_rcvlowat_on_fast_path(void **state)
+{
+	const struct family *f = *state;
+	const size_t k = family_index(f);
+	const uint64_t seed = 0x10a8 + k;
+	struct na_stats before, d;
+	int lfd = listen_on(f), cfd, sfd, err;
 
 	make_pair(lfd, f, &cfd, &sfd);
 	stats_now(&before);
-	assert_int_equal(setsockopt(sfd, SOL_SOCKET, SO_RCVLOWAT, &lowat,
-				    sizeof(lowat)), 0);
-	NA_ASSERT_OK(na_test_send_pattern(cfd, seed, 0, 1000));
-	/* Below the low-water mark the socket is not readable; a
-	 * bounded negative wait is the only way to see that. */
-	p = (struct pollfd){ .fd = sfd, .events = POLLIN };
-	r = poll(&p, 1, 300);
-	if (r != 0)
-		fail_msg("%s: readable with 1000 bytes queued and SO_RCVLOWAT %d",
-			 f->name, lowat);
-	NA_ASSERT_OK(na_test_send_pattern(cfd, seed, 1000, 4000));
-	NA_ASSERT_OK(na_test_wait_fd(sfd, POLLIN, 5000));
-	NA_ASSERT_OK(na_test_set_timeouts(sfd, 5000));
-	r = (int)recv(sfd, buf, sizeof(buf), 0);
-	if (r < lowat)
-		fail_msg("%s: recv returned %d bytes with SO_RCVLOWAT %d and 5000 queued",
-			 f->name, r, lowat);
-	assert_int_equal(na_test_pattern_check(seed, 0, buf, (size_t)r), -1);
-	assert_all_redirected(&before, 5000, 2, f->name);
+	NA_ASSERT_OK(na_test_send_pattern(cfd, seed, 0, 10000));
+	NA_ASSERT_OK(na_test_recv_pattern(sfd, seed, 0, 10000));
+	assert_all_redirected(&before, 10000, 1, f->name);
+
+	stats_now(&before);
+	set_lowat(sfd, LOWAT);
+	lowat_holds(cfd, sfd, seed, 10000, f, "SO_RCVLOWAT on the fast path");
+	if (!plain) {
+		delta_now(&before, &d);
+		if (d.peer_unfit < 1 || d.bytes_redirected || d.bytes_passed != 5000) {
+			na_test_stats_print("counter deltas", &d);
+			fail_msg("%s: expected the bytes sent after SO_RCVLOWAT %d on TCP "
+				 "(peer_unfit >= 1, 5000 bytes passed)", f->name, LOWAT);
+		}
+	}
+
+	set_lowat(sfd, 1);
+	NA_ASSERT_OK(na_test_wait_acked(cfd, NA_TEST_TIMEOUT_MS));
+	stats_now(&before);
+	NA_ASSERT_OK(na_test_send_pattern(cfd, seed, 15000, 10000));
+	err = na_test_recv_pattern(sfd, seed, 15000, 10000);
+	if (err)
+		fail_msg("%s: bytes after SO_RCVLOWAT went back to 1: %s", f->name,
+			 strerror(-err));
+	if (!plain) {
+		delta_now(&before, &d);
+		if (d.deferred_joined < 1 || d.bytes_redirected != 10000 || d.bytes_passed) {
+			na_test_stats_print("counter deltas", &d);
+			fail_msg("%s: expected the fast path again once SO_RCVLOWAT was back "
+				 "to 1 (deferred_joined >= 1, 10000 bytes redirected)", f->name);
+		}
+	}
+	close(cfd);
+	close(sfd);
+	close(lfd);
+}
+
+/*
+ * SO_RCVLOWAT set before the connection exists (on the listener, whose
+ * accepted sockets inherit it, or on the client before connect()): that
+ * end does not join (kept_rcvlowat) and the mark holds.
+ */
+static void test_so_rcvlowat_before_connect(void **state)
+{
+	const struct family *f = *state;
+	const size_t k = family_index(f);
+	const uint64_t seed = 0x10a9 + k;
+	struct sockaddr_storage ss;
+	struct na_stats before, d;
+	socklen_t len;
+	int lfd = listen_on(f), cfd, sfd, lowat = LOWAT, soerr = 0;
+	socklen_t elen = sizeof(soerr);
+
+	/* On the listener. */
+	set_lowat(lfd, LOWAT);
+	stats_now(&before);
+	make_cold_pair(lfd, f, &cfd, &sfd);
+	lowat_holds(cfd, sfd, seed, 0, f, "SO_RCVLOWAT inherited from the listener");
+	if (!plain) {
+		delta_now(&before, &d);
+		if (d.kept_rcvlowat < 1 || d.bytes_redirected) {
+			na_test_stats_print("counter deltas", &d);
+			fail_msg("%s: an accepted socket with SO_RCVLOWAT %d from its listener: "
+				 "expected kept_rcvlowat >= 1 and nothing redirected", f->name,
+				 LOWAT);
+		}
+	}
+	close(cfd);
+	close(sfd);
+	close(lfd);
+
+	/* On the client, before connect(). */
+	lfd = listen_on(f);
+	NA_ASSERT_OK(na_test_sockaddr(f->connect, (uint16_t)na_test_local_port(lfd), &ss,
+				      &len));
+	cfd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	assert_true(cfd >= 0);
+	set_lowat(cfd, lowat);
+	stats_now(&before);
+	if (connect(cfd, (struct sockaddr *)&ss, len) < 0 && errno != EINPROGRESS)
+		fail_msg("%s: connect: %s", f->name, strerror(errno));
+	NA_ASSERT_OK(na_test_wait_fd(cfd, POLLOUT, NA_TEST_TIMEOUT_MS));
+	assert_int_equal(getsockopt(cfd, SOL_SOCKET, SO_ERROR, &soerr, &elen), 0);
+	assert_int_equal(soerr, 0);
+	sfd = accept_on(lfd, SOCK_NONBLOCK);
+	lowat_holds(sfd, cfd, seed + 1, 0, f, "SO_RCVLOWAT on the client before connect()");
+	if (!plain) {
+		delta_now(&before, &d);
+		if (d.kept_rcvlowat < 1 || d.sockets_joined || d.bytes_redirected) {
+			na_test_stats_print("counter deltas", &d);
+			fail_msg("%s: a client with SO_RCVLOWAT %d: expected kept_rcvlowat >= 1 "
+				 "and nothing joined or redirected", f->name, LOWAT);
+		}
+	}
 	close(cfd);
 	close(sfd);
 	close(lfd);
@@ -700,7 +1079,10 @@ static void test_sendfile(void **state)
 	while ((size_t)off < len && !err) {
 		ssize_t n = sendfile(cfd, mfd, &off, len - (size_t)off);
 
-		if (n <= 0)
+		/* The socket is non-blocking: wait while it is full. */
+		if (n < 0 && errno == EAGAIN)
+			err = na_test_wait_fd(cfd, POLLOUT, NA_TEST_TIMEOUT_MS);
+		else if (n <= 0)
 			err = n < 0 ? -errno : -EIO;
 	}
 	if (!err && shutdown(cfd, SHUT_WR) < 0)
@@ -749,7 +1131,9 @@ static void test_splice(void **state)
 		while (!err && moved < n) {
 			ssize_t r = splice(p[0], NULL, cfd, NULL, n - moved, SPLICE_F_MOVE);
 
-			if (r <= 0)
+			if (r < 0 && errno == EAGAIN)
+				err = na_test_wait_fd(cfd, POLLOUT, NA_TEST_TIMEOUT_MS);
+			else if (r <= 0)
 				err = r < 0 ? -errno : -EIO;
 			else
 				moved += (size_t)r;
@@ -835,6 +1219,7 @@ static void test_close_with_unread_data(void **state)
 		fail_msg("%s: after the peer closed with %zu unread bytes, the sender's "
 			 "read gave %s instead of EOF or a reset", f->name, sent,
 			 strerror(-r));
+	NA_ASSERT_OK(na_test_set_nonblock(cfd, false));
 	NA_ASSERT_OK(na_test_set_timeouts(cfd, 5000));
 	w = send(cfd, buf, sizeof(buf), MSG_NOSIGNAL);
 	if (w < 0 && errno != EPIPE && errno != ECONNRESET)
@@ -945,35 +1330,20 @@ static void test_flow_control(void **state)
 
 /* ---- floods of tiny writes, very large writes ----------------------------- */
 
-/* Send the seeded stream from offset off to off + len, blocking. */
+/* Send the seeded stream from offset off to off + len. */
 static void send_pattern(int fd, uint64_t seed, size_t off, size_t len)
 {
-	char buf[16 * KiB];
+	int err = na_test_send_pattern(fd, seed, off, len);
 
-	while (len) {
-		size_t n = len < sizeof(buf) ? len : sizeof(buf);
-		ssize_t r;
-
-		na_test_pattern_fill(seed, off, buf, n);
-		r = send(fd, buf, n, MSG_NOSIGNAL);
-		if (r <= 0)
-			fail_msg("send at offset %zu: %s", off, r ? strerror(errno) : "0");
-		off += (size_t)r;
-		len -= (size_t)r;
-	}
+	if (err)
+		fail_msg("send at offset %zu: %s", off, strerror(-err));
 }
 
 /* Wait (up to 2 s) until everything sent on fd is acknowledged. */
 static void wait_acked(int fd)
 {
-	for (int i = 0; i < 200; i++) {
-		int outq = -1;
-
-		if (ioctl(fd, SIOCOUTQ, &outq) == 0 && outq == 0)
-			return;
-		usleep(10 * 1000);
-	}
-	fail_msg("bytes sent 2 s ago are still not acknowledged");
+	if (na_test_wait_acked(fd, 2000))
+		fail_msg("bytes sent 2 s ago are still not acknowledged");
 }
 
 /* A reader that falls behind sends the connection to TCP; once it has read
@@ -1060,7 +1430,7 @@ static void test_large_writes(void **state)
 	const struct family *f = *state;
 	const size_t len = 16 * MiB + 5;
 	struct na_test_conn c[2];
-	struct na_test_run_opts o = { .io = NA_TEST_IO_BLOCKING, .timeout_ms = 90000 };
+	struct na_test_run_opts o = { .io = NA_TEST_IO_THREADS, .timeout_ms = 90000 };
 	struct na_stats before;
 	int lfd = listen_on(f), err;
 
@@ -1068,8 +1438,12 @@ static void test_large_writes(void **state)
 	 * connection and server to client on the other. Each connection
 	 * carries one direction only, and the reading end does not shut
 	 * down, so that this test is about the size of the write; "blocking
-	 * readers" and "blocking read across shutdown" cover the rest. */
+	 * readers" and "blocking read across shutdown" cover the rest. The
+	 * writing ends are blocking (so that one call takes it all), the
+	 * reading ends event-driven, as the fast path requires. */
 	open_conns(lfd, f, c, 2);
+	NA_ASSERT_OK(na_test_set_nonblock(c[0].fd[0], false));
+	NA_ASSERT_OK(na_test_set_nonblock(c[1].fd[1], false));
 	na_test_dir_init(&c[0].dir[0], 0x1a26e0, len, len, true);
 	na_test_dir_init(&c[0].dir[1], 0, 0, 0, false);
 	na_test_dir_init(&c[1].dir[0], 0, 0, 0, false);
@@ -1079,6 +1453,283 @@ static void test_large_writes(void **state)
 	NA_ASSERT_DELIVERED(c, 2, err, "16 MiB writes");
 	assert_all_redirected(&before, 2 * len, 2, f->name);
 	na_test_close_conns(c, 2);
+	close(lfd);
+}
+
+/* ---- receivers the fast path cannot serve ---------------------------------- */
+
+/*
+ * A receiver on the fast path turns blocking (fcntl): its sender moves to
+ * TCP (peer_unfit), and a blocking recv() of a reply works and gets every
+ * byte; the other direction stays fast. Non-blocking again, and once it
+ * has read what TCP brought, the fast path again (deferred_joined).
+ */
+static void test_receiver_turns_blocking(void **state)
+{
+	const struct family *f = *state;
+	const size_t k = family_index(f);
+	const uint64_t up = 0xb10c00 + 2 * k, down = up + 1;
+	const size_t reply = 100 * KiB;
+	struct reader_job j = { .len = reply, .loop = true };
+	struct na_stats before, d;
+	pthread_t th;
+	bool asleep;
+	int lfd = listen_on(f), cfd, sfd, err;
+
+	make_pair(lfd, f, &cfd, &sfd);
+	stats_now(&before);
+	send_pattern(cfd, up, 0, 64 * KiB);
+	NA_ASSERT_OK(na_test_recv_pattern(sfd, up, 0, 64 * KiB));
+	send_pattern(sfd, down, 0, 64 * KiB);
+	NA_ASSERT_OK(na_test_recv_pattern(cfd, down, 0, 64 * KiB));
+	assert_all_redirected(&before, 128 * KiB, 2, f->name);
+
+	/* The client turns blocking and waits for the reply in recv(). */
+	stats_now(&before);
+	NA_ASSERT_OK(na_test_set_nonblock(cfd, false));
+	NA_ASSERT_OK(na_test_set_timeouts(cfd, 10000));
+	j.fd = cfd;
+	j.buf = malloc(reply);
+	assert_non_null(j.buf);
+	assert_int_equal(pthread_create(&th, NULL, reader_job_main, &j), 0);
+	asleep = wait_thread_sleeps(&j, 5000);
+	err = na_test_send_pattern(sfd, down, 64 * KiB, reply);
+	pthread_join(th, NULL);
+	if (err)
+		fail_msg("%s: sending the reply: %s", f->name, strerror(-err));
+	if (!asleep)
+		na_test_diag("%s: the reader was not seen asleep before the reply", f->name);
+	if (j.got != (ssize_t)reply)
+		fail_msg("%s: the blocking recv() loop got %zd of %zu bytes (%s) after %lld ms",
+			 f->name, j.got, reply, j.err ? strerror(j.err) : "no error",
+			 (long long)j.ms);
+	if (na_test_pattern_check(down, 64 * KiB, j.buf, reply) >= 0)
+		fail_msg("%s: the blocking reader got wrong bytes", f->name);
+	free(j.buf);
+	/* The other direction: the server is still event-driven. */
+	send_pattern(cfd, up, 64 * KiB, 16 * KiB);
+	NA_ASSERT_OK(na_test_recv_pattern(sfd, up, 64 * KiB, 16 * KiB));
+	if (!plain) {
+		delta_now(&before, &d);
+		if (d.peer_unfit < 1 || d.bytes_passed != reply ||
+		    d.bytes_redirected != 16 * KiB) {
+			na_test_stats_print("counter deltas", &d);
+			fail_msg("%s: expected the reply to a receiver turned blocking on TCP "
+				 "(peer_unfit >= 1, %zu bytes passed) and the other direction "
+				 "still redirected", f->name, reply);
+		}
+	}
+
+	/* Non-blocking again: back to the fast path. */
+	NA_ASSERT_OK(na_test_set_nonblock(cfd, true));
+	wait_acked(sfd);
+	stats_now(&before);
+	send_pattern(sfd, down, 64 * KiB + reply, 64 * KiB);
+	NA_ASSERT_OK(na_test_recv_pattern(cfd, down, 64 * KiB + reply, 64 * KiB));
+	if (!plain) {
+		delta_now(&before, &d);
+		if (d.deferred_joined < 1 || d.bytes_redirected != 64 * KiB || d.bytes_passed) {
+			na_test_stats_print("counter deltas", &d);
+			fail_msg("%s: expected the fast path again once the receiver was "
+				 "non-blocking and had read everything", f->name);
+		}
+	}
+	close(cfd);
+	close(sfd);
+	close(lfd);
+}
+
+/*
+ * Receive len bytes of stream seed that wfd sends to the non-blocking
+ * socket rfd, with splice() only (socket -> pipe, then read from the
+ * pipe): one poll() loop drives both ends. Returns 0 or a negative errno
+ * (-ETIMEDOUT: bytes stopped coming, -EILSEQ: wrong bytes).
+ */
+static int splice_transfer(int wfd, int rfd, uint64_t seed, size_t len, size_t *got)
+{
+	const size_t step = 16 * KiB;
+	int64_t deadline = na_test_now_ms() + 20000;
+	char *buf = malloc(64 * KiB);
+	size_t sent = 0;
+	int p[2], err = 0;
+
+	*got = 0;
+	if (!buf)
+		return -ENOMEM;
+	if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0) {
+		free(buf);
+		return -errno;
+	}
+	while (*got < len && !err) {
+		struct pollfd pf[2] = {
+			{ .fd = sent < len ? wfd : -1, .events = POLLOUT },
+			{ .fd = rfd, .events = POLLIN },
+		};
+		int64_t left = deadline - na_test_now_ms();
+		ssize_t n;
+
+		if (left <= 0) {
+			err = -ETIMEDOUT;
+			break;
+		}
+		if (poll(pf, 2, (int)left) < 0 && errno != EINTR) {
+			err = -errno;
+			break;
+		}
+		if (pf[0].revents) {
+			size_t m = len - sent < step ? len - sent : step;
+
+			na_test_pattern_fill(seed, sent, buf, m);
+			n = send(wfd, buf, m, MSG_DONTWAIT | MSG_NOSIGNAL);
+			if (n > 0)
+				sent += (size_t)n;
+			else if (n < 0 && errno != EAGAIN)
+				err = -errno;
+		}
+		if (!pf[1].revents || err)
+			continue;
+		n = splice(rfd, NULL, p[1], NULL, 64 * KiB, SPLICE_F_NONBLOCK);
+		if (n < 0) {
+			if (errno != EAGAIN)
+				err = -errno;
+			continue;
+		}
+		if (n == 0) {
+			err = -ENODATA;
+			break;
+		}
+		/* The pipe holds exactly what was spliced. */
+		if (read(p[0], buf, (size_t)n) != n) {
+			err = -EIO;
+			break;
+		}
+		if (na_test_pattern_check(seed, *got, buf, (size_t)n) >= 0)
+			err = -EILSEQ;
+		*got += (size_t)n;
+	}
+	close(p[0]);
+	close(p[1]);
+	free(buf);
+	return err;
+}
+
+struct splice_job {
+	int wfd, rfd;
+	uint64_t seed;
+	size_t len;
+};
+
+static int splice_child(void *arg)
+{
+	struct splice_job *j = arg;
+	size_t got;
+	int err = splice_transfer(j->wfd, j->rfd, j->seed, j->len, &got);
+
+	if (err)
+		na_test_diag("the splice() reader got %zu of %zu bytes: %s", got, j->len,
+			     strerror(-err));
+	return err ? 1 : 0;
+}
+
+/*
+ * splice_transfer in a forked helper: netaccel remembers which processes
+ * splice (their sockets get no redirected bytes any more), and that must
+ * be the helper, not this program, whose later tests need the fast path.
+ * Returns the helper's exit code (0: every byte arrived by splice, intact).
+ */
+static int splice_in_helper(int wfd, int rfd, uint64_t seed, size_t len)
+{
+	struct splice_job j = { .wfd = wfd, .rfd = rfd, .seed = seed, .len = len };
+	pid_t pid = na_world_fork(&world, splice_child, &j);
+
+	if (pid < 0)
+		return pid;
+	return na_world_wait(&world, pid, 30000);
+}
+
+/*
+ * A reader that only ever uses splice() (socket -> pipe), as a proxy does:
+ * splice() never sees bytes redirected to a socket, so none may be. The
+ * first bytes take TCP (the reader was never seen reading with recv), the
+ * reader is seen splicing them (splice_seen), and every later byte takes
+ * TCP too.
+ */
+static void test_splice_reader(void **state)
+{
+	const struct family *f = *state;
+	const size_t k = family_index(f);
+	const uint64_t seed = 0x59ead + k;
+	const size_t len = 1 * MiB + 3;
+	struct na_stats before, d;
+	int lfd = listen_on(f), cfd, sfd, rc;
+
+	make_cold_pair(lfd, f, &cfd, &sfd);
+	stats_now(&before);
+	rc = splice_in_helper(cfd, sfd, seed, len);
+	if (rc)
+		fail_msg("%s: a splice() reader did not get its %zu bytes intact (helper: %d)",
+			 f->name, len, rc);
+	if (!plain) {
+		delta_now(&before, &d);
+		if (d.bytes_redirected || d.bytes_passed != len || d.splice_seen < 1 ||
+		    d.deferred != 1) {
+			na_test_stats_print("counter deltas", &d);
+			fail_msg("%s: expected every byte to a splice() reader on TCP "
+				 "(deferred, %zu bytes passed, none redirected) and the reader "
+				 "seen splicing", f->name, len);
+		}
+	}
+	close(cfd);
+	close(sfd);
+	close(lfd);
+}
+
+/*
+ * A listener whose accepted socket was seen splicing: its next connections
+ * will likely splice too, so their accepted sockets do not join
+ * (kept_splice), and they work as TCP.
+ */
+static void test_listener_of_splicer(void **state)
+{
+	const struct family *f = *state;
+	const size_t k = family_index(f);
+	const uint64_t seed = 0x59eae + 4 * k;
+	struct na_test_run_opts o = { .io = NA_TEST_IO_POLL, .timeout_ms = 20000 };
+	struct na_test_conn c;
+	struct na_stats before, d;
+	int lfd = listen_on(f), cfd, sfd, err;
+
+	make_cold_pair(lfd, f, &cfd, &sfd);
+	stats_now(&before);
+	err = splice_in_helper(cfd, sfd, seed, 256 * KiB);
+	if (err)
+		fail_msg("%s: the first connection's splice() reader did not get its bytes "
+			 "intact (helper: %d)", f->name, err);
+	close(cfd);
+	close(sfd);
+	if (!plain) {
+		delta_now(&before, &d);
+		if (d.splice_seen < 1) {
+			na_test_stats_print("counter deltas", &d);
+			fail_msg("%s: the splice() reader was not seen splicing", f->name);
+		}
+	}
+
+	stats_now(&before);
+	make_pair(lfd, f, &c.fd[0], &c.fd[1]);
+	na_test_dir_init(&c.dir[0], seed + 1, 256 * KiB, 0, true);
+	na_test_dir_init(&c.dir[1], seed + 2, 256 * KiB, 0, true);
+	err = na_test_run(&c, 1, &o);
+	NA_ASSERT_DELIVERED(&c, 1, err, f->name);
+	if (!plain) {
+		delta_now(&before, &d);
+		if (d.kept_splice != 1 || d.bytes_redirected) {
+			na_test_stats_print("counter deltas", &d);
+			fail_msg("%s: expected the next connection of a splicing listener kept "
+				 "on TCP (kept_splice 1, nothing redirected)", f->name);
+		}
+	}
+	na_test_close_conns(&c, 1);
 	close(lfd);
 }
 
@@ -1098,6 +1749,8 @@ int main(void)
 		ALL_FAMILIES("bulk: 32 connections, 1 B..4 MiB both ways at once", test_bulk),
 		ALL_FAMILIES("writes right after connect(), before accept()",
 			     test_write_before_accept),
+		ALL_FAMILIES("a peer not accepted yet: bytes written after connect() arrive by TCP",
+			     test_peer_not_accepted),
 		ALL_FAMILIES("shutdown(SHUT_WR) gives EOF, the other direction keeps working",
 			     test_half_close),
 		ALL_FAMILIES("a blocking read waits across its own shutdown(SHUT_WR)",
@@ -1112,6 +1765,10 @@ int main(void)
 		ALL_FAMILIES("MSG_WAITALL gathers several writes", test_msg_waitall),
 		ALL_FAMILIES("FIONREAD counts queued bytes", test_fionread),
 		ALL_FAMILIES("SO_RCVLOWAT holds readability until the mark", test_so_rcvlowat),
+		ALL_FAMILIES("SO_RCVLOWAT raised on the fast path: TCP while it holds, then back",
+			     test_so_rcvlowat_on_fast_path),
+		ALL_FAMILIES("SO_RCVLOWAT set before connecting: that end stays on TCP",
+			     test_so_rcvlowat_before_connect),
 		ALL_FAMILIES("sendfile() into a bypassed socket", test_sendfile),
 		ALL_FAMILIES("splice() from a pipe into a bypassed socket", test_splice),
 		ALL_FAMILIES("close with unread data: no hang, EOF or reset, next one works",
@@ -1126,9 +1783,19 @@ int main(void)
 		TF("16 MiB single writes [IPv6]", test_large_writes, &fam_v6),
 		TF("16 MiB single writes [IPv6 client to ::ffff:127.0.0.1]",
 		   test_large_writes, &fam_v6_to_v4),
+		ALL_FAMILIES("a receiver turned blocking on the fast path: TCP for it, then back",
+			     test_receiver_turns_blocking),
+		ALL_FAMILIES("a reader that only splices: every byte by TCP, none redirected",
+			     test_splice_reader),
+		ALL_FAMILIES("the next connection of a splicing listener stays on TCP",
+			     test_listener_of_splicer),
 	};
 
 	na_world_require();
+	/* NETACCEL_TEST_FILTER: run only the tests whose names match (cmocka's
+	 * * and ? wildcards). */
+	if (getenv("NETACCEL_TEST_FILTER"))
+		cmocka_set_test_filter(getenv("NETACCEL_TEST_FILTER"));
 	return cmocka_run_group_tests_name("transparency", tests, group_setup,
 					   group_teardown);
 }
