@@ -280,33 +280,80 @@ static __always_inline __u64 rxstate(__u64 addr)
 	return v ? *v : 0;
 }
 
+/* Why a sender may not redirect to its peer now. */
+enum na_peer {
+	NA_PEER_OK = 0,
+	NA_PEER_WAIT,		/* not yet, or not now: TCP keeps the order */
+	NA_PEER_SPLICES,	/* it splices: TCP would not keep the order */
+};
+
 /*
  * Whether the peer can take redirected bytes now: it is event-driven (its
  * flags can change at any time, so they are read on every send), it has
  * been seen reading with recv() and never with splice(), and the process
- * that read it has not spliced from any fast-path socket (HAProxy reads a
+ * that read it has not spliced from a fast-path socket (HAProxy reads a
  * connection's first bytes with recv(), then splices). The last two are
- * remembered until na_fitgen moves, which it does at every splice seen.
+ * remembered until na_fitgen moves, which it does whenever a process is
+ * marked.
  */
-static __always_inline int peer_fit(struct na_sk_state *st, const struct na_peer_view *v)
+static __always_inline int peer_check(struct na_sk_state *st, const struct na_peer_view *v)
 {
-	__u32 g, tgid;
+	__u32 g, tgid, *proc;
 	__u64 rx;
 
 	if (v->unfit)
-		return 0;
+		return NA_PEER_WAIT;
 	g = fitgen();
 	if ((st->flags & NA_SKF_PEER_OK) && st->fit_gen == g)
-		return 1;
+		return NA_PEER_OK;
+	st->flags &= ~NA_SKF_PEER_OK;
 	rx = rxstate(st->peer_addr);
 	tgid = rx >> 32;
-	if ((__u32)rx != NA_RX_RECV || bpf_map_lookup_elem(&na_splicers, &tgid)) {
-		st->flags &= ~NA_SKF_PEER_OK;
-		return 0;
-	}
+	proc = bpf_map_lookup_elem(&na_procs, &tgid);
+	if ((rx & NA_RX_SPLICE) || (proc && (*proc & NA_PROC_SPLICE)))
+		return NA_PEER_SPLICES;
+	if (!(rx & NA_RX_RECV))
+		return NA_PEER_WAIT;
 	st->flags |= NA_SKF_PEER_OK;
 	st->fit_gen = g;
-	return 1;
+	return NA_PEER_OK;
+}
+
+static __always_inline void fitgen_bump(void)
+{
+	__u32 zero = 0, *g = bpf_map_lookup_elem(&na_fitgen, &zero);
+
+	if (g)
+		__sync_fetch_and_add(g, 1);
+}
+
+static __always_inline void proc_mark(__u32 tgid, __u32 flag)
+{
+	__u32 *v = bpf_map_lookup_elem(&na_procs, &tgid);
+
+	if (v && (*v & flag))
+		return;
+	if (v)
+		*v |= flag;	/* a lost race only marks it again later */
+	else
+		bpf_map_update_elem(&na_procs, &tgid, &flag, BPF_ANY);
+	fitgen_bump();
+}
+
+/* Add flag to addr's entry in na_rxstate; a new entry also gets hi (the
+ * reading process, in the high 32 bits). */
+static __always_inline void rx_mark(__u64 addr, __u64 flag, __u64 hi)
+{
+	__u64 *v = bpf_map_lookup_elem(&na_rxstate, &addr);
+
+	if (v && (*v & flag))
+		return;
+	if (v) {
+		__sync_fetch_and_or(v, flag);
+	} else {
+		flag |= hi;
+		bpf_map_update_elem(&na_rxstate, &addr, &flag, BPF_NOEXIST);
+	}
 }
 
 SEC("cgroup/sock_create")
@@ -578,11 +625,22 @@ static __always_inline void join(struct bpf_sock_ops *ops)
 		why = rx_unfit(st->listener);
 		if (!why && BPF_CORE_READ((struct sock *)tp, sk_rcvlowat) > 1)
 			why = NA_UNFIT_RCVLOWAT;
-		/* A listener whose sockets were seen splicing: theirs will be
-		 * too, and splice() never sees redirected bytes. */
-		if (!why && (rxstate(st->listener) & NA_RX_SPLICE)) {
-			COUNT(slot, kept_splice, 1);
-			return;
+		/* An accepted socket gets its file, and its flags, only in
+		 * accept(), after it joined: its listener stands in for it,
+		 * and what the listener's earlier sockets showed (na_rx_watch,
+		 * na_msg): one read or written while blocking (a server may
+		 * poll its listener and block on the connections), or one
+		 * that spliced (splice() never sees redirected bytes), keeps
+		 * the next ones off. */
+		if (!why) {
+			__u64 lst = rxstate(st->listener);
+
+			if (lst & NA_RX_SPLICE) {
+				COUNT(slot, kept_splice, 1);
+				return;
+			}
+			if (lst & NA_RX_BLOCKACC)
+				why = NA_UNFIT_BLOCKING;
 		}
 	} else {
 		why = rx_unfit((__u64)tp);
@@ -749,6 +807,14 @@ int na_sockops(struct bpf_sock_ops *ops)
 	return 1;
 }
 
+/* Whether the sending socket itself is blocking (or has SO_RCVLOWAT). */
+static __always_inline int own_blocking(struct bpf_sock *sk)
+{
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
+
+	return !tp || rx_unfit((__u64)tp) != NA_FIT;
+}
+
 /*
  * Back from TCP (throttled or deferred) to the redirect path only when no
  * TCP byte can be behind the next redirected one: every byte we wrote is
@@ -790,6 +856,7 @@ int na_msg(struct sk_msg_md *msg)
 	struct na_stats *s;
 	__u32 len = msg->size;
 	__u64 *addr;
+	int why;
 
 	if (!sk)
 		return SK_PASS;
@@ -812,7 +879,13 @@ int na_msg(struct sk_msg_md *msg)
 			s->backlog_limited++;
 			goto pass;
 		}
-		if (!peer_fit(st, &v)) {
+		why = peer_check(st, &v);
+		/* A peer that splices never sees what is queued for it; TCP
+		 * bytes would overtake those. A stalled connection is better
+		 * than a reordered one: keep the queue's order. */
+		if (why == NA_PEER_SPLICES && v.backlog)
+			break;
+		if (why) {
 			st->path = NA_PATH_DEFERRED;
 			s->peer_unfit++;
 			goto pass;
@@ -821,7 +894,7 @@ int na_msg(struct sk_msg_md *msg)
 	case NA_PATH_THROTTLED:
 	case NA_PATH_DEFERRED:
 		peer_view(st->peer_addr, &v, 1);
-		if (!peer_fit(st, &v) || !may_resume(msg, &v))
+		if (peer_check(st, &v) || !may_resume(msg, &v))
 			goto pass;
 		if (st->path == NA_PATH_THROTTLED)
 			s->backlog_resumed++;
@@ -829,6 +902,10 @@ int na_msg(struct sk_msg_md *msg)
 			s->deferred_joined++;
 		break;
 	case NA_PATH_UNDECIDED:
+		/* An accepted socket's first send: the first look at its
+		 * own flags. */
+		if (st->listener && own_blocking(sk))
+			rx_mark(st->listener, NA_RX_BLOCKACC, 0);
 		addr = bpf_map_lookup_elem(&na_sockaddr, &st->peer);
 		if (!addr) {
 			st->path = NA_PATH_PASS;
@@ -837,7 +914,7 @@ int na_msg(struct sk_msg_md *msg)
 		}
 		st->peer_addr = *addr;
 		peer_view(st->peer_addr, &v, 0);
-		if (!peer_fit(st, &v)) {
+		if (peer_check(st, &v)) {
 			st->path = NA_PATH_DEFERRED;
 			s->deferred++;
 			goto pass;
@@ -995,21 +1072,25 @@ int na_getsockopt(struct bpf_sockopt *ctx)
  * bytes are consumed, by tcp_recvmsg and by tcp_read_sock (splice,
  * sendfile); the system call the task is in tells which. Only sockets of
  * ours are looked at; a deferred connection's first TCP bytes are how a
- * receiver gets seen (see peer_fit). A socket seen splicing also marks its
- * listener, so that the listener's next connections do not join.
+ * receiver gets seen (see peer_check). An accepted socket tells about its
+ * listener's next connections (see join); a fast-path socket spliced
+ * marks its process (see peer_check).
  */
 SEC("tp_btf/tcp_rcv_space_adjust")
 int BPF_PROG(na_rx_watch, struct sock *sk)
 {
 #ifdef NA_SYSCALL_NR
-	__u32 zero = 0, one = 1, *gen, tgid = bpf_get_current_pid_tgid() >> 32;
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct na_sk_state *st;
 	struct pt_regs *regs;
-	__u64 flag, *v, addr = (__u64)sk;
+	struct socket *so;
+	struct file *f;
+	__u64 flag, addr = (__u64)sk;
+	int blocking;
 	long nr;
 
 	st = bpf_sk_storage_get(&na_sk_state, sk, 0, 0);
-	if (!st || !(st->flags & NA_SKF_JOINED))
+	if (!st)
 		return 0;
 	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 	if (!regs)
@@ -1021,23 +1102,21 @@ int BPF_PROG(na_rx_watch, struct sock *sk)
 		flag = NA_RX_SPLICE;
 	else
 		return 0;	/* io_uring and the like: not known, stays on TCP */
-	v = bpf_map_lookup_elem(&na_rxstate, &addr);
-	if (v && (*v & flag))
+	so = sk->sk_socket;
+	f = so ? so->file : 0;
+	blocking = !f || !(f->f_flags & O_NONBLOCK) || sk->sk_rcvlowat > 1;
+
+	/* What an accepted socket shows about its listener's next ones,
+	 * whether it joined or not. */
+	if (st->listener && (flag == NA_RX_SPLICE || blocking))
+		rx_mark(st->listener, flag == NA_RX_SPLICE ? NA_RX_SPLICE : NA_RX_BLOCKACC, 0);
+	if (!(st->flags & NA_SKF_JOINED))
 		return 0;
-	if (v) {
-		__sync_fetch_and_or(v, flag);
-	} else {
-		flag |= (__u64)tgid << 32;
-		bpf_map_update_elem(&na_rxstate, &addr, &flag, BPF_NOEXIST);
-		flag &= 0xffffffff;
-	}
+	if (flag == NA_RX_RECV && blocking)
+		return 0;	/* made blocking after it joined: peer_check sees it */
+	rx_mark(addr, flag, (__u64)tgid << 32);
 	if (flag == NA_RX_SPLICE) {
-		bpf_map_update_elem(&na_splicers, &tgid, &one, BPF_ANY);
-		if (st->listener)
-			bpf_map_update_elem(&na_rxstate, &st->listener, &flag, BPF_ANY);
-		gen = bpf_map_lookup_elem(&na_fitgen, &zero);
-		if (gen)
-			__sync_fetch_and_add(gen, 1);
+		proc_mark(tgid, NA_PROC_SPLICE);
 		if (!(st->flags & NA_SKF_SPLICED)) {
 			st->flags |= NA_SKF_SPLICED;
 			COUNT(st->slot, splice_seen, 1);

@@ -72,15 +72,15 @@ struct {
 	__type(value, __u64);
 } na_rxstate SEC(".maps");
 
-/* Processes (tgid) seen splicing from a fast-path socket: their other
- * sockets may be spliced next, so no sender redirects to them. Least
- * recently used go first; a reused tgid only keeps a process on TCP. */
+/* Processes (tgid) that spliced from a fast-path socket (enum
+ * na_proc_flags): no sender redirects to their sockets.
+ * Least recently used go first; a reused tgid only keeps a process on TCP. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
 	__type(key, __u32);
 	__type(value, __u32);
-} na_splicers SEC(".maps");
+} na_procs SEC(".maps");
 
 /* Moves whenever a socket is seen splicing, so that senders look at
  * na_rxstate again before their next redirect. */

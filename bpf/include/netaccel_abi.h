@@ -121,10 +121,17 @@ enum na_sk_flags {
 	NA_SKF_FAST = 1 << 5,	/* sent at least once on the fast path */
 };
 
-/* na_rxstate value: how a socket reads its TCP bytes. */
+/* na_rxstate value: how a socket reads its TCP bytes; for a listener, how
+ * the sockets it accepted did. */
 enum na_rx_flags {
 	NA_RX_RECV = 1 << 0,	/* with read/recv/recvmsg: redirected bytes reach it */
 	NA_RX_SPLICE = 1 << 1,	/* with splice/sendfile: they never would */
+	NA_RX_BLOCKACC = 1 << 2, /* listener: an accepted socket read or wrote blocking */
+};
+
+/* na_procs value: what a process did to a fast-path socket. */
+enum na_proc_flags {
+	NA_PROC_SPLICE = 1 << 0, /* spliced from one */
 };
 
 /* Per-socket state in SK_STORAGE (cloned to accepted sockets). */
