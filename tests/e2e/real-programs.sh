@@ -123,19 +123,21 @@ fi
 end
 
 # ---- blocking programs stay on TCP and behave exactly like it ----
-begin "a blocking Python client: sendall, shutdown(SHUT_WR), recv to EOF, 100 times"
-k=$(counter kept_blocking)
-probe_in_cg halfclose "$echo_port" 100
-[ "$RC" = 0 ] || why "$ERR"
-grew kept_blocking "$k" 100
-end
-
-begin "a reader thread and a writer thread on one blocking socket: 8 MB intact"
-k=$(counter kept_blocking)
-probe_in_cg threads "$echo_port" 8000000
-[ "$RC" = 0 ] || why "$ERR"
-grew kept_blocking "$k" 1
-end
+# on_tcp <description> <connections at least> <netprobe arguments...>
+on_tcp() {
+	local what=$1 min=$2 k
+	shift 2
+	begin "$what"
+	k=$(counter kept_blocking)
+	probe_in_cg "$@"
+	[ "$RC" = 0 ] || why "$ERR"
+	grew kept_blocking "$k" "$min"
+	end
+}
+on_tcp "a blocking Python client: sendall, shutdown(SHUT_WR), recv to EOF, 100 times" 100 \
+	halfclose "$echo_port" 100
+on_tcp "a reader thread and a writer thread on one blocking socket: 8 MB intact" 1 \
+	threads "$echo_port" 8000000
 
 begin "socat copies 8 MB intact (blocking sockets: TCP)"
 head -c 8000000 /dev/urandom >"$NA_TMP/in"
