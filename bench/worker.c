@@ -231,10 +231,49 @@ static size_t buf_size(const struct na_bench_job *j)
 
 /* ---- server ------------------------------------------------------------- */
 
+/*
+ * A server that has served a connection before: the client's first,
+ * untimed connection exchanges a byte each way. (netaccel joins a
+ * listener's accepted sockets once one of them was seen reading
+ * non-blocking; every variant does the same.)
+ */
+static int serve_prime(int lfd, const struct na_bench_job *j)
+{
+	int fd = do_accept(lfd, j), err;
+	char b;
+
+	if (fd < 0)
+		return fd;
+	err = read_full(fd, &b, 1);
+	if (!err)
+		err = write_full(fd, &b, 1);
+	if (!err && read_some(fd, &b, 1) != 0)
+		err = -EPROTO;	/* the client closes */
+	close(fd);
+	return err;
+}
+
+static int client_prime(const struct na_bench_job *j)
+{
+	int fd = do_connect(j), err;
+	char b = 'p';
+
+	if (fd < 0)
+		return fd;
+	err = write_full(fd, &b, 1);
+	if (!err)
+		err = read_full(fd, &b, 1);
+	close(fd);
+	return err;
+}
+
 static int serve_rr(int lfd, const struct na_bench_job *j, char *buf, double *c0)
 {
-	int fd = do_accept(lfd, j), err = 0;
+	int err = serve_prime(lfd, j), fd;
 
+	if (err)
+		return err;
+	fd = do_accept(lfd, j);
 	if (fd < 0)
 		return fd;
 	for (long i = 0; i < j->warmup + j->count && !err; i++) {
@@ -251,9 +290,12 @@ static int serve_rr(int lfd, const struct na_bench_job *j, char *buf, double *c0
 static int serve_stream(int lfd, const struct na_bench_job *j, char *buf, double *c0)
 {
 	size_t warm = NA_BENCH_STREAM_WARMUP * j->size, got = 0;
-	int fd = do_accept(lfd, j), err = 0;
+	int err = serve_prime(lfd, j), fd;
 	ssize_t r;
 
+	if (err)
+		return err;
+	fd = do_accept(lfd, j);
 	if (fd < 0)
 		return fd;
 	while (got < warm && (r = read_some(fd, buf, warm - got < READ_CHUNK ? warm - got : READ_CHUNK)) > 0)
@@ -359,8 +401,11 @@ static int lat_add(struct lat *l, double us)
 static int client_rr(const struct na_bench_job *j, char *buf, struct lat *l,
 		     double *t0, double *c0)
 {
-	int fd = do_connect(j), err = 0;
+	int err = client_prime(j), fd;
 
+	if (err)
+		return err;
+	fd = do_connect(j);
 	if (fd < 0)
 		return fd;
 	for (long i = 0; i < j->warmup + j->count && !err; i++) {
@@ -384,10 +429,13 @@ static int client_rr(const struct na_bench_job *j, char *buf, struct lat *l,
 static int client_stream(const struct na_bench_job *j, char *buf, struct lat *l,
 			 double *t0, double *c0)
 {
-	int fd = do_connect(j), err = 0;
+	int err = client_prime(j), fd;
 	double end;
 	char ack;
 
+	if (err)
+		return err;
+	fd = do_connect(j);
 	if (fd < 0)
 		return fd;
 	for (int i = 0; i < NA_BENCH_STREAM_WARMUP && !err; i++)

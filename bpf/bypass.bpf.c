@@ -626,12 +626,14 @@ static __always_inline void join(struct bpf_sock_ops *ops)
 		if (!why && BPF_CORE_READ((struct sock *)tp, sk_rcvlowat) > 1)
 			why = NA_UNFIT_RCVLOWAT;
 		/* An accepted socket gets its file, and its flags, only in
-		 * accept(), after it joined: its listener stands in for it,
-		 * and what the listener's earlier sockets showed (na_rx_watch,
-		 * na_msg): one read or written while blocking (a server may
-		 * poll its listener and block on the connections), or one
-		 * that spliced (splice() never sees redirected bytes), keeps
-		 * the next ones off. */
+		 * accept(), after it would join. A server may poll a
+		 * non-blocking listener and block on the connections, where
+		 * a blocking recv() that fails with EAGAIN reads nothing and
+		 * so shows nothing: join only where the listener's earlier
+		 * sockets were seen reading non-blocking (na_rx_watch), and
+		 * none was seen blocking (na_rx_watch, na_msg) or splicing
+		 * (splice() never sees redirected bytes). A listener's first
+		 * connections stay on TCP. */
 		if (!why) {
 			__u64 lst = rxstate(st->listener);
 
@@ -641,6 +643,10 @@ static __always_inline void join(struct bpf_sock_ops *ops)
 			}
 			if (lst & NA_RX_BLOCKACC)
 				why = NA_UNFIT_BLOCKING;
+			else if (!(lst & NA_RX_NBACC)) {
+				COUNT(slot, kept_unseen, 1);
+				return;
+			}
 		}
 	} else {
 		why = rx_unfit((__u64)tp);
@@ -1108,8 +1114,9 @@ int BPF_PROG(na_rx_watch, struct sock *sk)
 
 	/* What an accepted socket shows about its listener's next ones,
 	 * whether it joined or not. */
-	if (st->listener && (flag == NA_RX_SPLICE || blocking))
-		rx_mark(st->listener, flag == NA_RX_SPLICE ? NA_RX_SPLICE : NA_RX_BLOCKACC, 0);
+	if (st->listener)
+		rx_mark(st->listener, flag == NA_RX_SPLICE ? NA_RX_SPLICE :
+				      blocking ? NA_RX_BLOCKACC : NA_RX_NBACC, 0);
 	if (!(st->flags & NA_SKF_JOINED))
 		return 0;
 	if (flag == NA_RX_RECV && blocking)

@@ -126,7 +126,8 @@ enum na_sk_flags {
 enum na_rx_flags {
 	NA_RX_RECV = 1 << 0,	/* with read/recv/recvmsg: redirected bytes reach it */
 	NA_RX_SPLICE = 1 << 1,	/* with splice/sendfile: they never would */
-	NA_RX_BLOCKACC = 1 << 2, /* listener: an accepted socket read or wrote blocking */
+	NA_RX_NBACC = 1 << 2,	/* listener: an accepted socket read non-blocking */
+	NA_RX_BLOCKACC = 1 << 3, /* listener: an accepted socket read or wrote blocking */
 };
 
 /* na_procs value: what a process did to a fast-path socket. */
@@ -197,6 +198,7 @@ struct na_stats {
 	__u64 deferred_joined;	/* deferred connections that moved to the fast path */
 	__u64 peer_unfit;	/* sends moved to TCP: the peer turned blocking, set SO_RCVLOWAT or spliced */
 	__u64 kept_short;	/* not joined: connections to that port close before their second exchange */
+	__u64 kept_unseen;	/* not joined: accepted from a listener none of whose sockets was seen reading yet */
 };
 
 #define NA_COUNTER_NAMES                                                     \
@@ -206,7 +208,7 @@ struct na_stats {
 	"misses", "fallbacks", "backlog_limited", "backlog_resumed",       \
 	"tags_on", "tags_off", "kept_blocking", "kept_rcvlowat",            \
 	"kept_splice", "splice_seen", "deferred", "deferred_joined",        \
-	"peer_unfit", "kept_short"
+	"peer_unfit", "kept_short", "kept_unseen"
 
 #define NA_NUM_COUNTERS (sizeof(struct na_stats) / sizeof(__u64))
 

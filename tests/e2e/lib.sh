@@ -294,11 +294,13 @@ in_cg() {
 	sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$d" "$@"
 }
 
-# One TCP connection over loopback made by a process in cgroup directory
-# $1, written as an event-driven program is (non-blocking sockets, poll):
-# one byte each way first (a connection's first bytes take TCP until the
-# receiver has been seen reading them), then 1000 bytes one way and 10 back,
-# then both ends close. Prints "ok 1000 10".
+# A TCP connection over loopback made by a process in cgroup directory $1,
+# written as an event-driven program is (non-blocking sockets, poll): one
+# byte each way first (a connection's first bytes take TCP until the
+# receiver has been seen reading them), then 1000 bytes one way and 10
+# back, then both ends close. Before it, one connection that only sends a
+# byte each way: a listener's accepted sockets join only once one of them
+# was seen reading non-blocking. Prints "ok 1000 10".
 tcp_exchange_in() {
 	(echo "$BASHPID" >"$1/cgroup.procs" && exec "$PYTHON" -c '
 import select, socket
@@ -313,12 +315,17 @@ def recv(s, n):
         if not d: raise SystemExit("early EOF")
         got += d
     return got
+def connect(l):
+    c = socket.socket(); c.setblocking(False)
+    c.connect_ex(l.getsockname()); wait(c, select.POLLOUT)
+    wait(l, select.POLLIN); s, _ = l.accept(); s.setblocking(False)
+    c.send(b"w"); recv(s, 1); s.send(b"w"); recv(c, 1)
+    return c, s
 l = socket.socket(); l.setblocking(False)
 l.bind(("127.0.0.1", 0)); l.listen(1)
-c = socket.socket(); c.setblocking(False)
-c.connect_ex(l.getsockname()); wait(c, select.POLLOUT)
-wait(l, select.POLLIN); s, _ = l.accept(); s.setblocking(False)
-c.send(b"w"); recv(s, 1); s.send(b"w"); recv(c, 1)
+for x in connect(l):
+    x.close()
+c, s = connect(l)
 c.sendall(b"x" * 1000)
 got = recv(s, 1000)
 s.sendall(b"y" * 10)

@@ -174,26 +174,35 @@ def rebind(fam, addr, port):
 
 def bulk(addr, port, n):
     """A listener and a client in this process, event-driven (non-blocking,
-    as the programs the bypass accelerates are): a byte each way first (a
+    as the programs the bypass accelerates are): a first connection that
+    exchanges a byte each way (a listener's accepted sockets join only once
+    one was seen reading), then a second that does the same (a
     connection's first bytes take TCP until the receiver has read them),
-    then n bytes over the remapped connection, then the count that
-    arrived."""
+    then n bytes over it, then the count that arrived."""
     l = sock("4")
     l.setblocking(False)
     l.bind((addr, port))
     l.listen(1)
-    c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    c.setblocking(False)
-    c.connect_ex((addr, port))
-    select.select([], [c], [], 10)
-    select.select([l], [], [], 10)
-    a, _ = l.accept()
-    a.setblocking(False)
-    for x, y in ((c, a), (a, c)):
-        x.send(b"w")
-        select.select([y], [], [], 10)
-        if y.recv(1) != b"w":
-            raise SystemExit("warm-up byte lost")
+    def connect():
+        c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        c.setblocking(False)
+        c.connect_ex((addr, port))
+        select.select([], [c], [], 10)
+        select.select([l], [], [], 10)
+        a, _ = l.accept()
+        a.setblocking(False)
+        for x, y in ((c, a), (a, c)):
+            x.send(b"w")
+            select.select([y], [], [], 10)
+            if y.recv(1) != b"w":
+                raise SystemExit("warm-up byte lost")
+        return c, a
+
+    # A listener's accepted sockets join only once one of them was seen
+    # reading non-blocking: a first connection shows it.
+    for x in connect():
+        x.close()
+    c, a = connect()
     block = os.urandom(65536)
     sent = got = 0
     deadline = time.time() + 30

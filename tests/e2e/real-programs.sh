@@ -203,6 +203,9 @@ b=$(counter bytes_redirected)
 server nginx -c "$NA_TMP/nginx.conf" -e "$NA_TMP/nginx/error.log"
 if wait_port "$nport"; then
 	url=http://127.0.0.1:$nport/big
+	# nginx's first connection stays on TCP (kept_unseen); then one
+	# connection fetches the file five times.
+	in_cg "$CG" timeout 60 curl -sf "http://127.0.0.1:$nport/small" -o /dev/null || why "curl failed"
 	in_cg "$CG" timeout 60 curl -sf "$url" -o "$NA_TMP/b1" "$url" -o "$NA_TMP/b2" "$url" -o "$NA_TMP/b3" \
 		"$url" -o "$NA_TMP/b4" "$url" -o "$NA_TMP/b5" || why "curl failed"
 	for f in b1 b2 b3 b4 b5; do

@@ -207,6 +207,34 @@ static int shuttle(int a, int b, size_t n, unsigned char seed)
 	return 0;
 }
 
+/*
+ * A listener's accepted sockets join only once one of them was seen reading
+ * non-blocking: one connection that exchanges a byte each way first, tagged
+ * like the client (ctag 9: not set).
+ */
+static int prime(int l, const struct sockaddr_in *sa, int ctag)
+{
+	int c = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0), s = -1, err = -1;
+	char b = 'p';
+
+	if (c < 0 || (ctag != 9 && netaccel_set_tag(c, ctag)))
+		goto out;
+	if ((connect(c, (const struct sockaddr *)sa, sizeof(*sa)) && errno != EINPROGRESS) ||
+	    ready(c, POLLOUT) || ready(l, POLLIN) ||
+	    (s = accept4(l, NULL, NULL, SOCK_NONBLOCK)) < 0)
+		goto out;
+	if (write(c, &b, 1) != 1 || ready(s, POLLIN) || read(s, &b, 1) != 1 ||
+	    write(s, &b, 1) != 1 || ready(c, POLLIN) || read(c, &b, 1) != 1)
+		goto out;
+	err = 0;
+out:
+	if (c >= 0)
+		close(c);
+	if (s >= 0)
+		close(s);
+	return err;
+}
+
 static int cmd_pair(int argc, char **argv)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET };
@@ -228,7 +256,7 @@ static int cmd_pair(int argc, char **argv)
 	if (ctag != 9 && netaccel_set_tag(c, ctag))
 		FAIL("setting the client's tag: %s", errname(errno));
 	if (bind(l, (struct sockaddr *)&sa, sizeof(sa)) || listen(l, 1) ||
-	    getsockname(l, (struct sockaddr *)&sa, &sl) ||
+	    getsockname(l, (struct sockaddr *)&sa, &sl) || prime(l, &sa, ctag) ||
 	    (connect(c, (struct sockaddr *)&sa, sizeof(sa)) && errno != EINPROGRESS) ||
 	    ready(c, POLLOUT) || ready(l, POLLIN) ||
 	    (s = accept4(l, NULL, NULL, SOCK_NONBLOCK)) < 0) {
