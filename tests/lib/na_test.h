@@ -81,6 +81,26 @@ int na_test_accept(int lfd, int timeout_ms);
 int na_test_accept4(int lfd, int flags, int timeout_ms);
 
 /*
+ * Show netaccel that the listener lfd hands out event-driven sockets: one
+ * throwaway connection through host (non-blocking at both ends), whose
+ * accepted end reads a byte with recv() while non-blocking, then both ends
+ * close cleanly (each sees the other's FIN, so that the counters of the
+ * throwaway connection are final on return). netaccel judges an accepted
+ * socket, which has no file of its own when its connection is established,
+ * by what its listener's earlier accepted sockets did: a listener seen
+ * handing out event-driven sockets (NBACC) gets its next ones on the fast
+ * path, one never seen keeps them on TCP (kept_unseen).
+ *
+ * Once per listener: a listener primed before (remembered by its socket
+ * cookie, in this process and its children forked later) is left alone,
+ * also when its first prime failed. No connection to lfd may be waiting
+ * to be accepted. The throwaway connection moves the counters of the
+ * current cgroup (joins or not, one byte, closes): prime before a test's
+ * counter snapshot. Every wait bounded.
+ */
+int na_test_prime(int lfd, const char *host);
+
+/*
  * Connect to the listener lfd through host (its port is read from lfd) and
  * accept the connection: on return both ends exist, so a first write made
  * now finds its peer. *cfd is the client end, *sfd the accepted one. Both
@@ -94,7 +114,9 @@ int na_test_pair(int lfd, const char *host, int *cfd, int *sfd);
 enum na_test_pair_flags {
 	/* Both ends non-blocking from the start (connect and accept4 with
 	 * SOCK_NONBLOCK): an event-driven pair. The listener should have been
-	 * made with NA_TEST_NONBLOCK. */
+	 * made with NA_TEST_NONBLOCK. The first such pair of a listener
+	 * primes it first (na_test_prime), so that its accepted end can join
+	 * the fast path. */
 	NA_TEST_PAIR_NONBLOCK = 1 << 0,
 	/* Then na_test_warmup: every later byte can take the fast path. */
 	NA_TEST_PAIR_WARMUP = 1 << 1,
@@ -102,7 +124,9 @@ enum na_test_pair_flags {
 	NA_TEST_PAIR_EVENT = NA_TEST_PAIR_NONBLOCK | NA_TEST_PAIR_WARMUP,
 };
 
-/* na_test_pair with flags (0: exactly na_test_pair). */
+/* na_test_pair with flags (0: exactly na_test_pair). With
+ * NA_TEST_PAIR_NONBLOCK, a listener not primed yet is primed before the
+ * pair is made: take counter snapshots after this returns. */
 int na_test_pair_ex(int lfd, const char *host, int flags, int *cfd, int *sfd);
 
 /*

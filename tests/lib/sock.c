@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * Loopback TCP sockets for the tests: listen, connect, accept (blocking or
- * event-driven), the warm-up that lets a pair's later bytes take the fast
- * path, and exact reads and writes on blocking and non-blocking sockets,
- * every wait bounded.
+ * event-driven), the prime that shows netaccel a listener hands out
+ * event-driven sockets, the warm-up that lets a pair's later bytes take the
+ * fast path, and exact reads and writes on blocking and non-blocking
+ * sockets, every wait bounded.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -13,6 +14,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -283,6 +285,50 @@ int na_test_pair(int lfd, const char *host, int *cfd, int *sfd)
 	return na_test_pair_ex(lfd, host, 0, cfd, sfd);
 }
 
+/* ---- listeners primed (na_test_prime) ------------------------------------ */
+
+#ifndef SO_COOKIE
+#define SO_COOKIE 57
+#endif
+
+/* Socket cookies of the listeners primed: unique for the life of the
+ * system, so a closed listener's fd number reused by a new one is not
+ * taken for it. A ring: a test program makes a few hundred listeners. */
+#define PRIMED_MAX 4096
+static uint64_t primed[PRIMED_MAX];
+static size_t primed_next;
+static pthread_mutex_t primed_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int sock_cookie(int fd, uint64_t *cookie)
+{
+	socklen_t len = sizeof(*cookie);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_COOKIE, cookie, &len) < 0)
+		return -errno;
+	return 0;
+}
+
+static bool primed_find(uint64_t cookie)
+{
+	for (size_t i = 0; i < PRIMED_MAX; i++)
+		if (primed[i] == cookie)
+			return true;
+	return false;
+}
+
+/* Record cookie; false if it was recorded already. */
+static bool primed_claim(uint64_t cookie)
+{
+	bool fresh;
+
+	pthread_mutex_lock(&primed_lock);
+	fresh = !primed_find(cookie);
+	if (fresh)
+		primed[primed_next++ % PRIMED_MAX] = cookie;
+	pthread_mutex_unlock(&primed_lock);
+	return fresh;
+}
+
 int na_test_pair_ex(int lfd, const char *host, int flags, int *cfd, int *sfd)
 {
 	bool nb = flags & NA_TEST_PAIR_NONBLOCK;
@@ -292,6 +338,11 @@ int na_test_pair_ex(int lfd, const char *host, int flags, int *cfd, int *sfd)
 	*cfd = *sfd = -1;
 	if (port < 0)
 		return port;
+	if (nb) {
+		err = na_test_prime(lfd, host);
+		if (err)
+			return err;
+	}
 	c = na_test_connect_ex(host, (uint16_t)port, NULL, 0,
 			       nb ? NA_TEST_CONNECT_NONBLOCK : 0, NA_TEST_TIMEOUT_MS);
 	if (c < 0)
@@ -396,6 +447,51 @@ int na_test_warmup(int cfd, int sfd)
 		err = na_test_wait_acked(cfd, NA_TEST_TIMEOUT_MS);
 	if (!err)
 		err = na_test_wait_acked(sfd, NA_TEST_TIMEOUT_MS);
+	return err;
+}
+
+int na_test_prime(int lfd, const char *host)
+{
+	int port = na_test_local_port(lfd), c, s = -1, err;
+	uint64_t cookie;
+
+	if (port < 0)
+		return port;
+	err = sock_cookie(lfd, &cookie);
+	if (err)
+		return err;
+	if (!primed_claim(cookie))
+		return 0;
+	c = na_test_connect_ex(host, (uint16_t)port, NULL, 0, NA_TEST_CONNECT_NONBLOCK,
+			       NA_TEST_TIMEOUT_MS);
+	if (c < 0)
+		return c;
+	s = na_test_accept4(lfd, SOCK_NONBLOCK, NA_TEST_TIMEOUT_MS);
+	if (s < 0) {
+		err = s;
+		goto out;
+	}
+	/* The byte takes TCP (the accepted end has not read yet, or did not
+	 * join at all); reading it with recv() on the non-blocking accepted
+	 * end is what marks the listener. */
+	err = warmup_send(c, 'P');
+	if (!err)
+		err = warmup_recv(s, 'P');
+	/* Both FINs seen: the connecting end has left the fast path (and
+	 * been counted out) before this returns. */
+	if (!err && shutdown(c, SHUT_WR) < 0)
+		err = -errno;
+	if (!err)
+		err = na_test_wait_eof(s, NULL, NA_TEST_TIMEOUT_MS);
+	if (!err) {
+		close(s);
+		s = -1;
+		err = na_test_wait_eof(c, NULL, NA_TEST_TIMEOUT_MS);
+	}
+out:
+	if (s >= 0)
+		close(s);
+	close(c);
 	return err;
 }
 

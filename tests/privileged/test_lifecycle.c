@@ -215,9 +215,10 @@ static void stop_traffic(const char *what)
 
 /*
  * NEW_CONNS event-driven connections made now, in the current cgroup, each
- * warmed up and then carrying 2 MiB both ways; *d is how the counters of
- * cgid moved meanwhile (from before the sockets were created), *dx how
- * they moved from after the warm-ups (may be NULL).
+ * warmed up and then carrying 2 MiB both ways, to a new listener (primed
+ * first); *d is how the counters of cgid moved meanwhile (from before the
+ * connections' sockets were created), *dx how they moved from after the
+ * warm-ups (may be NULL).
  */
 static void new_connections(uint64_t cgid, struct na_stats *d, struct na_stats *dx,
 			    const char *what)
@@ -227,8 +228,9 @@ static void new_connections(uint64_t cgid, struct na_stats *d, struct na_stats *
 	struct na_stats s0, sx, s1;
 	int lfd, err;
 
-	stats(cgid, &s0);
 	NA_ASSERT_FD(lfd, na_test_listen("127.0.0.1", 0, NA_TEST_NONBLOCK));
+	NA_ASSERT_OK(na_test_prime(lfd, "127.0.0.1"));
+	stats(cgid, &s0);
 	for (size_t i = 0; i < NEW_CONNS; i++) {
 		NA_ASSERT_OK(na_test_pair_ex(lfd, "127.0.0.1", NA_TEST_PAIR_EVENT,
 					     &c[i].fd[0], &c[i].fd[1]));

@@ -8,12 +8,22 @@
  *
  * Only event-driven sockets take the fast path: both ends non-blocking
  * (listener included), no SO_RCVLOWAT, and a receiver seen reading with
- * recv() before bytes are redirected to it. The tests about the fast path
- * make such pairs and warm them up (one small message each way, read with
- * recv()); the counters then prove that every later byte took the fast
- * path. The tests about blocking sockets, SO_RCVLOWAT and splice() readers
- * assert plain-TCP behaviour and that the counters kept those sockets (or
- * their bytes) on TCP, for the right reason.
+ * recv() before bytes are redirected to it. An accepted socket joins only
+ * once its listener was seen handing out such sockets, so every
+ * event-driven listener of these tests is primed first (na_test_prime: a
+ * throwaway connection whose accepted end reads with recv()), before any
+ * counter snapshot. The tests about the fast path make event-driven pairs
+ * and warm them up (one small message each way, read with recv()); the
+ * counters then prove that every later byte took the fast path. The tests
+ * about blocking sockets, SO_RCVLOWAT and splice() readers assert
+ * plain-TCP behaviour and that the counters kept those sockets (or their
+ * bytes) on TCP, for the right reason.
+ *
+ * netaccel remembers processes that splice from a fast-path socket, or
+ * read one they made blocking after it joined: no byte is redirected to
+ * their sockets any more, and their new connections do not join. Every
+ * scenario that does either runs in a forked helper process, so that this
+ * program's later tests still get the fast path.
  *
  * Every assertion after a transfer is about bytes a user would miss or a
  * counter that shows the redirect; assertions run only after every helper
@@ -132,12 +142,25 @@ static int test_teardown(void **state)
 
 /* ---- helpers ------------------------------------------------------------ */
 
-/* The listener of an event-driven server: O_NONBLOCK from the start. */
-static int listen_on(const struct family *f)
+/* A listener of an event-driven server (O_NONBLOCK from the start) that
+ * netaccel has not seen hand out any socket yet. */
+static int listen_fresh(const struct family *f)
 {
 	int lfd;
 
 	NA_ASSERT_FD(lfd, na_test_listen(f->listen, 0, f->lflags | NA_TEST_NONBLOCK));
+	return lfd;
+}
+
+/* The listener of an event-driven server, primed: its accepted sockets can
+ * join the fast path from the first connection a test makes. */
+static int listen_on(const struct family *f)
+{
+	int lfd = listen_fresh(f);
+	int err = na_test_prime(lfd, f->connect);
+
+	if (err)
+		fail_msg("%s: cannot prime the listener: %s", f->name, strerror(-err));
 	return lfd;
 }
 
@@ -265,6 +288,87 @@ static void assert_kept_blocking(const struct na_stats *before, uint64_t min_kep
 			 (unsigned long long)d.sockets_joined,
 			 (unsigned long long)d.bytes_redirected);
 	}
+}
+
+/* ---- forked helper processes ---------------------------------------------- */
+
+/* In a forked helper (no cmocka there): report, and end with exit code 1. */
+#define HELPER_CHECK(cond, ...)                                             \
+	do {                                                                \
+		if (!(cond)) {                                              \
+			na_test_diag(__VA_ARGS__);                          \
+			return 1;                                           \
+		}                                                           \
+	} while (0)
+
+/* A call returning 0 or a negative errno, in a helper. */
+#define HELPER_OK(expr)                                                     \
+	do {                                                                \
+		int h_err_ = (expr);                                        \
+		HELPER_CHECK(h_err_ == 0, "helper %d: %s failed: %s", (int)getpid(), \
+			     #expr, strerror(-h_err_));                     \
+	} while (0)
+
+/* One step byte between this program and a helper (a unix socketpair). */
+static int step_send(int fd, char c)
+{
+	return write(fd, &c, 1) == 1 ? 0 : -errno;
+}
+
+/* Wait (bounded) for step byte want: -EPIPE when the other side is gone,
+ * -EPROTO for another byte. */
+static int step_wait(int fd, char want, int timeout_ms)
+{
+	int err = na_test_wait_fd(fd, POLLIN, timeout_ms);
+	ssize_t n;
+	char c;
+
+	if (err)
+		return err;
+	n = read(fd, &c, 1);
+	if (n < 0)
+		return -errno;
+	if (n == 0)
+		return -EPIPE;
+	return c == want ? 0 : -EPROTO;
+}
+
+/* Scheduler state letter of process pid ('S' sleeping, ...), 0 if gone. */
+static char proc_state(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' ? p[2] : 0;
+}
+
+/* Wait (bounded) until the single-threaded helper pid sleeps. No event
+ * says "blocked in recv()": look every millisecond. */
+static bool wait_proc_sleeps(pid_t pid, int timeout_ms)
+{
+	int64_t deadline = na_test_now_ms() + timeout_ms;
+
+	while (na_test_now_ms() < deadline) {
+		char st = proc_state(pid);
+
+		if (st == 'S')
+			return true;
+		if (st == 0 || st == 'Z' || st == 'X')
+			return false;
+		usleep(1000);
+	}
+	return false;
 }
 
 /* n connections to lfd, each direction set up by the caller afterwards. */
@@ -768,6 +872,69 @@ static int tcp_state(int fd)
 }
 
 /*
+ * The reader rfd (blocking) waits in recv() for a 1000-byte reply of
+ * stream seed while it shuts its own side down (SHUT_WR); its peer pfd
+ * (any mode) waits for that EOF, lets the ACK of the FIN reach rfd, and
+ * only then sends the reply. On TCP, the wake-up of that ACK does not end
+ * the recv(): it returns the reply. 0, or a negative errno with what went
+ * wrong in msg. Every wait bounded (the recv() by SO_RCVTIMEO, 10 s).
+ * Used from helper processes too: no cmocka here.
+ */
+static int read_across_shutdown(int rfd, int pfd, uint64_t seed, char *msg,
+				size_t msglen)
+{
+	char buf[1000];
+	struct reader_job j = { .fd = rfd, .len = sizeof(buf), .buf = buf };
+	pthread_t th;
+	size_t extra;
+	int64_t deadline;
+	int err, st = -1;
+	bool asleep;
+
+	err = na_test_set_timeouts(rfd, 10000);
+	if (err) {
+		snprintf(msg, msglen, "SO_RCVTIMEO: %s", strerror(-err));
+		return err;
+	}
+	err = pthread_create(&th, NULL, reader_job_main, &j);
+	if (err) {
+		snprintf(msg, msglen, "pthread_create: %s", strerror(err));
+		return -err;
+	}
+	asleep = wait_thread_sleeps(&j, 5000);
+
+	shutdown(rfd, SHUT_WR);
+	err = na_test_wait_eof(pfd, &extra, 5000);
+	/* The FIN's ACK has been processed once the reader's socket is in
+	 * FIN_WAIT2: its wake-up has happened, then the reply goes. */
+	deadline = na_test_now_ms() + 5000;
+	while ((st = tcp_state(rfd)) != TCP_FIN_WAIT2 && na_test_now_ms() < deadline)
+		usleep(1000);
+	if (!err)
+		err = na_test_send_pattern(pfd, seed, 0, sizeof(buf));
+	pthread_join(th, NULL);
+
+	if (!asleep || st != TCP_FIN_WAIT2)
+		na_test_diag("reader asleep %d, its TCP state %d", asleep, st);
+	if (err) {
+		snprintf(msg, msglen, "the peer (EOF, then the reply) failed: %s",
+			 strerror(-err));
+		return err;
+	}
+	if (j.got != (ssize_t)sizeof(buf)) {
+		snprintf(msg, msglen, "the blocking recv() returned %zd (%s) after %lld ms "
+			 "instead of the %zu-byte reply", j.got,
+			 j.err ? strerror(j.err) : "no error", (long long)j.ms, sizeof(buf));
+		return -EIO;
+	}
+	if (na_test_pattern_check(seed, 0, buf, sizeof(buf)) >= 0) {
+		snprintf(msg, msglen, "the blocking recv() returned wrong bytes");
+		return -EILSEQ;
+	}
+	return 0;
+}
+
+/*
  * A client sends its request, shuts its side down, and blocks reading the
  * reply (what `printf ... | nc` or an HTTP/1.0 client does). The ACK of
  * its FIN wakes its socket while the read waits; the read must go on
@@ -779,49 +946,120 @@ static void test_blocking_read_across_shutdown(void **state)
 {
 	const struct family *f = *state;
 	const size_t k = family_index(f);
-	const uint64_t seed = 0xb10c5d + k;
-	char buf[1000];
-	struct reader_job j = { .len = sizeof(buf), .buf = buf };
 	struct na_stats before;
-	pthread_t th;
-	size_t extra;
-	int64_t deadline;
-	int lfd = listen_on(f), cfd, sfd, err, st = -1;
-	bool asleep;
+	char msg[256];
+	int lfd = listen_on(f), cfd, sfd;
 
 	stats_now(&before);
 	cfd = connect_to(lfd, f, NA_TEST_CONNECT_BLOCKING);
 	sfd = accept_on(lfd, SOCK_NONBLOCK);
-	NA_ASSERT_OK(na_test_set_timeouts(cfd, 10000));
-	j.fd = cfd;
-	assert_int_equal(pthread_create(&th, NULL, reader_job_main, &j), 0);
-	asleep = wait_thread_sleeps(&j, 5000);
-
-	shutdown(cfd, SHUT_WR);
-	err = na_test_wait_eof(sfd, &extra, 5000);
-	/* The FIN's ACK has been processed once the client is in
-	 * FIN_WAIT2: its wake-up has happened, then the reply goes. */
-	deadline = na_test_now_ms() + 5000;
-	while ((st = tcp_state(cfd)) != TCP_FIN_WAIT2 && na_test_now_ms() < deadline)
-		usleep(1000);
-	if (!err)
-		err = na_test_send_pattern(sfd, seed, 0, sizeof(buf));
-	pthread_join(th, NULL);
-
-	if (err)
-		fail_msg("%s: the server side failed: %s", f->name, strerror(-err));
-	if (!asleep || st != TCP_FIN_WAIT2)
-		na_test_diag("%s: reader asleep %d, client TCP state %d", f->name,
-			     asleep, st);
-	if (j.got != (ssize_t)sizeof(buf))
-		fail_msg("%s: the blocking recv() returned %zd (%s) after %lld ms "
-			 "instead of the %zu-byte reply", f->name, j.got,
-			 j.err ? strerror(j.err) : "no error", (long long)j.ms,
-			 sizeof(buf));
-	assert_int_equal(na_test_pattern_check(seed, 0, buf, sizeof(buf)), -1);
+	if (read_across_shutdown(cfd, sfd, 0xb10c5d + k, msg, sizeof(msg)))
+		fail_msg("%s: %s", f->name, msg);
 	assert_kept_blocking(&before, 1, f->name);
 	close(cfd);
 	close(sfd);
+	close(lfd);
+}
+
+/*
+ * Counters since before of connections to a listener whose accepted ends
+ * are blocking: none of the n accepted sockets joined (kept_unseen on a
+ * listener not seen reading yet, with fresh also asserted; kept_blocking
+ * once one of its sockets read while blocking), at most the n clients
+ * did, and nothing was redirected.
+ */
+static void assert_accepted_kept(const struct na_stats *before, uint64_t n, bool fresh,
+				 const struct family *f, const char *what)
+{
+	struct na_stats d;
+
+	if (plain)
+		return;
+	delta_now(before, &d);
+	if (d.bytes_redirected || d.msgs_redirected || d.sockets_joined > n ||
+	    d.kept_unseen + d.kept_blocking != n || (fresh && d.kept_unseen != n)) {
+		na_test_stats_print("counter deltas", &d);
+		fail_msg("%s, %s: expected none of the %llu blocking accepted sockets to join "
+			 "(kept_unseen%s; here kept_unseen %llu, kept_blocking %llu), at most "
+			 "the clients joined (%llu joined) and nothing redirected (%llu bytes)",
+			 f->name, what, (unsigned long long)n,
+			 fresh ? " on a fresh listener" : " or kept_blocking",
+			 (unsigned long long)d.kept_unseen,
+			 (unsigned long long)d.kept_blocking,
+			 (unsigned long long)d.sockets_joined,
+			 (unsigned long long)d.bytes_redirected);
+	}
+}
+
+/*
+ * A server that polls a non-blocking listener but serves each connection
+ * with blocking calls (accept4 without SOCK_NONBLOCK), its clients
+ * event-driven. The accepted sockets get their file, and its flags, only
+ * in accept(), after the join was decided; netaccel must keep them off the
+ * fast path all the same, where a blocking recv() could end with EAGAIN:
+ * the first connections of a fresh listener do not join (kept_unseen), and
+ * once one of its accepted sockets has read while blocking, neither do its
+ * later ones (kept_blocking). Two patterns, each on its own fresh
+ * listener (a test each), three rounds each; both behave exactly like TCP.
+ *
+ * First: the accepted socket blocks in recv() across its own
+ * shutdown(SHUT_WR), one connection after another.
+ */
+static void test_blocking_accepted_shutdown(void **state)
+{
+	const struct family *f = *state;
+	const size_t k = family_index(f);
+	struct na_stats before;
+	char msg[256], what[64];
+	int lfd, cfd, sfd;
+
+	lfd = listen_fresh(f);
+	for (int round = 0; round < 3; round++) {
+		snprintf(what, sizeof(what), "blocking read across shutdown, connection %d",
+			 round + 1);
+		stats_now(&before);
+		cfd = connect_to(lfd, f, NA_TEST_CONNECT_NONBLOCK);
+		sfd = accept_on(lfd, 0);
+		if (read_across_shutdown(sfd, cfd, 0xacc5d0 + 4 * k + (size_t)round, msg,
+					 sizeof(msg)))
+			fail_msg("%s, %s: %s", f->name, what, msg);
+		assert_accepted_kept(&before, 1, round == 0, f, what);
+		close(cfd);
+		close(sfd);
+	}
+	close(lfd);
+}
+
+/* Then: a reader and a writer thread on each of 4 accepted sockets, both
+ * directions streaming and shut down at the end, 4 connections a round. */
+static void test_blocking_accepted_threads(void **state)
+{
+	const struct family *f = *state;
+	struct na_test_run_opts o = { .io = NA_TEST_IO_THREADS, .timeout_ms = 30000 };
+	struct na_test_conn c[4];
+	struct na_stats before;
+	char what[64];
+	int lfd, err;
+
+	lfd = listen_fresh(f);
+	for (int round = 0; round < 3; round++) {
+		snprintf(what, sizeof(what), "reader and writer threads, round %d", round + 1);
+		stats_now(&before);
+		for (size_t i = 0; i < 4; i++) {
+			c[i].fd[0] = connect_to(lfd, f, NA_TEST_CONNECT_NONBLOCK);
+			c[i].fd[1] = accept_on(lfd, 0);
+			na_test_dir_init(&c[i].dir[0], 0xacc700 + 64 * family_index(f) +
+					 8 * (uint64_t)round + 2 * i,
+					 (i + 1) * 61 * KiB + i, (i % 2) ? 1500 : 16 * KiB, true);
+			na_test_dir_init(&c[i].dir[1], 0xacc701 + 64 * family_index(f) +
+					 8 * (uint64_t)round + 2 * i,
+					 (4 - i) * 67 * KiB, (i % 2) ? 32 * KiB : 4 * KiB, true);
+		}
+		err = na_test_run(c, 4, &o);
+		NA_ASSERT_DELIVERED(c, 4, err, what);
+		assert_accepted_kept(&before, 4, round == 0, f, what);
+		na_test_close_conns(c, 4);
+	}
 	close(lfd);
 }
 
@@ -1459,82 +1697,184 @@ static void test_large_writes(void **state)
 /* ---- receivers the fast path cannot serve ---------------------------------- */
 
 /*
- * A receiver on the fast path turns blocking (fcntl): its sender moves to
- * TCP (peer_unfit), and a blocking recv() of a reply works and gets every
- * byte; the other direction stays fast. Non-blocking again, and once it
- * has read what TCP brought, the fast path again (deferred_joined).
+ * A client process whose receiver on the fast path turns blocking. This
+ * program is the server (sfd); the client end cfd lives in a forked helper
+ * (turn_client), so that its blocking reads happen in another process than
+ * the other tests' (what netaccel learns about a process must not leak into
+ * them). Step bytes on a unix socketpair keep the two in order; the
+ * counters are read here between steps, while the helper waits.
+ */
+#define TURN_FIRST (64 * KiB)
+#define TURN_REPLY (100 * KiB)
+#define TURN_UP (16 * KiB)
+#define TURN_AFTER (64 * KiB)
+#define TURN_ROUNDS 2
+
+struct turn_job {
+	int cfd, ctl;
+	uint64_t up, down;	/* seeds: client to server, server to client */
+};
+
+static int turn_client(void *arg)
+{
+	const struct turn_job *j = arg;
+	const size_t reply_off = 1 + TURN_FIRST;
+	char *buf = malloc(TURN_REPLY);
+	size_t got = 0, off;
+	int64_t t0;
+
+	HELPER_CHECK(buf, "turn_client: out of memory");
+	/* Warm-up, this side's half: the first byte each way. */
+	HELPER_OK(na_test_send_pattern(j->cfd, j->up, 0, 1));
+	HELPER_OK(na_test_recv_pattern(j->cfd, j->down, 0, 1));
+	HELPER_OK(na_test_wait_acked(j->cfd, NA_TEST_TIMEOUT_MS));
+	/* 1: both directions on the fast path, this side event-driven. */
+	HELPER_OK(step_wait(j->ctl, '1', 20000));
+	HELPER_OK(na_test_send_pattern(j->cfd, j->up, 1, TURN_FIRST));
+	HELPER_OK(na_test_recv_pattern(j->cfd, j->down, 1, TURN_FIRST));
+	HELPER_OK(step_send(j->ctl, '2'));
+
+	/* 3: turn blocking and wait in recv() for the reply. */
+	HELPER_OK(step_wait(j->ctl, '3', 20000));
+	HELPER_OK(na_test_set_nonblock(j->cfd, false));
+	HELPER_OK(na_test_set_timeouts(j->cfd, 10000));
+	HELPER_OK(step_send(j->ctl, 'b'));
+	t0 = na_test_now_ms();
+	while (got < TURN_REPLY) {
+		ssize_t n = recv(j->cfd, buf + got, TURN_REPLY - got, 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		HELPER_CHECK(n > 0, "a blocking recv() of the reply returned %zd (%s) after "
+			     "%zu of %d bytes, %lld ms", n, n < 0 ? strerror(errno) : "EOF",
+			     got, TURN_REPLY, (long long)(na_test_now_ms() - t0));
+		got += (size_t)n;
+	}
+	HELPER_CHECK(na_test_pattern_check(j->down, reply_off, buf, TURN_REPLY) < 0,
+		     "the blocking reader got wrong bytes");
+	/* The other direction still takes the fast path. */
+	HELPER_OK(na_test_send_pattern(j->cfd, j->up, 1 + TURN_FIRST, TURN_UP));
+	HELPER_OK(step_send(j->ctl, '4'));
+
+	/* 5: non-blocking again; every exchange after it. */
+	HELPER_OK(step_wait(j->ctl, '5', 20000));
+	HELPER_OK(na_test_set_nonblock(j->cfd, true));
+	off = reply_off + TURN_REPLY;
+	for (int round = 0; round < TURN_ROUNDS; round++) {
+		HELPER_OK(step_send(j->ctl, 'n'));
+		HELPER_OK(na_test_recv_pattern(j->cfd, j->down, off, TURN_AFTER));
+		off += TURN_AFTER;
+	}
+	HELPER_OK(step_send(j->ctl, 'e'));
+	free(buf);
+	return 0;
+}
+
+/* The next step byte from the helper, or the test fails with its exit. */
+static void turn_step(int ctl, char want, pid_t pid, const struct family *f,
+		      const char *what)
+{
+	int err = step_wait(ctl, want, 20000), rc;
+
+	if (!err)
+		return;
+	rc = na_world_wait(&world, pid, 5000);
+	fail_msg("%s: the client process did not get to %s (%s; its exit code %d)",
+		 f->name, what, strerror(-err), rc);
+}
+
+/*
+ * A receiver on the fast path turns blocking (fcntl) and reads: its sender
+ * moves to TCP (peer_unfit), the blocking recv() of a reply gets every
+ * byte, and the other direction stays fast. Non-blocking again, and
+ * everything read, the sender comes back to the fast path
+ * (deferred_joined), every byte in order. (A blocking recv() on such a
+ * socket that is woken without data can still end with EAGAIN:
+ * docs/limitations.md, "What remains"; the reply here is queued by TCP,
+ * which that recv() waits for correctly.)
  */
 static void test_receiver_turns_blocking(void **state)
 {
 	const struct family *f = *state;
 	const size_t k = family_index(f);
-	const uint64_t up = 0xb10c00 + 2 * k, down = up + 1;
-	const size_t reply = 100 * KiB;
-	struct reader_job j = { .len = reply, .loop = true };
+	struct turn_job j = { .up = 0xb10c00 + 2 * k, .down = 0xb10c01 + 2 * k };
+	const size_t reply_off = 1 + TURN_FIRST;
 	struct na_stats before, d;
-	pthread_t th;
+	size_t off;
 	bool asleep;
-	int lfd = listen_on(f), cfd, sfd, err;
+	int lfd = listen_on(f), cfd, sfd, ctl[2], rc;
+	pid_t pid;
 
-	make_pair(lfd, f, &cfd, &sfd);
+	make_cold_pair(lfd, f, &cfd, &sfd);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ctl), 0);
+	j.cfd = cfd;
+	j.ctl = ctl[1];
+	pid = na_world_fork(&world, turn_client, &j);
+	assert_true(pid > 0);
+	close(cfd);
+	close(ctl[1]);
+
+	/* Warm-up, this side's half. */
+	NA_ASSERT_OK(na_test_recv_pattern(sfd, j.up, 0, 1));
+	NA_ASSERT_OK(na_test_send_pattern(sfd, j.down, 0, 1));
+	NA_ASSERT_OK(na_test_wait_acked(sfd, NA_TEST_TIMEOUT_MS));
+
 	stats_now(&before);
-	send_pattern(cfd, up, 0, 64 * KiB);
-	NA_ASSERT_OK(na_test_recv_pattern(sfd, up, 0, 64 * KiB));
-	send_pattern(sfd, down, 0, 64 * KiB);
-	NA_ASSERT_OK(na_test_recv_pattern(cfd, down, 0, 64 * KiB));
-	assert_all_redirected(&before, 128 * KiB, 2, f->name);
+	NA_ASSERT_OK(step_send(ctl[0], '1'));
+	NA_ASSERT_OK(na_test_recv_pattern(sfd, j.up, 1, TURN_FIRST));
+	NA_ASSERT_OK(na_test_send_pattern(sfd, j.down, 1, TURN_FIRST));
+	turn_step(ctl[0], '2', pid, f, "the end of the first exchange");
+	assert_all_redirected(&before, 2 * TURN_FIRST, 2, f->name);
 
 	/* The client turns blocking and waits for the reply in recv(). */
 	stats_now(&before);
-	NA_ASSERT_OK(na_test_set_nonblock(cfd, false));
-	NA_ASSERT_OK(na_test_set_timeouts(cfd, 10000));
-	j.fd = cfd;
-	j.buf = malloc(reply);
-	assert_non_null(j.buf);
-	assert_int_equal(pthread_create(&th, NULL, reader_job_main, &j), 0);
-	asleep = wait_thread_sleeps(&j, 5000);
-	err = na_test_send_pattern(sfd, down, 64 * KiB, reply);
-	pthread_join(th, NULL);
-	if (err)
-		fail_msg("%s: sending the reply: %s", f->name, strerror(-err));
+	NA_ASSERT_OK(step_send(ctl[0], '3'));
+	turn_step(ctl[0], 'b', pid, f, "its blocking recv()");
+	asleep = wait_proc_sleeps(pid, 5000);
+	NA_ASSERT_OK(na_test_send_pattern(sfd, j.down, reply_off, TURN_REPLY));
+	NA_ASSERT_OK(na_test_recv_pattern(sfd, j.up, 1 + TURN_FIRST, TURN_UP));
+	turn_step(ctl[0], '4', pid, f, "the end of the blocking recv() of the reply");
 	if (!asleep)
-		na_test_diag("%s: the reader was not seen asleep before the reply", f->name);
-	if (j.got != (ssize_t)reply)
-		fail_msg("%s: the blocking recv() loop got %zd of %zu bytes (%s) after %lld ms",
-			 f->name, j.got, reply, j.err ? strerror(j.err) : "no error",
-			 (long long)j.ms);
-	if (na_test_pattern_check(down, 64 * KiB, j.buf, reply) >= 0)
-		fail_msg("%s: the blocking reader got wrong bytes", f->name);
-	free(j.buf);
-	/* The other direction: the server is still event-driven. */
-	send_pattern(cfd, up, 64 * KiB, 16 * KiB);
-	NA_ASSERT_OK(na_test_recv_pattern(sfd, up, 64 * KiB, 16 * KiB));
+		na_test_diag("%s: the client was not seen asleep before the reply", f->name);
 	if (!plain) {
 		delta_now(&before, &d);
-		if (d.peer_unfit < 1 || d.bytes_passed != reply ||
-		    d.bytes_redirected != 16 * KiB) {
+		if (d.peer_unfit < 1 || d.bytes_passed != TURN_REPLY ||
+		    d.bytes_redirected != TURN_UP) {
 			na_test_stats_print("counter deltas", &d);
 			fail_msg("%s: expected the reply to a receiver turned blocking on TCP "
-				 "(peer_unfit >= 1, %zu bytes passed) and the other direction "
-				 "still redirected", f->name, reply);
+				 "(peer_unfit >= 1, %d bytes passed) and the other direction "
+				 "still redirected (%d bytes)", f->name, TURN_REPLY, TURN_UP);
 		}
 	}
 
-	/* Non-blocking again: back to the fast path. */
-	NA_ASSERT_OK(na_test_set_nonblock(cfd, true));
-	wait_acked(sfd);
-	stats_now(&before);
-	send_pattern(sfd, down, 64 * KiB + reply, 64 * KiB);
-	NA_ASSERT_OK(na_test_recv_pattern(cfd, down, 64 * KiB + reply, 64 * KiB));
+	/* Non-blocking again, everything read and acknowledged: the sender
+	 * comes back to the fast path. */
+	NA_ASSERT_OK(step_send(ctl[0], '5'));
+	off = reply_off + TURN_REPLY;
+	for (int round = 0; round < TURN_ROUNDS; round++) {
+		turn_step(ctl[0], 'n', pid, f, "non-blocking reads");
+		NA_ASSERT_OK(na_test_wait_acked(sfd, NA_TEST_TIMEOUT_MS));
+		if (round == 0)
+			stats_now(&before);
+		NA_ASSERT_OK(na_test_send_pattern(sfd, j.down, off, TURN_AFTER));
+		off += TURN_AFTER;
+	}
+	turn_step(ctl[0], 'e', pid, f, "its last non-blocking read");
+	rc = na_world_wait(&world, pid, 10000);
+	if (rc)
+		fail_msg("%s: the client process ended with %d", f->name, rc);
 	if (!plain) {
 		delta_now(&before, &d);
-		if (d.deferred_joined < 1 || d.bytes_redirected != 64 * KiB || d.bytes_passed) {
+		if (d.deferred_joined < 1 || d.bytes_redirected < TURN_AFTER ||
+		    d.bytes_redirected + d.bytes_passed != TURN_ROUNDS * TURN_AFTER) {
 			na_test_stats_print("counter deltas", &d);
-			fail_msg("%s: expected the fast path again once the receiver was "
-				 "non-blocking and had read everything", f->name);
+			fail_msg("%s: expected a receiver non-blocking again to get its bytes "
+				 "on the fast path again (deferred_joined >= 1, at least %d of "
+				 "%d bytes redirected)", f->name, TURN_AFTER,
+				 TURN_ROUNDS * TURN_AFTER);
 		}
 	}
-	close(cfd);
+	close(ctl[0]);
 	close(sfd);
 	close(lfd);
 }
@@ -1733,6 +2073,224 @@ static void test_listener_of_splicer(void **state)
 	close(lfd);
 }
 
+/*
+ * HAProxy with splicing: a connection's first bytes are read with recv(),
+ * the rest spliced (socket -> pipe). splice() never sees bytes redirected
+ * to a socket, so a splicing reader may stall; it must never get bytes out
+ * of order or lose any. The reader here splices while splice() gives
+ * bytes, and once splice() has given nothing for RS_IDLE_MS, reads the rest
+ * with recv(): what it gets in all must be the sender's stream, in order,
+ * whole. In a forked helper (both ends), on a warmed-up event-driven pair.
+ */
+#define RS_FIRST (64 * KiB)
+#define RS_CHUNK (16 * KiB)
+#define RS_CHUNKS 8
+#define RS_ROUNDS 3
+#define RS_IDLE_MS 200
+#define RS_BUF (64 * KiB)
+
+struct rs_reader {
+	int sfd, pipe[2];
+	uint64_t seed;
+	size_t got;		/* stream offset of the next byte expected */
+	size_t sent;		/* what the sender has sent (for the report) */
+	size_t by_splice, by_recv;
+	bool refused;		/* splice() said EINVAL: netaccel's guard */
+	char *buf;
+};
+
+/* n bytes in r->buf just read by how: check them at r->got. On a wrong
+ * byte, say which stream offset they are from, if any sent so far. */
+static int rs_take(struct rs_reader *r, size_t n, const char *how)
+{
+	ssize_t bad = na_test_pattern_check(r->seed, r->got, r->buf, n);
+	size_t probe = n < 64 ? n : 64;
+
+	if (bad < 0) {
+		r->got += n;
+		return 0;
+	}
+	for (size_t off = 0; off + probe <= r->sent; off++)
+		if (na_test_pattern_check(r->seed, off, r->buf, probe) < 0) {
+			na_test_diag("%s returned %zu bytes that are stream offset %zu.., "
+				     "where offset %zu was due (first wrong byte at +%zd): "
+				     "reordered", how, n, off, r->got, bad);
+			return -EILSEQ;
+		}
+	na_test_diag("%s returned %zu bytes where stream offset %zu was due, wrong from "
+		     "+%zd and found nowhere in the %zu bytes sent", how, n, r->got, bad,
+		     r->sent);
+	return -EILSEQ;
+}
+
+/* One splice() from the socket: bytes moved (checked), 0 for none now
+ * (EAGAIN, or EINVAL from netaccel's splice guard), or a negative errno. */
+static ssize_t rs_splice(struct rs_reader *r)
+{
+	ssize_t n = splice(r->sfd, NULL, r->pipe[1], NULL, RS_BUF, SPLICE_F_NONBLOCK);
+	int err;
+
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR)
+			return 0;
+		if (errno == EINVAL) {
+			r->refused = true;
+			return 0;
+		}
+		return -errno;
+	}
+	if (n == 0)
+		return -ENODATA;
+	/* The pipe holds exactly what was spliced. */
+	if (read(r->pipe[0], r->buf, (size_t)n) != n)
+		return -EIO;
+	r->by_splice += (size_t)n;
+	err = rs_take(r, (size_t)n, "splice()");
+	return err ? err : n;
+}
+
+/* One non-blocking recv(): bytes (checked), 0 for none now, or -errno. */
+static ssize_t rs_recv(struct rs_reader *r)
+{
+	size_t want = r->sent - r->got < RS_BUF ? r->sent - r->got : RS_BUF;
+	ssize_t n = recv(r->sfd, r->buf, want, MSG_DONTWAIT);
+	int err;
+
+	if (n < 0)
+		return errno == EAGAIN || errno == EINTR ? 0 : -errno;
+	if (n == 0)
+		return -ENODATA;
+	r->by_recv += (size_t)n;
+	err = rs_take(r, (size_t)n, "recv()");
+	return err ? err : n;
+}
+
+/* What a negative result of rs_splice or rs_recv means. */
+static const char *rs_strerror(ssize_t n)
+{
+	return n == -EILSEQ ? "bytes out of order or wrong (see above)" : strerror((int)-n);
+}
+
+struct rs_job {
+	int cfd, sfd;
+	uint64_t seed;
+	const struct family *f;
+};
+
+static int recv_splice_child(void *arg)
+{
+	const struct rs_job *j = arg;
+	struct rs_reader r = { .sfd = j->sfd, .seed = j->seed };
+	ssize_t n;
+	int64_t last;
+
+	r.buf = malloc(RS_BUF);
+	HELPER_CHECK(r.buf, "out of memory");
+	HELPER_CHECK(pipe2(r.pipe, O_CLOEXEC | O_NONBLOCK) == 0, "pipe2: %s",
+		     strerror(errno));
+
+	/* The head, read with recv(). */
+	HELPER_OK(na_test_send_pattern(j->cfd, j->seed, 0, RS_FIRST));
+	r.sent = RS_FIRST;
+	last = na_test_now_ms();
+	while (r.got < r.sent) {
+		n = rs_recv(&r);
+		HELPER_CHECK(n >= 0, "%s: recv() of the head: %s", j->f->name,
+			     rs_strerror(n));
+		if (n == 0) {
+			HELPER_CHECK(na_test_now_ms() - last < 5000, "%s: the head stalled at "
+				     "%zu of %d bytes", j->f->name, r.got, RS_FIRST);
+			na_test_wait_fd(j->sfd, POLLIN, 100);
+		} else {
+			last = na_test_now_ms();
+		}
+	}
+
+	for (int round = 0; round < RS_ROUNDS; round++) {
+		size_t round_from = r.got, spliced = r.by_splice, recvd = r.by_recv;
+		int64_t idle, deadline;
+
+		/* Chunks, each followed by splice() for as long as it gives
+		 * bytes. */
+		for (int i = 0; i < RS_CHUNKS; i++) {
+			HELPER_OK(na_test_send_pattern(j->cfd, j->seed, r.sent, RS_CHUNK));
+			r.sent += RS_CHUNK;
+			usleep(20000);
+			do {
+				n = r.refused ? 0 : rs_splice(&r);
+				HELPER_CHECK(n >= 0, "%s, round %d: splice(): %s", j->f->name,
+					     round + 1, rs_strerror(n));
+			} while (n > 0);
+		}
+		/* splice() until it has given nothing for RS_IDLE_MS. */
+		idle = na_test_now_ms();
+		deadline = idle + 10000;
+		while (!r.refused && r.got < r.sent && na_test_now_ms() - idle < RS_IDLE_MS &&
+		       na_test_now_ms() < deadline) {
+			n = rs_splice(&r);
+			HELPER_CHECK(n >= 0, "%s, round %d: splice(): %s", j->f->name, round + 1,
+				     rs_strerror(n));
+			if (n > 0)
+				idle = na_test_now_ms();
+			else
+				usleep(5000);
+		}
+		/* Then recv() for the rest; it must all come. */
+		last = na_test_now_ms();
+		while (r.got < r.sent) {
+			n = rs_recv(&r);
+			HELPER_CHECK(n >= 0, "%s, round %d: recv() after splice(): %s", j->f->name,
+				     round + 1, rs_strerror(n));
+			if (n > 0) {
+				last = na_test_now_ms();
+				continue;
+			}
+			HELPER_CHECK(na_test_now_ms() - last < 5000,
+				     "%s, round %d: bytes lost: recv() after splice() has had "
+				     "nothing for 5 s at stream offset %zu of %zu sent", j->f->name,
+				     round + 1, r.got, r.sent);
+			na_test_wait_fd(j->sfd, POLLIN, 100);
+		}
+		na_test_diag("%s, round %d: %zu bytes from offset %zu: %zu by splice(), then "
+			     "%zu by recv()%s", j->f->name, round + 1, r.sent - round_from,
+			     round_from, r.by_splice - spliced, r.by_recv - recvd,
+			     r.refused ? " (splice() refused with EINVAL)" : "");
+	}
+	/* Nothing more than was sent. */
+	n = recv(j->sfd, r.buf, RS_BUF, MSG_DONTWAIT);
+	HELPER_CHECK(n < 0 && errno == EAGAIN, "%s: recv() after the whole stream "
+		     "returned %zd (%s)", j->f->name, n, n < 0 ? strerror(errno) : "bytes");
+	close(r.pipe[0]);
+	close(r.pipe[1]);
+	free(r.buf);
+	return 0;
+}
+
+static void test_recv_then_splice(void **state)
+{
+	const struct family *f = *state;
+	struct rs_job j = { .seed = 0x4a9e0c00 + family_index(f), .f = f };
+	struct na_stats before, d;
+	int lfd = listen_on(f), rc;
+	pid_t pid;
+
+	make_pair(lfd, f, &j.cfd, &j.sfd);
+	stats_now(&before);
+	pid = na_world_fork(&world, recv_splice_child, &j);
+	assert_true(pid > 0);
+	rc = na_world_wait(&world, pid, 60000);
+	if (!plain) {
+		delta_now(&before, &d);
+		na_test_stats_print("counter deltas", &d);
+	}
+	if (rc)
+		fail_msg("%s: the recv()-then-splice() reader did not get the stream whole and "
+			 "in order (helper exit %d; see the lines above)", f->name, rc);
+	close(j.cfd);
+	close(j.sfd);
+	close(lfd);
+}
+
 /* ---- the table ------------------------------------------------------------ */
 
 #define TF(name, fn, fam) { name, fn, test_setup, test_teardown, (void *)(fam) }
@@ -1757,6 +2315,12 @@ int main(void)
 			     test_blocking_read_across_shutdown),
 		ALL_FAMILIES("blocking reader and writer threads on each socket",
 			     test_reader_blocking),
+		ALL_FAMILIES("blocking accepted sockets of a fresh non-blocking listener: a blocking read "
+			     "across shutdown, 3 connections, TCP",
+			     test_blocking_accepted_shutdown),
+		ALL_FAMILIES("blocking accepted sockets of a fresh non-blocking listener: reader and "
+			     "writer threads, 3 rounds, TCP",
+			     test_blocking_accepted_threads),
 		ALL_FAMILIES("non-blocking readers with poll()", test_reader_poll),
 		ALL_FAMILIES("edge-triggered epoll readers, EPOLLRDHUP on shutdown",
 			     test_reader_epoll_et),
@@ -1783,12 +2347,14 @@ int main(void)
 		TF("16 MiB single writes [IPv6]", test_large_writes, &fam_v6),
 		TF("16 MiB single writes [IPv6 client to ::ffff:127.0.0.1]",
 		   test_large_writes, &fam_v6_to_v4),
-		ALL_FAMILIES("a receiver turned blocking on the fast path: TCP for it, then back",
+		ALL_FAMILIES("a receiver turned blocking on the fast path: TCP while it is, then back",
 			     test_receiver_turns_blocking),
 		ALL_FAMILIES("a reader that only splices: every byte by TCP, none redirected",
 			     test_splice_reader),
 		ALL_FAMILIES("the next connection of a splicing listener stays on TCP",
 			     test_listener_of_splicer),
+		ALL_FAMILIES("recv() then splice() (HAProxy): the stream whole and in order",
+			     test_recv_then_splice),
 	};
 
 	na_world_require();
