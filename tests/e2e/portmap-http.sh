@@ -28,9 +28,11 @@ for c in one two; do
 done
 
 for c in one two; do
-	# exec all the way down: the pid we keep is the server's own.
+	# exec all the way down: the pid we keep is the server's own. -u: its
+	# "Serving HTTP on ... port 3000" line reaches the log at once, whatever
+	# the environment says (PYTHONUNBUFFERED).
 	(cd "$NA_TMP/$c" && echo "$BASHPID" >"$CG/$c/cgroup.procs" &&
-		exec "$PYTHON" -m http.server 3000 --bind 127.0.0.1) >"$NA_TMP/$c.log" 2>&1 &
+		exec "$PYTHON" -u -m http.server 3000 --bind 127.0.0.1) >"$NA_TMP/$c.log" 2>&1 &
 	NA_PIDS+=("$!")
 	NA_ALL_PIDS+=("$!")
 done
