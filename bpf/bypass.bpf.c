@@ -24,13 +24,18 @@
  * exactly like TCP only to an event-driven reader: a blocking recv() there
  * returns EAGAIN after a wake-up without data and ignores MSG_WAITALL,
  * poll() ignores SO_RCVLOWAT, and splice() never sees the bytes. So:
- *  - a blocking socket (or one accepted from a blocking listener), or one
- *    with SO_RCVLOWAT above 1, does not join at all: in the sockhash,
- *    tcp_bpf would serve its TCP bytes too;
+ *  - a blocking socket, or one with SO_RCVLOWAT above 1, does not join at
+ *    all: in the sockhash, tcp_bpf would serve its TCP bytes too. An
+ *    accepted socket has no file yet when it would join: it joins only if
+ *    its listener is non-blocking and earlier sockets of that listener
+ *    were seen reading non-blocking, none blocking or splicing;
  *  - a sender redirects only to a peer that is non-blocking, has no
  *    SO_RCVLOWAT, and has been seen reading TCP bytes with recv() and
- *    never with splice(). Until then its bytes take TCP (deferred), and
- *    move to the fast path once the peer has read them (no reordering).
+ *    never with splice(), in a process that never spliced. Until then its
+ *    bytes take TCP (deferred), and move to the fast path once the peer
+ *    has read them (no reordering);
+ *  - ports whose connections close after one exchange stop joining
+ *    (short_lived): they would only pay for it.
  */
 #include <linux/bpf.h>
 #include <linux/types.h>
@@ -1111,17 +1116,25 @@ int BPF_PROG(na_rx_watch, struct sock *sk)
 	so = sk->sk_socket;
 	f = so ? so->file : 0;
 	blocking = !f || !(f->f_flags & O_NONBLOCK) || sk->sk_rcvlowat > 1;
+	/* The common case, every read of an event loop: said already. */
+	if (flag == NA_RX_RECV && !blocking && (st->flags & NA_SKF_RX_SEEN))
+		return 0;
 
 	/* What an accepted socket shows about its listener's next ones,
 	 * whether it joined or not. */
 	if (st->listener)
 		rx_mark(st->listener, flag == NA_RX_SPLICE ? NA_RX_SPLICE :
 				      blocking ? NA_RX_BLOCKACC : NA_RX_NBACC, 0);
-	if (!(st->flags & NA_SKF_JOINED))
-		return 0;
 	if (flag == NA_RX_RECV && blocking)
 		return 0;	/* made blocking after it joined: peer_check sees it */
+	if (!(st->flags & NA_SKF_JOINED)) {
+		if (flag == NA_RX_RECV)
+			st->flags |= NA_SKF_RX_SEEN;
+		return 0;
+	}
 	rx_mark(addr, flag, (__u64)tgid << 32);
+	if (flag == NA_RX_RECV)
+		st->flags |= NA_SKF_RX_SEEN;
 	if (flag == NA_RX_SPLICE) {
 		proc_mark(tgid, NA_PROC_SPLICE);
 		if (!(st->flags & NA_SKF_SPLICED)) {

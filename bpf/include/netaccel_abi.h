@@ -119,6 +119,7 @@ enum na_sk_flags {
 	NA_SKF_SPLICED = 1 << 3, /* seen splicing, or its splice refused (counted once) */
 	NA_SKF_PEER_OK = 1 << 4, /* the peer was seen reading with recv, as of fit_gen */
 	NA_SKF_FAST = 1 << 5,	/* sent at least once on the fast path */
+	NA_SKF_RX_SEEN = 1 << 6, /* seen reading non-blocking, and said so */
 };
 
 /* na_rxstate value: how a socket reads its TCP bytes; for a listener, how
