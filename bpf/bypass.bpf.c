@@ -27,8 +27,8 @@
  *  - a blocking socket, or one with SO_RCVLOWAT above 1, does not join at
  *    all: in the sockhash, tcp_bpf would serve its TCP bytes too. An
  *    accepted socket has no file yet when it would join: it joins only if
- *    its listener is non-blocking and earlier sockets of that listener
- *    were seen reading non-blocking, none blocking or splicing;
+ *    earlier sockets of its listener were seen reading non-blocking, none
+ *    blocking or splicing;
  *  - a sender redirects only to a peer that is non-blocking, has no
  *    SO_RCVLOWAT, and has been seen reading TCP bytes with recv() and
  *    never with splice(), in a process that never spliced. Until then its
@@ -82,7 +82,6 @@ const volatile __u32 na_rto_min_us = NA_FAST_RTO_MIN_US;
 struct tcp_sock {
 	__u32 rcv_nxt;
 	__u32 copied_seq;
-	__u32 snd_una;
 	__u32 write_seq;
 } __attribute__((preserve_access_index));
 
@@ -530,14 +529,16 @@ static __always_inline int peer_may_join(struct bpf_sock_ops *ops,
 	       own->raddr[2] == own->laddr[2] && own->raddr[3] == own->laddr[3];
 }
 
-/* Whether the latest listener on the destination port is event-driven; its
- * accepted sockets decide by it. */
+/* Whether the latest listener on the destination port hands out sockets
+ * that were seen blocking: then its side will not join (see join). The
+ * listener's own flags say nothing: PostgreSQL's postmaster blocks in
+ * accept() and its backends read non-blocking. */
 static __always_inline int listener_unfit(const struct na_sock_key *own)
 {
 	struct na_listen_key lk = { .netns = own->netns, .port = own->rport };
 	struct na_listen_val *lv = bpf_map_lookup_elem(&na_listeners, &lk);
 
-	return lv ? rx_unfit(lv->sk) : NA_UNFIT_NOFILE;
+	return lv && (rxstate(lv->sk) & NA_RX_BLOCKACC) ? NA_UNFIT_BLOCKING : NA_FIT;
 }
 
 /*
@@ -622,14 +623,12 @@ static __always_inline void join(struct bpf_sock_ops *ops)
 	tp = bpf_skc_to_tcp_sock(sk);
 	if (!tp)
 		return;
-	/* The connecting socket has its file and its flags: it and the
-	 * listener it reaches must both be event-driven. An accepted socket
-	 * gets its file only in accept(): its listener stands in for it, and
+	/* The connecting socket has its file and its flags: it must be
+	 * event-driven. An accepted socket gets its file only in accept():
+	 * what its listener's earlier sockets showed stands in for it, and
 	 * senders look at the socket itself before each redirect. */
 	if (ops->op == BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB) {
-		why = rx_unfit(st->listener);
-		if (!why && BPF_CORE_READ((struct sock *)tp, sk_rcvlowat) > 1)
-			why = NA_UNFIT_RCVLOWAT;
+		why = BPF_CORE_READ((struct sock *)tp, sk_rcvlowat) > 1 ? NA_UNFIT_RCVLOWAT : NA_FIT;
 		/* An accepted socket gets its file, and its flags, only in
 		 * accept(), after it would join. A server may poll a
 		 * non-blocking listener and block on the connections, where
@@ -828,18 +827,20 @@ static __always_inline int own_blocking(struct bpf_sock *sk)
 
 /*
  * Back from TCP (throttled or deferred) to the redirect path only when no
- * TCP byte can be behind the next redirected one: every byte we wrote is
- * acknowledged (so it sits in the peer's receive queue), the peer has read
- * them all, and its redirect backlog is down to half the limit. The peer
- * read its redirect queue before those TCP bytes, so nothing older waits
- * anywhere. Moving to TCP past the limit keeps the order too, because the
- * receiver drains its redirect queue before it reads its TCP queue.
+ * TCP byte can be behind the next redirected one: every byte we wrote has
+ * reached the peer (its rcv_nxt is our write_seq: no need to wait for the
+ * ACK, which a delayed-ACK timer can hold back when the peer's own sends
+ * are redirected), the peer has read them all, and its redirect backlog is
+ * down to half the limit. The peer read its redirect queue before those
+ * TCP bytes, so nothing older waits anywhere. Moving to TCP past the limit
+ * keeps the order too, because the receiver drains its redirect queue
+ * before it reads its TCP queue.
  */
 static __always_inline int may_resume(struct sk_msg_md *msg, const struct na_peer_view *v)
 {
 	struct tcp_sock *own = bpf_skc_to_tcp_sock(msg->sk);
 
-	return own && own->write_seq == own->snd_una && v->copied_seq == v->rcv_nxt &&
+	return own && own->write_seq == v->rcv_nxt && v->copied_seq == v->rcv_nxt &&
 	       v->backlog <= backlog_limit(v) / 2;
 }
 

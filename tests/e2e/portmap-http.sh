@@ -68,12 +68,14 @@ EXPECT_OUT="^$REL/one +tcp +3000 +$r1 +1" expect_ok "portmap list shows one's re
 check "ss shows the real ports" test -n "$(ss -Hltn "sport = :$r1")" -a -n "$(ss -Hltn "sport = :$r2")"
 
 # http.server blocks in accept() and recv(): its connections stay on TCP
-# (the bypass takes only event-driven sockets), and say so.
-begin "the requests in the cgroups were counted as remapped, and kept on TCP as blocking"
+# (its accepted sockets are never seen reading non-blocking), and say so.
+begin "the requests in the cgroups were counted as remapped, and kept on TCP"
 for c in one two; do
-	kept=$(na stats --json "$REL/$c" | json 'd["cgroups"][0]["counters"]["kept_blocking"]')
+	kept=$(na stats --json "$REL/$c" | json 'd["cgroups"][0]["counters"]["kept_blocking"] + d["cgroups"][0]["counters"]["kept_unseen"]')
+	red=$(na stats --json "$REL/$c" | json 'd["cgroups"][0]["counters"]["bytes_redirected"]')
 	con=$(na stats --json "$REL/$c" | json 'd["portmap"]["cgroups"][0]["counters"]["connects_remapped"]')
-	[ "${kept:-0}" -ge 1 ] || why "$c: kept_blocking is '$kept'"
+	[ "${kept:-0}" -ge 1 ] || why "$c: kept_blocking + kept_unseen is '$kept'"
+	[ "${red:-1}" = 0 ] || why "$c: bytes_redirected is '$red'"
 	[ "${con:-0}" -ge 1 ] || why "$c: connects_remapped is '$con'"
 done
 end

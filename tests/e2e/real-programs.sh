@@ -25,7 +25,7 @@ counter() { na stats --json "$REL" | json 'd["cgroups"][0]["counters"][a[0]]' "$
 grew() {
 	local now
 	now=$(counter "$1")
-	[ "$now" -ge $(($2 + $3)) ] || why "$1 went from $2 to $now, expected at least +$3"
+	[ "$now" -ge $(($2 + $3)) ] || why "$1 went from $2 to $now, expected at least +$3; counters now: $(na stats --json "$REL" | json '" ".join("%s=%s" % kv for kv in d["cgroups"][0]["counters"].items())')"
 }
 wait_file() {
 	for _ in $(seq 200); do
