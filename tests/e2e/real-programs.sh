@@ -4,8 +4,8 @@
 # for netaccel: every byte arrives intact, nothing hangs or fails, and each
 # takes the path the rules give it (docs/limitations.md, "Which programs
 # take the fast path"):
-#  - event-driven programs (nginx, redis, an event-loop client and server)
-#    are accelerated;
+#  - event-driven programs (nginx, redis, PostgreSQL, an event-loop client
+#    and server) are accelerated;
 #  - a Go TCP proxy (io.Copy between two *net.TCPConn, which splices) and
 #    HAProxy with splice-request/splice-response forced keep their spliced
 #    sockets on TCP (splice_seen) and work;
@@ -232,6 +232,36 @@ if wait_port "$rport"; then
 	grew bytes_redirected "$b" 100000
 else
 	why "redis-server did not listen"
+fi
+end
+
+# ---- PostgreSQL: the postmaster blocks in accept(), its backends read
+# non-blocking; pgbench (libpq) is event-driven ----
+begin "PostgreSQL and pgbench -S complete, on the fast path from the second connection"
+pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+if [ -x "$pgbin/postgres" ] && id postgres >/dev/null 2>&1; then
+	pgport=$(free_port)
+	mkdir -p "$NA_TMP/pg"
+	chown postgres "$NA_TMP/pg"
+	chmod 755 "$NA_TMP"
+	if su postgres -s /bin/sh -c "$pgbin/initdb -D $NA_TMP/pg/data -A trust" >"$NA_TMP/pg.log" 2>&1; then
+		server su postgres -s /bin/sh -c "exec $pgbin/postgres -D $NA_TMP/pg/data -k $NA_TMP/pg -h 127.0.0.1 -p $pgport"
+		if wait_port "$pgport"; then
+			pgb() { in_cg "$CG" timeout 60 "$pgbin/pgbench" -U postgres -h 127.0.0.1 -p "$pgport" "$@" postgres; }
+			pgb -i -s 1 >>"$NA_TMP/pg.log" 2>&1 || why "pgbench -i failed: $(tail -3 "$NA_TMP/pg.log")"
+			b=$(counter bytes_redirected)
+			pgb -S -c 4 -T 2 >"$NA_TMP/pgbench.out" 2>&1 || why "pgbench -S failed: $(tail -3 "$NA_TMP/pgbench.out")"
+			grep -q '^number of failed transactions: 0 ' "$NA_TMP/pgbench.out" || why "pgbench saw failed transactions"
+			grew bytes_redirected "$b" 100000
+			diag "pgbench -S, enrolled: $(grep '^tps' "$NA_TMP/pgbench.out")"
+		else
+			why "postgres did not listen: $(tail -3 "$NA_TMP/servers.log")"
+		fi
+	else
+		why "initdb failed: $(tail -3 "$NA_TMP/pg.log")"
+	fi
+else
+	why "PostgreSQL is not installed (scripts/install-deps installs it)"
 fi
 end
 
