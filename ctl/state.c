@@ -6,10 +6,10 @@
  *
  *   prog_create prog_sockops prog_msg       programs
  *   prog_setsockopt prog_getsockopt
- *   prog_splice prog_fcntl ...              tracing programs (the protections
+ *   prog_rxwatch prog_splice                tracing programs (the protections
  *                                           this kernel can attach)
  *   na_cgroups na_cgslot na_stats ...       maps (pinned by libbpf, by name)
- *   link_splice link_fcntl ...              their links (global)
+ *   link_rxwatch link_splice                their links (global)
  *   cg<ID>_create cg<ID>_sockops            links of the cgroup with id ID
  *
  * Creation pins maps first, then programs, then attaches; removal goes the
@@ -69,7 +69,6 @@ static const struct na_guard {
 	  " (no tp_btf on this kernel: nothing is redirected, every connection stays on TCP)" },
 };
 #define NA_NUM_GUARDS (sizeof(guards) / sizeof(guards[0]))
-#define NA_GUARD_RXWATCH 1
 
 static struct bpf_program *guard_prog(struct na_bypass *skel, size_t i)
 {
@@ -313,7 +312,7 @@ static int load_and_pin(struct na_state *st)
 	btf__free(vmlinux);
 
 	/* A kernel that cannot load a tracing program (no trampolines on
-	 * this architecture, or one that lockdown forbids) still gets the
+	 * this architecture, or a kernel that refuses them) still gets the
 	 * datapath: each further try leaves out one more of them, and status
 	 * says what is missing. */
 	for (tries = 0; tries <= (int)NA_NUM_GUARDS; tries++) {
