@@ -606,6 +606,14 @@ static __always_inline void join(struct bpf_sock_ops *ops)
 	 * accepted socket's clone of its state has no flags yet.) */
 	if (st->flags & NA_SKF_DECIDED)
 		return;
+	/* An accepted socket inherits its listener's wish to see state
+	 * changes (listen_start): only a socket that joins needs them, and
+	 * each is a run of this program (a connection per request makes
+	 * four). Joining asks again. */
+	if (ops->op == BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB &&
+	    (ops->bpf_sock_ops_cb_flags & BPF_SOCK_OPS_STATE_CB_FLAG))
+		bpf_sock_ops_cb_flags_set(ops, ops->bpf_sock_ops_cb_flags &
+					       ~BPF_SOCK_OPS_STATE_CB_FLAG);
 	st->flags = NA_SKF_DECIDED;
 	st->path = NA_PATH_UNDECIDED;
 	slot = st->slot;
