@@ -1110,7 +1110,8 @@ int BPF_PROG(na_rx_watch, struct sock *sk)
 	long nr;
 
 	st = bpf_sk_storage_get(&na_sk_state, sk, 0, 0);
-	if (!st)
+	/* A connecting socket that did not join has nothing to tell. */
+	if (!st || (!(st->flags & NA_SKF_JOINED) && !st->listener))
 		return 0;
 	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 	if (!regs)
