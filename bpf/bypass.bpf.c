@@ -85,10 +85,6 @@ struct tcp_sock {
 	__u32 write_seq;
 } __attribute__((preserve_access_index));
 
-struct list_head {
-	struct list_head *next;
-} __attribute__((preserve_access_index));
-
 struct inode {
 	unsigned short i_mode;
 } __attribute__((preserve_access_index));
@@ -115,7 +111,6 @@ struct socket {
 
 struct sk_psock {
 	__u32 msg_tot_len;
-	struct list_head ingress_msg;
 } __attribute__((preserve_access_index));
 
 struct task_struct;
