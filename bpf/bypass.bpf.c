@@ -102,6 +102,11 @@ struct sock {
 	int sk_rcvlowat;
 	void *sk_user_data;
 	struct socket *sk_socket;
+	struct {
+		struct {
+			int counter;
+		} rmem_alloc;
+	} sk_backlog;
 } __attribute__((preserve_access_index));
 
 struct socket {
@@ -165,14 +170,17 @@ enum na_unfit {
  */
 struct na_peer_view {
 	int unfit;		/* enum na_unfit */
-	__u32 backlog;		/* redirected bytes it has not read */
+	__u32 backlog;		/* redirected bytes it has not read, or its
+				 * receive memory (see NA_PSOCK) */
 	__u32 rcvbuf;
 	__u32 copied_seq, rcv_nxt;
 };
 
 /* The kernel keeps flags in the low bits of sk_user_data (the pointer is at
  * least 8-byte aligned). Kernels without the sockmap FIONREAD fix have no
- * msg_tot_len: the backlog bound then has nothing to measure. */
+ * msg_tot_len; there the bound reads the receiver's sk_rmem_alloc, which
+ * counts redirected bytes since they are charged to it (6.1.122, 6.12.8,
+ * 6.13) as well as its unread TCP buffers. */
 #define NA_PSOCK(user_data) ((__u64)(user_data) & ~7ULL)
 
 static __always_inline int flags_unfit(int rcvlowat, __u64 file, unsigned int f_flags)
@@ -220,6 +228,8 @@ static __always_inline void peer_view(__u64 addr, struct na_peer_view *v, int se
 		if (psock && bpf_core_field_exists(struct sk_psock, msg_tot_len)) {
 			ps = bpf_rdonly_cast((void *)psock, bpf_core_type_id_kernel(struct sk_psock));
 			v->backlog = ps->msg_tot_len;
+		} else if (psock) {
+			v->backlog = sk->sk_backlog.rmem_alloc.counter;
 		}
 		if (seqs) {
 			tp = bpf_rdonly_cast((void *)addr, bpf_core_type_id_kernel(struct tcp_sock));
@@ -241,6 +251,8 @@ static __always_inline void peer_view(__u64 addr, struct na_peer_view *v, int se
 		ps = (struct sk_psock *)psock;
 		if (psock && bpf_core_field_exists(struct sk_psock, msg_tot_len))
 			v->backlog = BPF_CORE_READ(ps, msg_tot_len);
+		else if (psock)
+			v->backlog = BPF_CORE_READ(sk, sk_backlog.rmem_alloc.counter);
 		if (seqs) {
 			v->copied_seq = BPF_CORE_READ((struct tcp_sock *)addr, copied_seq);
 			v->rcv_nxt = BPF_CORE_READ((struct tcp_sock *)addr, rcv_nxt);
