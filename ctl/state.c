@@ -350,9 +350,9 @@ static int load_and_pin(struct na_state *st)
 	}
 	if (err) {
 		struct na_feature f[NA_MAX_FEATURES];
-		size_t k, n = na_probe_features(f);
+		size_t k, n = na_probe_features(f, NA_MAX_FEATURES);
 
-		for (k = 0; k < n && f[k].ok; k++)
+		for (k = 0; k < n && (f[k].ok || !f[k].required || strcmp(f[k].datapath, "bypass")); k++)
 			;
 		if (err != -EPERM && k < n)
 			na_err("cannot load the BPF programs: this kernel lacks %s (netaccel-ctl status lists what it found)",
@@ -616,30 +616,6 @@ fail:
 }
 
 /* Kernel features the datapath needs, probed by loading tiny programs. */
-size_t na_probe_features(struct na_feature *f)
-{
-	size_t n = 0;
-
-	f[n++] = (struct na_feature){ "sock_ops programs",
-		libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_SOCK_OPS, NULL) == 1 };
-	f[n++] = (struct na_feature){ "sk_msg programs",
-		libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_SK_MSG, NULL) == 1 };
-	f[n++] = (struct na_feature){ "cgroup sock programs",
-		libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_CGROUP_SOCK, NULL) == 1 };
-	f[n++] = (struct na_feature){ "sockhash map",
-		libbpf_probe_bpf_map_type(BPF_MAP_TYPE_SOCKHASH, NULL) == 1 };
-	f[n++] = (struct na_feature){ "socket storage map",
-		libbpf_probe_bpf_map_type(BPF_MAP_TYPE_SK_STORAGE, NULL) == 1 };
-	f[n++] = (struct na_feature){ "socket storage in sk_msg",
-		libbpf_probe_bpf_helper(BPF_PROG_TYPE_SK_MSG, BPF_FUNC_sk_storage_get, NULL) == 1 };
-	f[n++] = (struct na_feature){ "netns cookie in sock_ops",
-		libbpf_probe_bpf_helper(BPF_PROG_TYPE_SOCK_OPS, BPF_FUNC_get_netns_cookie, NULL) == 1 };
-	f[n++] = (struct na_feature){ "cgroup ancestry in sock_create",
-		libbpf_probe_bpf_helper(BPF_PROG_TYPE_CGROUP_SOCK,
-					BPF_FUNC_get_current_ancestor_cgroup_id, NULL) == 1 };
-	return n;
-}
-
 int na_state_read_slot(const struct na_state *st, uint32_t slot,
 		       struct na_stats *out)
 {

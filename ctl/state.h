@@ -77,14 +77,21 @@ int na_state_find_slot(const struct na_state *st, uint64_t cgid,
 /* Sockets on the fast path now (entries in the sockhash). */
 long na_state_sockhash_fill(const struct na_state *st);
 
-/* A kernel feature the datapath needs, and whether this kernel has it. */
+/* A kernel feature a datapath uses, and whether this kernel has it. */
 struct na_feature {
+	const char *datapath;	/* bypass, portmap, veth */
 	const char *name;
+	const char *if_missing;	/* optional: what the datapath does without */
+	bool required;		/* without it the datapath cannot load */
 	bool ok;
 };
-#define NA_MAX_FEATURES 16
-/* Probe by loading tiny programs; fills f, returns how many. */
-size_t na_probe_features(struct na_feature *f);
+#define NA_MAX_FEATURES 32
+/* Probe the running kernel (features.c); fills at most max, returns how
+ * many. */
+size_t na_probe_features(struct na_feature *f, size_t max);
+/* The running kernel's version; Debian's package version where the
+ * release string has only the ABI. 0 or negative errno. */
+int na_kernel_version(unsigned int *major, unsigned int *minor, unsigned int *patch);
 
 /* A protection of the local bypass that needs a tracing program. */
 struct na_protection {

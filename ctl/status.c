@@ -123,13 +123,85 @@ static json_object *cgroup_json(const struct na_cgroup_cfg *cfg,
 	return e;
 }
 
+static const char *const datapaths[] = { "bypass", "portmap", "veth" };
+
+/* "features": { datapath: [ {name, present, required, if_missing} ] } */
+static json_object *features_json(const struct na_feature *f, size_t n)
+{
+	json_object *jf = json_object_new_object();
+	size_t d, i;
+
+	for (d = 0; d < sizeof(datapaths) / sizeof(datapaths[0]); d++) {
+		json_object *ja = json_object_new_array();
+
+		for (i = 0; i < n; i++) {
+			json_object *e;
+
+			if (strcmp(f[i].datapath, datapaths[d]))
+				continue;
+			e = json_object_new_object();
+			json_object_object_add(e, "name", json_object_new_string(f[i].name));
+			json_object_object_add(e, "present", json_object_new_boolean(f[i].ok));
+			json_object_object_add(e, "required", json_object_new_boolean(f[i].required));
+			if (!f[i].required)
+				json_object_object_add(e, "if_missing",
+						       json_object_new_string(f[i].if_missing));
+			json_object_array_add(ja, e);
+		}
+		json_object_object_add(jf, datapaths[d], ja);
+	}
+	return jf;
+}
+
+/* Per datapath: whether it can load here, and what it does without each
+ * optional feature this kernel lacks. */
+static void print_features(const struct utsname *uts, const struct na_feature *f, size_t n)
+{
+	unsigned int a, b, c;
+	size_t d, i, have, all, weak;
+
+	printf("kernel %s", uts->release);
+	if (!na_kernel_version(&a, &b, &c))
+		printf(" (%u.%u.%u)", a, b, c);
+	printf(", features each datapath uses:\n");
+	for (d = 0; d < sizeof(datapaths) / sizeof(datapaths[0]); d++) {
+		bool loads = true;
+
+		have = all = weak = 0;
+		for (i = 0; i < n; i++) {
+			if (strcmp(f[i].datapath, datapaths[d]))
+				continue;
+			all++;
+			have += f[i].ok;
+			if (!f[i].ok && f[i].required)
+				loads = false;
+			else if (!f[i].ok)
+				weak++;
+		}
+		printf("  %-8s %zu of %zu present", datapaths[d], have, all);
+		if (!loads)
+			printf("; CANNOT LOAD, this kernel lacks:");
+		else if (weak)
+			printf("; loads without:");
+		printf("\n");
+		for (i = 0; i < n; i++) {
+			if (strcmp(f[i].datapath, datapaths[d]) || f[i].ok)
+				continue;
+			if (f[i].required)
+				printf("           %s\n", f[i].name);
+			else if (loads)
+				printf("           %s: %s\n", f[i].name, f[i].if_missing);
+		}
+	}
+}
+
 int cmd_status(struct na_ctl *ctl, int argc, char **argv)
 {
 	const struct na_cmd *cmd = na_find_cmd("status");
 	struct na_feature feats[NA_MAX_FEATURES];
 	char label[64], root[PATH_MAX];
 	struct na_cgroup_cfg cfg;
-	json_object *jo = NULL, *jcg = NULL, *jf;
+	json_object *jo = NULL, *jcg = NULL;
 	struct na_stats s;
 	struct na_state st;
 	struct utsname uts;
@@ -159,7 +231,7 @@ int cmd_status(struct na_ctl *ctl, int argc, char **argv)
 		 err == -EUCLEAN ? "inconsistent (its programs use other maps: run cleanup --force)" :
 				   "nothing loaded";
 	uname(&uts);
-	nfeat = na_probe_features(feats);
+	nfeat = na_probe_features(feats, NA_MAX_FEATURES);
 
 	if (json) {
 		jo = json_object_new_object();
@@ -170,10 +242,7 @@ int cmd_status(struct na_ctl *ctl, int argc, char **argv)
 			!err ? "loaded" : err == -ENODATA ? "incomplete" :
 			err == -EUCLEAN ? "inconsistent" : "none"));
 		json_object_object_add(jo, "kernel", json_object_new_string(uts.release));
-		jf = json_object_new_object();
-		for (i = 0; i < nfeat; i++)
-			json_object_object_add(jf, feats[i].name, json_object_new_boolean(feats[i].ok));
-		json_object_object_add(jo, "features", jf);
+		json_object_object_add(jo, "features", features_json(feats, nfeat));
 		jcg = json_object_new_array();
 		json_object_object_add(jo, "cgroups", jcg);
 	} else {
@@ -248,10 +317,7 @@ int cmd_status(struct na_ctl *ctl, int argc, char **argv)
 		print_json(jo);
 		return NA_EXIT_OK;
 	}
-	printf("kernel %s:", uts.release);
-	for (i = 0; i < nfeat; i++)
-		printf("%s %s %s", i ? "," : "", feats[i].name, feats[i].ok ? "yes" : "MISSING");
-	printf("\n");
+	print_features(&uts, feats, nfeat);
 	return NA_EXIT_OK;
 }
 

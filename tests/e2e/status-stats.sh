@@ -54,8 +54,15 @@ if parses; then
 	[ "$(json 'sorted(d["programs"])' <<<"$OUT" | tr '\n' ' ')" = "na_getsockopt na_msg na_setsockopt na_sock_create na_sockops " ] ||
 		why "programs are not the five of the bypass"
 	[ "$(json 'all(v > 0 for v in d["programs"].values())' <<<"$OUT")" = True ] || why "a program has no id"
-	[ "$(json 'all(isinstance(v, bool) for v in d["features"].values())' <<<"$OUT")" = True ] ||
-		why "features are not all true/false"
+	[ "$(json 'sorted(d["features"])' <<<"$OUT" | tr '\n' ' ')" = "bypass portmap veth " ] ||
+		why "features are not per datapath: $(json 'sorted(d["features"])' <<<"$OUT")"
+	[ "$(json 'all(isinstance(f["present"], bool) and isinstance(f["required"], bool) for v in d["features"].values() for f in v)' <<<"$OUT")" = True ] ||
+		why "a feature has no true/false present and required"
+	# The bypass is loaded, so nothing it requires can be missing.
+	[ -z "$(json '[f["name"] for f in d["features"]["bypass"] if f["required"] and not f["present"]]' <<<"$OUT")" ] ||
+		why "the loaded bypass lacks a required feature"
+	[ "$(json 'all(f.get("if_missing") for v in d["features"].values() for f in v if not f["required"])' <<<"$OUT")" = True ] ||
+		why "an optional feature does not say what its absence means"
 else
 	why "not JSON"
 fi
@@ -72,6 +79,10 @@ if parses; then
 		why "blocking and rxwatch are not both active"
 	guard=$(json '[p["active"] for p in d["protections"] if p["name"] == "splice"][0]' <<<"$OUT")
 	diag "splice guard active on this kernel: $guard"
+	# The probe and the loader must agree: the guard is attached exactly
+	# where the kernel takes fmod_ret programs.
+	probe=$(json '[f["present"] for f in d["features"]["bypass"] if f["name"].startswith("fmod_ret")][0]' <<<"$OUT")
+	[ "$guard" = "$probe" ] || why "splice guard active: $guard, but the fmod_ret probe says $probe"
 else
 	why "not JSON"
 fi
@@ -129,6 +140,20 @@ run na status
 [ "$RC" = 0 ] || why "exit code $RC"
 grep -Eq "^$REL/a +$ida +all +active +0 +ok$" <<<"$OUT" || why "no line for $REL/a"
 grep -Eq "^$REL/b +$idb +opt-in +active +0 +ok$" <<<"$OUT" || why "no line for $REL/b"
+end
+
+begin "status names the features of each datapath and what is weaker without them"
+run na status
+grep -Eq "^kernel $(uname -r)( \([0-9.]+\))?, features each datapath uses:$" <<<"$OUT" || why "no kernel line"
+for dp in bypass portmap veth; do
+	grep -Eq "^  $dp +[0-9]+ of [0-9]+ present" <<<"$OUT" || why "no line for $dp"
+done
+grep -q "CANNOT LOAD" <<<"$(grep '^  bypass' <<<"$OUT")" && why "the loaded bypass is said not to load"
+# Each missing optional feature of the JSON is named, with its meaning.
+while IFS= read -r name; do
+	[ -n "$name" ] || continue
+	grep -qF "           $name: " <<<"$OUT" || why "missing feature '$name' is not explained"
+done < <(na status --json | json '"\n".join(f["name"] for v in d["features"].values() for f in v if not f["present"] and not f["required"])')
 end
 
 EXPECT_MSG="$REL/c.* not enrolled" expect_fail "stats of a cgroup that is not enrolled" 1 na stats "$REL/c"

@@ -1,0 +1,222 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The kernel features each datapath uses, probed on the running kernel:
+ * program and map types by loading tiny programs, attach types by loading
+ * with the expected attach type, helpers with libbpf's probes, and the
+ * fields, functions and tracepoints of the kernel's BTF by name. A missing
+ * required feature means the datapath cannot load; a missing optional one
+ * means it loads a variant without it, which `if_missing` describes.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+
+#include "state.h"
+
+/* A program "return 1" of type and expected attach type: does it load? */
+static bool prog_loads(enum bpf_prog_type type, enum bpf_attach_type attach)
+{
+	const struct bpf_insn insns[] = {
+		{ .code = 0xb7, .dst_reg = 0, .imm = 1 },	/* r0 = 1 */
+		{ .code = 0x95 },				/* exit */
+	};
+	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = attach);
+	int fd;
+
+	fd = bpf_prog_load(type, NULL, "GPL", insns, 2, &opts);
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+/* Whether struct sname in the kernel's BTF has a member mname. */
+static bool btf_has_member(const struct btf *btf, const char *sname, const char *mname)
+{
+	const struct btf_member *m;
+	const struct btf_type *t;
+	int id, i;
+
+	if (!btf)
+		return false;
+	id = btf__find_by_name_kind(btf, sname, BTF_KIND_STRUCT);
+	if (id <= 0)
+		return false;
+	t = btf__type_by_id(btf, id);
+	m = btf_members(t);
+	for (i = 0; i < btf_vlen(t); i++, m++)
+		if (!strcmp(btf__name_by_offset(btf, m->name_off), mname))
+			return true;
+	return false;
+}
+
+static bool btf_has(const struct btf *btf, const char *name, int kind)
+{
+	return btf && btf__find_by_name_kind(btf, name, kind) > 0;
+}
+
+/* Whether enum ename in the kernel's BTF has the value vname. */
+static bool btf_has_enum_value(const struct btf *btf, const char *ename, const char *vname)
+{
+	const struct btf_enum *e;
+	const struct btf_type *t;
+	int id, i;
+
+	if (!btf)
+		return false;
+	id = btf__find_by_name_kind(btf, ename, BTF_KIND_ENUM);
+	if (id <= 0)
+		return false;
+	t = btf__type_by_id(btf, id);
+	e = btf_enum(t);
+	for (i = 0; i < btf_vlen(t); i++, e++)
+		if (!strcmp(btf__name_by_offset(btf, e->name_off), vname))
+			return true;
+	return false;
+}
+
+/* Does the kernel take an fmod_ret program on func? Lockdown and some
+ * configurations refuse every trampoline; only a load tells. */
+static bool fmod_ret_loads(const struct btf *btf, const char *func)
+{
+	const struct bpf_insn insns[] = {
+		{ .code = 0xb7, .dst_reg = 0, .imm = 0 },	/* r0 = 0 */
+		{ .code = 0x95 },				/* exit */
+	};
+	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_MODIFY_RETURN);
+	int id, fd;
+
+	id = btf ? btf__find_by_name_kind(btf, func, BTF_KIND_FUNC) : -1;
+	if (id <= 0)
+		return false;
+	opts.attach_btf_id = id;
+	fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, NULL, "GPL", insns, 2, &opts);
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+int na_kernel_version(unsigned int *major, unsigned int *minor, unsigned int *patch)
+{
+	struct utsname uts;
+	const char *v;
+
+	if (uname(&uts))
+		return -errno;
+	/* Debian's and Ubuntu's release strings carry the ABI, not the
+	 * patch level ("6.1.0-57-amd64"); the version string has the
+	 * package's ("... Debian 6.1.192-3 ..."). */
+	v = strstr(uts.version, "Debian ");
+	if (v && sscanf(v + 7, "%u.%u.%u", major, minor, patch) == 3)
+		return 0;
+	*patch = 0;
+	if (sscanf(uts.release, "%u.%u.%u", major, minor, patch) >= 2)
+		return 0;
+	return -EINVAL;
+}
+
+/* The fix that charges redirected bytes to the receiver's sk_rmem_alloc
+ * (so that a receiver's unread queue can be measured without
+ * sk_psock.msg_tot_len): 6.13, and the stable series it went back to. */
+static bool rmem_charged(void)
+{
+	unsigned int a, b, c;
+
+	if (na_kernel_version(&a, &b, &c))
+		return false;
+	if (a != 6)
+		return a > 6;
+	if (b >= 13)
+		return true;
+	return (b == 12 && c >= 8) || (b == 1 && c >= 122);
+}
+
+size_t na_probe_features(struct na_feature *f, size_t max)
+{
+	struct btf *btf = btf__load_vmlinux_btf();
+	bool tot_len, charged;
+	size_t n = 0;
+
+	if (libbpf_get_error(btf))
+		btf = NULL;
+	tot_len = btf_has_member(btf, "sk_psock", "msg_tot_len");
+	charged = rmem_charged();
+
+#define ADD(dp, req, nm, ok_, miss)                                                          \
+	do {                                                                                 \
+		if (n < max)                                                                 \
+			f[n++] = (struct na_feature){ .datapath = dp, .required = req,       \
+						      .name = nm, .ok = ok_, .if_missing = miss }; \
+	} while (0)
+
+	ADD("bypass", true, "sock_ops programs",
+	    libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_SOCK_OPS, NULL) == 1, "");
+	ADD("bypass", true, "sk_msg programs",
+	    libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_SK_MSG, NULL) == 1, "");
+	ADD("bypass", true, "cgroup sock programs",
+	    libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_CGROUP_SOCK, NULL) == 1, "");
+	ADD("bypass", true, "cgroup sockopt programs",
+	    prog_loads(BPF_PROG_TYPE_CGROUP_SOCKOPT, BPF_CGROUP_SETSOCKOPT), "");
+	ADD("bypass", true, "sockhash map",
+	    libbpf_probe_bpf_map_type(BPF_MAP_TYPE_SOCKHASH, NULL) == 1, "");
+	ADD("bypass", true, "socket storage map",
+	    libbpf_probe_bpf_map_type(BPF_MAP_TYPE_SK_STORAGE, NULL) == 1, "");
+	ADD("bypass", true, "socket storage in sk_msg",
+	    libbpf_probe_bpf_helper(BPF_PROG_TYPE_SK_MSG, BPF_FUNC_sk_storage_get, NULL) == 1, "");
+	ADD("bypass", true, "netns cookie in sock_ops",
+	    libbpf_probe_bpf_helper(BPF_PROG_TYPE_SOCK_OPS, BPF_FUNC_get_netns_cookie, NULL) == 1, "");
+	ADD("bypass", true, "cgroup ancestry in sock_create",
+	    libbpf_probe_bpf_helper(BPF_PROG_TYPE_CGROUP_SOCK,
+				    BPF_FUNC_get_current_ancestor_cgroup_id, NULL) == 1, "");
+	ADD("bypass", true, "errno from sockopt programs",
+	    libbpf_probe_bpf_helper(BPF_PROG_TYPE_CGROUP_SOCKOPT, BPF_FUNC_set_retval, NULL) == 1, "");
+	ADD("bypass", false, "read tracepoint (tp_btf tcp_rcv_space_adjust)",
+	    btf_has(btf, "btf_trace_tcp_rcv_space_adjust", BTF_KIND_TYPEDEF),
+	    "no socket is seen reading, so nothing is redirected: every connection stays on TCP");
+	ADD("bypass", false, "sk_psock.msg_tot_len (the sockmap FIONREAD fix; 6.12.85)", tot_len,
+	    charged ? "FIONREAD counts no redirected byte (it says 0 while they wait); the bound on "
+		      "a receiver's unread bytes measures its receive memory instead" :
+		      "FIONREAD counts no redirected byte, and nothing bounds a receiver's unread "
+		      "redirected bytes: a peer that does not read does not stop its sender");
+	ADD("bypass", false, "redirected bytes charged to the receiver (6.1.122, 6.12.8, 6.13)",
+	    charged, tot_len ? "nothing: sk_psock.msg_tot_len measures the queue" :
+			       "a peer that does not read does not stop its sender");
+	ADD("bypass", false, "typed kernel reads (bpf_rdonly_cast, 6.2)",
+	    btf_has(btf, "bpf_rdonly_cast", BTF_KIND_FUNC),
+	    "the sender reads its peer with bpf_probe_read_kernel, which costs more per send");
+	ADD("bypass", false, "fmod_ret programs (splice guard)",
+	    fmod_ret_loads(btf, "security_file_permission"),
+	    "splice() and sendfile() from a fast-path socket are not refused: see the splice "
+	    "protection");
+
+	ADD("portmap", true, "cgroup connect, bind, sendmsg, recvmsg programs",
+	    prog_loads(BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_CGROUP_INET4_CONNECT) &&
+		    prog_loads(BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_CGROUP_INET4_BIND) &&
+		    prog_loads(BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_CGROUP_UDP4_SENDMSG) &&
+		    prog_loads(BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_CGROUP_UDP4_RECVMSG), "");
+	ADD("portmap", true, "cgroup getsockname and getpeername programs (5.8)",
+	    prog_loads(BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_CGROUP_INET4_GETSOCKNAME) &&
+		    prog_loads(BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_CGROUP_INET4_GETPEERNAME), "");
+	ADD("portmap", true, "cgroup post_bind and sock_release programs (5.9)",
+	    prog_loads(BPF_PROG_TYPE_CGROUP_SOCK, BPF_CGROUP_INET4_POST_BIND) &&
+		    prog_loads(BPF_PROG_TYPE_CGROUP_SOCK, BPF_CGROUP_INET_SOCK_RELEASE), "");
+
+	ADD("veth", true, "tc programs",
+	    libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_SCHED_CLS, NULL) == 1, "");
+	ADD("veth", true, "bpf_redirect_peer (5.10)",
+	    libbpf_probe_bpf_helper(BPF_PROG_TYPE_SCHED_CLS, BPF_FUNC_redirect_peer, NULL) == 1, "");
+	ADD("veth", false, "tcx links (6.6)",
+	    btf_has_enum_value(btf, "bpf_attach_type", "BPF_TCX_INGRESS"),
+	    "a clsact qdisc and a tc filter instead (netaccel removes what it made)");
+#undef ADD
+	btf__free(btf);
+	return n;
+}
