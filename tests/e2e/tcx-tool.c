@@ -3,9 +3,12 @@
  * na-tcx-tool: what the veth tests need to see and make on tcx, which the
  * bpftool of Debian 12 does not know.
  *
+ *   na-tcx-tool has <ifname>          exit 0 if the kernel has tcx (6.6+)
  *   na-tcx-tool count <ifname>        tcx ingress programs: "<n> <name>..."
  *   na-tcx-tool hold <ifname> <pin>   attach a program that only passes
- *                                     (another tool's), pin its link
+ *                                     (another tool's), pin its link; on
+ *                                     a kernel without tcx, pin the
+ *                                     program for a tc filter instead
  */
 #include <errno.h>
 #include <net/if.h>
@@ -25,8 +28,13 @@ int main(int argc, char **argv)
 	int fd, lfd;
 
 	if (argc < 3 || !(ifindex = if_nametoindex(argv[2]))) {
-		fprintf(stderr, "usage: na-tcx-tool count|hold <ifname> [<pin>]\n");
+		fprintf(stderr, "usage: na-tcx-tool has|count|hold <ifname> [<pin>]\n");
 		return 2;
+	}
+	if (!strcmp(argv[1], "has")) {
+		LIBBPF_OPTS(bpf_prog_query_opts, q, .prog_ids = ids, .prog_cnt = n);
+
+		return bpf_prog_query_opts((int)ifindex, TCX_INGRESS, &q) ? 1 : 0;
 	}
 	if (!strcmp(argv[1], "count")) {
 		LIBBPF_OPTS(bpf_prog_query_opts, q, .prog_ids = ids, .prog_cnt = n);
@@ -62,12 +70,14 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		lfd = bpf_link_create(fd, (int)ifindex, TCX_INGRESS, NULL);
+		if (lfd < 0 && (errno == EINVAL || errno == EOPNOTSUPP) && !bpf_obj_pin(fd, argv[3]))
+			return 0;
 		if (lfd < 0 || bpf_obj_pin(lfd, argv[3])) {
 			perror("attach");
 			return 1;
 		}
 		return 0;
 	}
-	fprintf(stderr, "usage: na-tcx-tool count|hold <ifname> [<pin>]\n");
+	fprintf(stderr, "usage: na-tcx-tool has|count|hold <ifname> [<pin>]\n");
 	return 2;
 }

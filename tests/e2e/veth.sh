@@ -48,13 +48,26 @@ total() { vjson | json 'd["total"][a[0]]' "$1"; }
 port_tx() { ip -n "$H" -s -j link show "$1" | json 'd[0]["stats64"]["tx"]["packets"] + d[0]["stats64"]["tx"]["dropped"]'; }
 mac_of() { ip -n "$1" -j link show eth0 | json 'd[0]["address"]'; }
 ifindex_of() { ip -n "$H" -j link show "$1" | json 'd[0]["ifindex"]'; }
-tcx_count() { nsenter --net="/run/netns/$H" "$TOOL" count "$1"; }
+# The BPF programs on a device's ingress, "<n> <name>...": tcx links, or on
+# a kernel without tcx (before 6.6) the clsact filters, which is where
+# netaccel attaches there.
+if nsenter --net="/run/netns/$H" "$TOOL" has lo; then TCX=1; else TCX=0; fi
+diag "tcx on this kernel: $([ $TCX = 1 ] && echo yes || echo 'no: clsact filters')"
+tcx_count() {
+	if [ $TCX = 1 ]; then
+		nsenter --net="/run/netns/$H" "$TOOL" count "$1"
+	else
+		tc -n "$H" filter show dev "$1" ingress | sed -n 's/.* name \([^ ]*\) tag .*/\1/p' |
+			{ mapfile -t n; echo "${#n[@]}${n[*]:+ ${n[*]}}"; }
+	fi
+}
 traffic() { local ns=$1; shift; vl_in "$ns" "$PYTHON" "$TRAFFIC" "$@"; }
 
 # Start a receiver in the background and wait for its "ready".
 start_rx() {
 	local out=$1 ns=$2
 	shift 2
+	rm -f "$out.stop"
 	traffic "$ns" "$@" >"$out" 2>&1 &
 	NA_PIDS+=($!)
 	NA_ALL_PIDS+=($!)
@@ -64,9 +77,10 @@ start_rx() {
 	done
 	return 1
 }
-# Wait for a receiver (in this shell: a subshell cannot wait for it) and
-# put the last line it printed, the count, in RX.
-rx_wait() { wait "$1"; RX=$(tail -n 1 "$2"); }
+# Tell a UDP receiver that its sender is done (udp-recv's stop file is its
+# output file's name with .stop), wait for it (in this shell: a subshell
+# cannot wait for it) and put the last line it printed, the count, in RX.
+rx_wait() { touch "$2.stop"; wait "$1"; RX=$(tail -n 1 "$2"); }
 
 # One round of every kind of traffic between a and b: ping v4 and v6,
 # TCP round trips v4 and v6, 200 UDP datagrams. Fails on the first loss.
@@ -80,7 +94,7 @@ all_traffic() {
 		traffic "$A" tcp-rr "$dst" 7000 100 >/dev/null || { why "TCP round trips to $dst failed"; return 1; }
 		wait "$p"
 	done
-	start_rx "$NA_TMP/udp" "$B" udp-recv 198.18.1.2 7001 1 || { why "no UDP receiver"; return 1; }
+	start_rx "$NA_TMP/udp" "$B" udp-recv 198.18.1.2 7001 "$NA_TMP/udp.stop" || { why "no UDP receiver"; return 1; }
 	p=$!
 	traffic "$A" udp-send 198.18.1.2 7001 200 100
 	rx_wait "$p" "$NA_TMP/udp"
@@ -121,6 +135,11 @@ tc -n "$H" filter add dev vx ingress prio 1 u32 match u32 0x12345678 0xffffffff 
 	bail_out "cannot add the other tc filter"
 nsenter --net="/run/netns/$H" "$TOOL" hold vy "$SD-other" || bail_out "cannot attach the other tcx program"
 NA_STATE_DIRS+=("$SD-other")
+if [ $TCX = 0 ]; then
+	tc -n "$H" qdisc add dev vy clsact &&
+		tc -n "$H" filter add dev vy ingress prio 1 bpf da object-pinned "$SD-other" ||
+		bail_out "cannot attach the other tc program"
+fi
 
 # ---- the fast path ----
 EXPECT_OUT='attached to 3 veths \(3 new\), 9 endpoints' expect_ok "attach --bridge br1 learns 3 veths and their 9 addresses" nv attach --bridge br1
@@ -166,7 +185,7 @@ begin "nothing crosses from br1 to br2, even addressed to a br2 container's MAC"
 mx=$(mac_of "$X")
 vl_in "$A" ip route add 198.18.2.0/24 dev eth0
 vl_in "$A" ip neigh replace 198.18.2.1 lladdr "$mx" dev eth0 nud permanent
-start_rx "$NA_TMP/x" "$X" udp-recv 0.0.0.0 7003 1 || why "no receiver in x"
+start_rx "$NA_TMP/x" "$X" udp-recv 0.0.0.0 7003 "$NA_TMP/x.stop" || why "no receiver in x"
 p=$!
 n0=$(total no_endpoint); px0=$(ep_packets 198.18.2.1)
 traffic "$A" udp-send 198.18.2.1 7003 50 100
@@ -256,9 +275,9 @@ ip -n "$C2" link set eth0 address "$mc"
 wait_for 10 has_ep 198.18.1.4 vd || why "watch did not learn d"
 wait_for 10 has_ep 198.18.1.3 vc2 || why "watch did not learn c2: $(vjson | json '[e["address"] + " " + e["veth"] for e in d["endpoints"]]' | tr '\n' ',')"
 wait_for 10 has_ep fd00:1::3 vc2 || why "watch did not learn c2's IPv6 address"
-start_rx "$NA_TMP/c2" "$C2" udp-recv 198.18.1.3 7007 1 || why "no receiver in c2"
+start_rx "$NA_TMP/c2" "$C2" udp-recv 198.18.1.3 7007 "$NA_TMP/c2.stop" || why "no receiver in c2"
 pc=$!
-start_rx "$NA_TMP/d" "$D" udp-recv 0.0.0.0 7007 1 || why "no receiver in d"
+start_rx "$NA_TMP/d" "$D" udp-recv 0.0.0.0 7007 "$NA_TMP/d.stop" || why "no receiver in d"
 pd=$!
 p0=$(ep_packets 198.18.1.3); d0=$(ep_packets 198.18.1.4)
 traffic "$A" udp-send 198.18.1.3 7007 100 100
@@ -311,7 +330,11 @@ begin "after detach, the other tools' programs on vx and vy are still there, our
 tc -n "$H" filter show dev vx ingress | grep -q u32 || why "the u32 filter on vx is gone"
 tc -n "$H" filter show dev vx ingress | grep -q na_veth && why "our filter on vx is still there"
 [ "$(tcx_count vy)" = "1 other_tool" ] || why "tcx on vy: $(tcx_count vy)"
-tc -n "$H" qdisc show dev vy | grep -q clsact && why "the clsact qdisc we made on vy is still there"
+if [ $TCX = 1 ]; then
+	tc -n "$H" qdisc show dev vy | grep -q clsact && why "the clsact qdisc we made on vy is still there"
+else
+	tc -n "$H" qdisc show dev vy | grep -q clsact || why "the other tool's clsact qdisc on vy is gone"
+fi
 end
 EXPECT_OUT='removed the veth redirect' expect_ok "cleanup removes the veth redirect" na cleanup
 begin "after cleanup nothing of ours is left; the others' programs are"
