@@ -139,14 +139,44 @@ static bool rmem_charged(void)
 	return (b == 12 && c >= 8) || (b == 1 && c >= 122);
 }
 
+/* The kernel's BTF through the bpf() system call: one copy, where reading
+ * /sys/kernel/btf/vmlinux takes a system call per page (over a thousand,
+ * slow under emulation). The sysfs file where that fails. */
+static struct btf *vmlinux_btf(void)
+{
+	__u32 id = 0;
+	struct btf *btf;
+
+	while (!bpf_btf_get_next_id(id, &id)) {
+		struct bpf_btf_info info = {};
+		__u32 len = sizeof(info);
+		char name[16] = "";
+		int fd = bpf_btf_get_fd_by_id(id);
+
+		if (fd < 0)
+			continue;
+		info.name = (__u64)(unsigned long)name;
+		info.name_len = sizeof(name);
+		if (!bpf_obj_get_info_by_fd(fd, &info, &len) && info.kernel_btf &&
+		    !strcmp(name, "vmlinux")) {
+			close(fd);
+			btf = btf__load_from_kernel_by_id(id);
+			if (!libbpf_get_error(btf))
+				return btf;
+			break;
+		}
+		close(fd);
+	}
+	btf = btf__load_vmlinux_btf();
+	return libbpf_get_error(btf) ? NULL : btf;
+}
+
 size_t na_probe_features(struct na_feature *f, size_t max)
 {
-	struct btf *btf = btf__load_vmlinux_btf();
+	struct btf *btf = vmlinux_btf();
 	bool tot_len, charged;
 	size_t n = 0;
 
-	if (libbpf_get_error(btf))
-		btf = NULL;
 	tot_len = btf_has_member(btf, "sk_psock", "msg_tot_len");
 	charged = rmem_charged();
 

@@ -154,8 +154,14 @@ snapshot() {
 		else
 			echo "(none)"
 		fi
-		echo "== status"
-		"$CTL" --state-dir "$SD" status --json 2>&1
+		# What status shows of the state, without its kernel feature
+		# probes (static, and slow under emulation).
+		echo "== stats"
+		"$CTL" --state-dir "$SD" stats --json 2>&1
+		echo "== portmap"
+		"$CTL" --state-dir "$SD" portmap list --json 2>&1
+		echo "== veth"
+		"$CTL" --state-dir "$SD" veth list --json 2>&1
 	fi
 	echo "== cgroups"
 	[ -n "$CG" ] && [ -d "$CG" ] && find "$CG" -type d -printf '%P %i\n' | sort
