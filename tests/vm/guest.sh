@@ -16,6 +16,8 @@ mount -t devpts devpts /dev/pts
 mount -t tmpfs tmpfs /dev/shm
 mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>/dev/null ||
 	{ echo "vm: cannot mount cgroup2" >&2; exit 1; }
+# As systemd does on every Debian host.
+mount -t bpf -o mode=0700 bpf /sys/fs/bpf || { echo "vm: cannot mount bpffs" >&2; exit 1; }
 hostname netaccel-vm
 ip link set lo up
 
