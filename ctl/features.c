@@ -142,7 +142,7 @@ static bool rmem_charged(void)
 /* The kernel's BTF through the bpf() system call: one copy, where reading
  * /sys/kernel/btf/vmlinux takes a system call per page (over a thousand,
  * slow under emulation). The sysfs file where that fails. */
-static struct btf *vmlinux_btf(void)
+struct btf *na_kernel_btf(void)
 {
 	__u32 id = 0;
 	struct btf *btf;
@@ -173,7 +173,7 @@ static struct btf *vmlinux_btf(void)
 
 size_t na_probe_features(struct na_feature *f, size_t max)
 {
-	struct btf *btf = vmlinux_btf();
+	struct btf *btf = na_kernel_btf();
 	bool tot_len, charged;
 	size_t n = 0;
 

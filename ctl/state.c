@@ -304,7 +304,7 @@ static int load_and_pin(struct na_state *st)
 	size_t i;
 	int tries;
 
-	vmlinux = btf__load_vmlinux_btf();
+	vmlinux = na_kernel_btf();
 	if (!vmlinux)
 		na_dbg("no kernel BTF: the tracing protections are not loaded");
 	for (i = 0; i < NA_NUM_GUARDS; i++)

@@ -77,6 +77,8 @@ int na_state_find_slot(const struct na_state *st, uint64_t cgid,
 /* Sockets on the fast path now (entries in the sockhash). */
 long na_state_sockhash_fill(const struct na_state *st);
 
+struct btf;
+
 /* A kernel feature a datapath uses, and whether this kernel has it. */
 struct na_feature {
 	const char *datapath;	/* bypass, portmap, veth */
@@ -89,6 +91,8 @@ struct na_feature {
 /* Probe the running kernel (features.c); fills at most max, returns how
  * many. */
 size_t na_probe_features(struct na_feature *f, size_t max);
+/* The running kernel's BTF (btf__free it), NULL if it has none. */
+struct btf *na_kernel_btf(void);
 /* The running kernel's version; Debian's package version where the
  * release string has only the ABI. 0 or negative errno. */
 int na_kernel_version(unsigned int *major, unsigned int *minor, unsigned int *patch);
