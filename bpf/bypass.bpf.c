@@ -70,6 +70,10 @@ const volatile __s32 na_page_size = 4096;
 #define S_IFSOCK 0140000
 #define MAY_READ 0x4
 #define EOPNOTSUPP 95
+/* Whether the splice guard is loaded with this object: joined sockets then
+ * go in na_guarded. Set by the loader. */
+const volatile __u32 na_guard_on = 0;
+
 /* Minimum TCP retransmission timeout of a socket on the fast path, in
  * microseconds (see join); 0 leaves the kernel's 200 ms. */
 const volatile __u32 na_rto_min_us = NA_FAST_RTO_MIN_US;
@@ -701,6 +705,11 @@ static __always_inline void join(struct bpf_sock_ops *ops)
 	}
 	st->flags |= NA_SKF_JOINED;
 	COUNT(slot, sockets_joined, 1);
+	if (na_guard_on) {
+		__u32 v = slot;
+
+		bpf_map_update_elem(&na_guarded, &addr, &v, BPF_ANY);
+	}
 	/* Both ends are on this host. When a peer's backlog sends the
 	 * connection to TCP (na_msg), the peer's receive memory already
 	 * holds the redirected bytes, which the kernel counts against its
@@ -733,8 +742,11 @@ static __always_inline void leave(struct bpf_sock_ops *ops)
 	if (make_keys(ops, &own, &peer) == 0)
 		bpf_map_delete_elem(&na_sockaddr, &own);
 	addr = (__u64)bpf_skc_to_tcp_sock(sk);
-	if (addr)
+	if (addr) {
 		bpf_map_delete_elem(&na_rxstate, &addr);
+		if (na_guard_on)
+			bpf_map_delete_elem(&na_guarded, &addr);
+	}
 	if (st->listener)	/* the accepted end */
 		report_close(ops, st);
 	st->flags &= ~NA_SKF_JOINED;
@@ -1177,8 +1189,9 @@ int BPF_PROG(na_splice_guard, struct file *file, int mask, int ret)
 {
 #ifdef NA_SYSCALL_NR
 	struct pt_regs *regs;
-	struct na_sk_state *st;
 	struct socket *so;
+	__u64 addr;
+	__u32 *v;
 
 	if (ret || !(mask & MAY_READ))
 		return ret;
@@ -1188,12 +1201,13 @@ int BPF_PROG(na_splice_guard, struct file *file, int mask, int ret)
 	so = bpf_sock_from_file(file);
 	if (!so || !so->sk)
 		return 0;
-	st = bpf_sk_storage_get(&na_sk_state, so->sk, 0, 0);
-	if (!st || !(st->flags & NA_SKF_JOINED))
+	addr = (__u64)so->sk;
+	v = bpf_map_lookup_elem(&na_guarded, &addr);
+	if (!v)
 		return 0;
-	if (!(st->flags & NA_SKF_SPLICED)) {
-		st->flags |= NA_SKF_SPLICED;
-		COUNT(st->slot, splice_seen, 1);
+	if (!(*v & NA_GUARD_SEEN)) {
+		*v |= NA_GUARD_SEEN;
+		COUNT(*v & ~NA_GUARD_SEEN, splice_seen, 1);
 	}
 	return -EINVAL;
 #else

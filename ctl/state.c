@@ -326,6 +326,7 @@ static int load_and_pin(struct na_state *st)
 		}
 		if (page > 0)
 			skel->rodata->na_page_size = page;
+		skel->rodata->na_guard_on = want[0];
 		for (i = 0; i < NA_NUM_GUARDS; i++)
 			bpf_program__set_autoload(guard_prog(skel, i), want[i]);
 		bpf_object__for_each_map(map, skel->obj) {

@@ -144,7 +144,9 @@ end
 
 begin "status names the features of each datapath and what is weaker without them"
 run na status
-grep -Eq "^kernel $(uname -r)( \([0-9.]+\))?, features each datapath uses:$" <<<"$OUT" || why "no kernel line"
+kline=$(grep "^kernel " <<<"$OUT")
+[[ $kline =~ ^kernel\ ([^ ]+)(\ \([0-9.]+\))?,\ features\ each\ datapath\ uses:$ ]] &&
+	[ "${BASH_REMATCH[1]}" = "$(uname -r)" ] || why "no kernel line: $kline"
 for dp in bypass portmap veth; do
 	grep -Eq "^  $dp +[0-9]+ of [0-9]+ present" <<<"$OUT" || why "no line for $dp"
 done

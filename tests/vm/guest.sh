@@ -29,7 +29,13 @@ rm -rf "/lib/modules/$kver"
 ln -s "$NA_VM_MODULES" "/lib/modules/$kver"
 
 echo "vm: Linux $kver, $(nproc) CPUs, $(awk '/MemTotal/ {print int($2 / 1024)}' /proc/meminfo) MiB"
+# What this kernel lacks, in the log before the results.
+"$NA_VM_BUILD/ctl/netaccel-ctl" --state-dir /sys/fs/bpf/netaccel-vm status | sed -n '/^kernel /,$p'
 cd "$NA_VM_SOURCE" || exit 1
+if [ -n "${NA_VM_COMMAND:-}" ]; then
+	bash -c "$NA_VM_COMMAND"
+	exit
+fi
 args=()
 for s in $NA_VM_SUITES; do
 	args+=(--suite "$s")
