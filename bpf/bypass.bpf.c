@@ -16,9 +16,6 @@
  *  na_rx_watch     learns how each fast-path socket reads its TCP bytes:
  *                  with recv (redirected bytes reach it) or with splice
  *                  (they never would).
- *  na_splice_guard where the kernel allows it: splice()/sendfile() from a
- *                  fast-path socket fails with EINVAL before reading
- *                  anything, so programs read instead.
  *
  * Redirected bytes go to the peer's sockmap queue, which the kernel serves
  * exactly like TCP only to an event-driven reader: a blocking recv() there
@@ -68,12 +65,7 @@ const volatile __s32 na_page_size = 4096;
 #define O_NONBLOCK 04000
 #define S_IFMT 00170000
 #define S_IFSOCK 0140000
-#define MAY_READ 0x4
 #define EOPNOTSUPP 95
-/* Whether the splice guard is loaded with this object: joined sockets then
- * go in na_guarded. Set by the loader. */
-const volatile __u32 na_guard_on = 0;
-
 /* Minimum TCP retransmission timeout of a socket on the fast path, in
  * microseconds (see join); 0 leaves the kernel's 200 ms. */
 const volatile __u32 na_rto_min_us = NA_FAST_RTO_MIN_US;
@@ -705,11 +697,6 @@ static __always_inline void join(struct bpf_sock_ops *ops)
 	}
 	st->flags |= NA_SKF_JOINED;
 	COUNT(slot, sockets_joined, 1);
-	if (na_guard_on) {
-		__u32 v = slot;
-
-		bpf_map_update_elem(&na_guarded, &addr, &v, BPF_ANY);
-	}
 	/* Both ends are on this host. When a peer's backlog sends the
 	 * connection to TCP (na_msg), the peer's receive memory already
 	 * holds the redirected bytes, which the kernel counts against its
@@ -742,11 +729,8 @@ static __always_inline void leave(struct bpf_sock_ops *ops)
 	if (make_keys(ops, &own, &peer) == 0)
 		bpf_map_delete_elem(&na_sockaddr, &own);
 	addr = (__u64)bpf_skc_to_tcp_sock(sk);
-	if (addr) {
+	if (addr)
 		bpf_map_delete_elem(&na_rxstate, &addr);
-		if (na_guard_on)
-			bpf_map_delete_elem(&na_guarded, &addr);
-	}
 	if (st->listener)	/* the accepted end */
 		report_close(ops, st);
 	st->flags &= ~NA_SKF_JOINED;
@@ -1173,44 +1157,4 @@ int BPF_PROG(na_rx_watch, struct sock *sk)
 	}
 #endif
 	return 0;
-}
-
-/*
- * Where the kernel allows fmod_ret programs: splice() and sendfile() from
- * a fast-path socket fail with EINVAL before anything is read. Programs
- * (Go's io.Copy, HAProxy) take EINVAL from a first splice as "not for
- * this socket" and read instead, which sees every byte, also bytes that
- * were redirected before the socket was first seen splicing.
- * security_file_permission() runs for every read and write on the host, so
- * the system call is looked at first.
- */
-SEC("fmod_ret/security_file_permission")
-int BPF_PROG(na_splice_guard, struct file *file, int mask, int ret)
-{
-#ifdef NA_SYSCALL_NR
-	struct pt_regs *regs;
-	struct socket *so;
-	__u64 addr;
-	__u32 *v;
-
-	if (ret || !(mask & MAY_READ))
-		return ret;
-	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-	if (!regs || !NA_IS_SPLICE(NA_SYSCALL_NR(regs)))
-		return 0;
-	so = bpf_sock_from_file(file);
-	if (!so || !so->sk)
-		return 0;
-	addr = (__u64)so->sk;
-	v = bpf_map_lookup_elem(&na_guarded, &addr);
-	if (!v)
-		return 0;
-	if (!(*v & NA_GUARD_SEEN)) {
-		*v |= NA_GUARD_SEEN;
-		COUNT(*v & ~NA_GUARD_SEEN, splice_seen, 1);
-	}
-	return -EINVAL;
-#else
-	return ret;
-#endif
 }

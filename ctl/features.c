@@ -82,28 +82,6 @@ static bool btf_has_enum_value(const struct btf *btf, const char *ename, const c
 	return false;
 }
 
-/* Does the kernel take an fmod_ret program on func? Lockdown and some
- * configurations refuse every trampoline; only a load tells. */
-static bool fmod_ret_loads(const struct btf *btf, const char *func)
-{
-	const struct bpf_insn insns[] = {
-		{ .code = 0xb7, .dst_reg = 0, .imm = 0 },	/* r0 = 0 */
-		{ .code = 0x95 },				/* exit */
-	};
-	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_MODIFY_RETURN);
-	int id, fd;
-
-	id = btf ? btf__find_by_name_kind(btf, func, BTF_KIND_FUNC) : -1;
-	if (id <= 0)
-		return false;
-	opts.attach_btf_id = id;
-	fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, NULL, "GPL", insns, 2, &opts);
-	if (fd < 0)
-		return false;
-	close(fd);
-	return true;
-}
-
 int na_kernel_version(unsigned int *major, unsigned int *minor, unsigned int *patch)
 {
 	struct utsname uts;
@@ -222,10 +200,6 @@ size_t na_probe_features(struct na_feature *f, size_t max)
 	ADD("bypass", false, "typed kernel reads (bpf_rdonly_cast, 6.2)",
 	    btf_has(btf, "bpf_rdonly_cast", BTF_KIND_FUNC),
 	    "the sender reads its peer with bpf_probe_read_kernel, which costs more per send");
-	ADD("bypass", false, "fmod_ret programs (splice guard)",
-	    fmod_ret_loads(btf, "security_file_permission"),
-	    "splice() and sendfile() from a fast-path socket are not refused: see the splice "
-	    "protection");
 
 	ADD("portmap", true, "cgroup connect, bind, sendmsg, recvmsg programs",
 	    prog_loads(BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_CGROUP_INET4_CONNECT) &&

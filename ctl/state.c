@@ -6,10 +6,10 @@
  *
  *   prog_create prog_sockops prog_msg       programs
  *   prog_setsockopt prog_getsockopt
- *   prog_rxwatch prog_splice                tracing programs (the protections
- *                                           this kernel can attach)
+ *   prog_rxwatch                            the receive watch (tp_btf), where
+ *                                           this kernel has it
  *   na_cgroups na_cgslot na_stats ...       maps (pinned by libbpf, by name)
- *   link_rxwatch link_splice                their links (global)
+ *   link_rxwatch                            its link (global)
  *   cg<ID>_create cg<ID>_sockops            links of the cgroup with id ID
  *
  * Creation pins maps first, then programs, then attaches; removal goes the
@@ -59,11 +59,7 @@ static const struct na_guard {
 	const char *what;	/* for status */
 	const char *if_missing;
 } guards[] = {
-	/* Tried without first when the object does not load. */
-	{ "prog_splice", "link_splice", "security_file_permission", BTF_KIND_FUNC,
-	  "splice()/sendfile() from a fast-path socket fails with EINVAL, so programs read instead",
-	  " (this kernel refuses fmod_ret programs: a program that reads a socket with recv() and "
-	  "then splices from it before its process spliced anything can stall)" },
+	/* Tried without when the object does not load. */
 	{ "prog_rxwatch", "link_rxwatch", "btf_trace_tcp_rcv_space_adjust", BTF_KIND_TYPEDEF,
 	  "redirected bytes only go to sockets seen reading with recv(), in processes that never spliced",
 	  " (no tp_btf on this kernel: nothing is redirected, every connection stays on TCP)" },
@@ -73,7 +69,7 @@ static const struct na_guard {
 static struct bpf_program *guard_prog(struct na_bypass *skel, size_t i)
 {
 	struct bpf_program *p[] = {
-		skel->progs.na_splice_guard, skel->progs.na_rx_watch,
+		skel->progs.na_rx_watch,
 	};
 
 	return p[i];
@@ -326,7 +322,6 @@ static int load_and_pin(struct na_state *st)
 		}
 		if (page > 0)
 			skel->rodata->na_page_size = page;
-		skel->rodata->na_guard_on = want[0];
 		for (i = 0; i < NA_NUM_GUARDS; i++)
 			bpf_program__set_autoload(guard_prog(skel, i), want[i]);
 		bpf_object__for_each_map(map, skel->obj) {

@@ -21,13 +21,11 @@ import sys
 def kernel_version():
     """The running kernel's version; Debian's package version where the
     release string carries only the ABI (6.1.0-57-amd64)."""
-    try:
-        with open("/proc/version") as f:
-            m = re.search(r"Debian (\d+)\.(\d+)\.(\d+)", f.read())
-        if m:
-            return tuple(int(x) for x in m.groups())
-    except OSError:
-        pass
+    # uname -v: "#1 SMP PREEMPT_DYNAMIC Debian 6.1.192-3 (...)"; not
+    # /proc/version, whose compiler part says "Debian 12.2.0" first.
+    m = re.search(r"Debian (\d+)\.(\d+)\.(\d+)", os.uname().version)
+    if m:
+        return tuple(int(x) for x in m.groups())
     m = re.match(r"(\d+)\.(\d+)(?:\.(\d+))?", os.uname().release)
     return tuple(int(x or 0) for x in m.groups())
 

@@ -72,18 +72,6 @@ struct {
 	__type(value, __u64);
 } na_rxstate SEC(".maps");
 
-/* Fast-path sockets by kernel address: their slot, and NA_GUARD_SEEN once
- * one was refused a splice. For the splice guard, which the kernel does not
- * let use socket storage (fmod_ret programs may not); filled only where the
- * guard is loaded (na_guard_on). An entry goes when the socket closes. */
-#define NA_GUARD_SEEN 0x80000000u
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, NA_SOCKHASH_MAX);
-	__type(key, __u64);
-	__type(value, __u32);
-} na_guarded SEC(".maps");
-
 /* Processes (tgid) that spliced from a fast-path socket (enum
  * na_proc_flags): no sender redirects to their sockets.
  * Least recently used go first; a reused tgid only keeps a process on TCP. */

@@ -35,10 +35,8 @@ check "none of them created the state directory" test ! -e "$SD"
 
 EXPECT_OUT="^enrolled $REL/a \\(mode all\\)$" expect_ok "enroll" na enroll "$REL/a"
 first=$(pins)
-# The splice guard (link_splice, prog_splice) is there only where the
-# kernel allows fmod_ret programs.
 check "the state has programs, maps, the receive watch and the cgroup's four links" test \
-	"$(sed 's/link_splice //; s/prog_splice //' <<<"$first")" = "cg${ida}_create cg${ida}_getsockopt cg${ida}_setsockopt cg${ida}_sockops link_rxwatch na_cgroups na_cgslot na_fitgen na_guarded na_listeners na_procs na_rxstate na_sk_state na_sockaddr na_sockhash na_stats prog_create prog_getsockopt prog_msg prog_rxwatch prog_setsockopt prog_sockops "
+	"$first" = "cg${ida}_create cg${ida}_getsockopt cg${ida}_setsockopt cg${ida}_sockops link_rxwatch na_cgroups na_cgslot na_fitgen na_listeners na_procs na_rxstate na_sk_state na_sockaddr na_sockhash na_stats prog_create prog_getsockopt prog_msg prog_rxwatch prog_setsockopt prog_sockops "
 inodes=$(find "$SD" -mindepth 1 -printf '%P %i\n' | sort)
 
 EXPECT_OUT="^$REL/a is enrolled \\(mode all\\)$" expect_ok "enroll again says it is enrolled" na enroll "$REL/a"

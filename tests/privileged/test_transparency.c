@@ -2128,7 +2128,8 @@ static int rs_take(struct rs_reader *r, size_t n, const char *how)
 }
 
 /* One splice() from the socket: bytes moved (checked), 0 for none now
- * (EAGAIN, or EINVAL from netaccel's splice guard), or a negative errno. */
+ * (EAGAIN, or EINVAL where a kernel refuses the splice), or a negative
+ * errno. */
 static ssize_t rs_splice(struct rs_reader *r)
 {
 	ssize_t n = splice(r->sfd, NULL, r->pipe[1], NULL, RS_BUF, SPLICE_F_NONBLOCK);
