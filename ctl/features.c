@@ -37,48 +37,28 @@ static bool prog_loads(enum bpf_prog_type type, enum bpf_attach_type attach)
 	return true;
 }
 
-/* Whether struct sname in the kernel's BTF has a member mname. */
-static bool btf_has_member(const struct btf *btf, const char *sname, const char *mname)
-{
-	const struct btf_member *m;
-	const struct btf_type *t;
-	int id, i;
-
-	if (!btf)
-		return false;
-	id = btf__find_by_name_kind(btf, sname, BTF_KIND_STRUCT);
-	if (id <= 0)
-		return false;
-	t = btf__type_by_id(btf, id);
-	m = btf_members(t);
-	for (i = 0; i < btf_vlen(t); i++, m++)
-		if (!strcmp(btf__name_by_offset(btf, m->name_off), mname))
-			return true;
-	return false;
-}
-
 static bool btf_has(const struct btf *btf, const char *name, int kind)
 {
 	return btf && btf__find_by_name_kind(btf, name, kind) > 0;
 }
 
-/* Whether enum ename in the kernel's BTF has the value vname. */
-static bool btf_has_enum_value(const struct btf *btf, const char *ename, const char *vname)
+/* Whether the struct (BTF_KIND_STRUCT) or enum (BTF_KIND_ENUM) called name
+ * in the kernel's BTF has a member or value called part. */
+static bool btf_has_part(const struct btf *btf, const char *name, int kind, const char *part)
 {
-	const struct btf_enum *e;
 	const struct btf_type *t;
 	int id, i;
 
-	if (!btf)
-		return false;
-	id = btf__find_by_name_kind(btf, ename, BTF_KIND_ENUM);
+	id = btf ? btf__find_by_name_kind(btf, name, kind) : -1;
 	if (id <= 0)
 		return false;
 	t = btf__type_by_id(btf, id);
-	e = btf_enum(t);
-	for (i = 0; i < btf_vlen(t); i++, e++)
-		if (!strcmp(btf__name_by_offset(btf, e->name_off), vname))
+	for (i = 0; i < btf_vlen(t); i++) {
+		__u32 off = kind == BTF_KIND_ENUM ? btf_enum(t)[i].name_off : btf_members(t)[i].name_off;
+
+		if (!strcmp(btf__name_by_offset(btf, off), part))
 			return true;
+	}
 	return false;
 }
 
@@ -155,7 +135,7 @@ size_t na_probe_features(struct na_feature *f, size_t max)
 	bool tot_len, charged;
 	size_t n = 0;
 
-	tot_len = btf_has_member(btf, "sk_psock", "msg_tot_len");
+	tot_len = btf_has_part(btf, "sk_psock", BTF_KIND_STRUCT, "msg_tot_len");
 	charged = rmem_charged();
 
 #define ADD(dp, req, nm, ok_, miss)                                                          \
@@ -218,7 +198,7 @@ size_t na_probe_features(struct na_feature *f, size_t max)
 	ADD("veth", true, "bpf_redirect_peer (5.10)",
 	    libbpf_probe_bpf_helper(BPF_PROG_TYPE_SCHED_CLS, BPF_FUNC_redirect_peer, NULL) == 1, "");
 	ADD("veth", false, "tcx links (6.6)",
-	    btf_has_enum_value(btf, "bpf_attach_type", "BPF_TCX_INGRESS"),
+	    btf_has_part(btf, "bpf_attach_type", BTF_KIND_ENUM, "BPF_TCX_INGRESS"),
 	    "a clsact qdisc and a tc filter instead (netaccel removes what it made)");
 #undef ADD
 	btf__free(btf);

@@ -136,8 +136,9 @@ tc -n "$H" filter add dev vx ingress prio 1 u32 match u32 0x12345678 0xffffffff 
 nsenter --net="/run/netns/$H" "$TOOL" hold vy "$SD-other" || bail_out "cannot attach the other tcx program"
 NA_STATE_DIRS+=("$SD-other")
 if [ $TCX = 0 ]; then
-	tc -n "$H" qdisc add dev vy clsact &&
-		tc -n "$H" filter add dev vy ingress prio 1 bpf da object-pinned "$SD-other" ||
+	# nsenter, not tc -n: that remounts /sys and hides the pin.
+	nsenter --net="/run/netns/$H" tc qdisc add dev vy clsact &&
+		nsenter --net="/run/netns/$H" tc filter add dev vy ingress prio 1 bpf da object-pinned "$SD-other" ||
 		bail_out "cannot attach the other tc program"
 fi
 
