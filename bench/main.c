@@ -230,28 +230,23 @@ static int veth_attach(struct na_bench_table *t, char *why, size_t whylen)
  * the detach) to the table's totals. */
 static void veth_count(struct bench *b, struct na_bench_table *t)
 {
-	int ncpu = libbpf_num_possible_cpus(), fd;
 	char path[PATH_MAX + 32];
-	struct na_veth_stats *per;
+	struct na_veth_stats round;
 	uint32_t key = 0;
+	int fd;
 
 	snprintf(path, sizeof(path), "%s/veth/na_veth_stats", b->world.state_dir);
 	fd = bpf_obj_get(path);
-	if (fd < 0 || ncpu <= 0)
-		goto out;
-	per = calloc((size_t)ncpu, sizeof(*per));
-	if (per && !bpf_map_lookup_elem(fd, &key, per)) {
+	if (fd < 0)
+		return;
+	if (!na_percpu_sum(fd, &key, (uint64_t *)&round, NA_VETH_NUM_COUNTERS)) {
 		uint64_t *sum = (uint64_t *)&t->veth;
 
-		for (int c = 0; c < ncpu; c++)
-			for (size_t k = 0; k < NA_VETH_NUM_COUNTERS; k++)
-				sum[k] += ((const uint64_t *)&per[c])[k];
+		for (size_t k = 0; k < NA_VETH_NUM_COUNTERS; k++)
+			sum[k] += ((const uint64_t *)&round)[k];
 		t->have_veth = true;
 	}
-	free(per);
-out:
-	if (fd >= 0)
-		close(fd);
+	close(fd);
 }
 
 static void veth_detach(struct na_bench_table *t)

@@ -1048,26 +1048,9 @@ out:
 /* Sum of one cgroup's per-CPU counters. */
 static int read_stats(const struct pm_state *ps, uint64_t cgid, struct na_pm_stats *out)
 {
-	int ncpu = libbpf_num_possible_cpus(), cpu, err = 0;
-	struct na_pm_stats *percpu;
-	size_t i;
-
-	memset(out, 0, sizeof(*out));
-	if (ncpu <= 0)
-		return -EINVAL;
-	percpu = calloc(ncpu, sizeof(*percpu));
-	if (!percpu)
-		return -ENOMEM;
-	if (bpf_map_lookup_elem(ps->stats, &cgid, percpu)) {
-		err = -errno;
-		goto out;
-	}
-	for (cpu = 0; cpu < ncpu; cpu++)
-		for (i = 0; i < NA_PM_NUM_COUNTERS; i++)
-			((__u64 *)out)[i] += ((const __u64 *)&percpu[cpu])[i];
-out:
-	free(percpu);
-	return err;
+	_Static_assert(sizeof(*out) == NA_PM_NUM_COUNTERS * sizeof(uint64_t),
+		       "struct na_pm_stats is its counters");
+	return na_percpu_sum(ps->stats, &cgid, (uint64_t *)out, NA_PM_NUM_COUNTERS);
 }
 
 static json_object *counters_json(const struct na_pm_stats *s)

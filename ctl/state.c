@@ -612,34 +612,34 @@ fail:
 }
 
 /* Kernel features the datapath needs, probed by loading tiny programs. */
-int na_state_read_slot(const struct na_state *st, uint32_t slot,
-		       struct na_stats *out)
+int na_percpu_sum(int fd, const void *key, uint64_t *out, size_t n)
 {
 	int ncpu = libbpf_num_possible_cpus();
-	struct na_stats *percpu;
+	uint64_t *percpu;
 	int cpu, err = 0;
 	size_t i;
 
-	memset(out, 0, sizeof(*out));
+	memset(out, 0, n * sizeof(*out));
 	if (ncpu <= 0)
 		return ncpu ? ncpu : -EINVAL;
-	percpu = calloc(ncpu, sizeof(*percpu));
+	percpu = calloc((size_t)ncpu, n * sizeof(*percpu));
 	if (!percpu)
 		return -ENOMEM;
-	if (bpf_map_lookup_elem(st->map_stats, &slot, percpu)) {
+	if (bpf_map_lookup_elem(fd, key, percpu))
 		err = -errno;
-		goto out;
-	}
-	for (cpu = 0; cpu < ncpu; cpu++) {
-		const __u64 *src = (const __u64 *)&percpu[cpu];
-		__u64 *dst = (__u64 *)out;
-
-		for (i = 0; i < NA_NUM_COUNTERS; i++)
-			dst[i] += src[i];
-	}
-out:
+	for (cpu = 0; cpu < ncpu && !err; cpu++)
+		for (i = 0; i < n; i++)
+			out[i] += percpu[(size_t)cpu * n + i];
 	free(percpu);
 	return err;
+}
+
+int na_state_read_slot(const struct na_state *st, uint32_t slot,
+		       struct na_stats *out)
+{
+	_Static_assert(sizeof(*out) == NA_NUM_COUNTERS * sizeof(uint64_t),
+		       "struct na_stats is its counters");
+	return na_percpu_sum(st->map_stats, &slot, (uint64_t *)out, NA_NUM_COUNTERS);
 }
 
 int na_state_get_slot(const struct na_state *st, uint32_t slot,

@@ -114,6 +114,10 @@ size_t na_state_protections(const struct na_state *st, struct na_protection *p);
  * BPF_NOEXIST. 0 or negative errno. */
 int na_percpu_zero(int fd, const void *key, size_t value_size, uint64_t flags);
 
+/* Sum over the CPUs of key's value in the per-CPU map fd, a value being n
+ * 64-bit counters, into out[0..n). 0 or negative errno (out zeroed then). */
+int na_percpu_sum(int fd, const void *key, uint64_t *out, size_t n);
+
 /* Pin prog at path unless something is pinned there already (a state
  * being completed keeps its programs). Prints the error. */
 struct bpf_program;

@@ -827,19 +827,8 @@ static int list_eps(const struct vstate *vs, struct ep_entry **out, size_t *n)
 static void ep_counters(const struct vstate *vs, const struct na_veth_key *k,
 			struct na_veth_epstat *sum)
 {
-	struct na_veth_epstat *pc = calloc(vs->ncpu, sizeof(*pc));
-	int i;
-
-	memset(sum, 0, sizeof(*sum));
-	if (!pc)
-		return;
-	if (!bpf_map_lookup_elem(vs->epstats, k, pc)) {
-		for (i = 0; i < vs->ncpu; i++) {
-			sum->packets += pc[i].packets;
-			sum->bytes += pc[i].bytes;
-		}
-	}
-	free(pc);
+	_Static_assert(sizeof(*sum) == 2 * sizeof(uint64_t), "an endpoint's counters");
+	na_percpu_sum(vs->epstats, k, (uint64_t *)sum, 2);
 }
 
 static void log_ep(const struct vstate *vs, const struct snap *s, const char *what,
@@ -1697,19 +1686,11 @@ static int sub_del(struct na_ctl *ctl, int argc, char **argv)
 
 static void read_totals(const struct vstate *vs, struct na_veth_stats *out)
 {
-	struct na_veth_stats *pc = calloc(vs->ncpu, sizeof(*pc));
 	__u32 zero = 0;
-	size_t i;
-	int cpu;
 
-	memset(out, 0, sizeof(*out));
-	if (!pc)
-		return;
-	if (!bpf_map_lookup_elem(vs->stats, &zero, pc))
-		for (cpu = 0; cpu < vs->ncpu; cpu++)
-			for (i = 0; i < NA_VETH_NUM_COUNTERS; i++)
-				((__u64 *)out)[i] += ((__u64 *)&pc[cpu])[i];
-	free(pc);
+	_Static_assert(sizeof(*out) == NA_VETH_NUM_COUNTERS * sizeof(uint64_t),
+		       "struct na_veth_stats is its counters");
+	na_percpu_sum(vs->stats, &zero, (uint64_t *)out, NA_VETH_NUM_COUNTERS);
 }
 
 static const char *const veth_counter_names[] = { NA_VETH_COUNTER_NAMES };
