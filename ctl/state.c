@@ -348,8 +348,10 @@ static int load_and_pin(struct na_state *st)
 		struct na_feature f[NA_MAX_FEATURES];
 		size_t k, n = na_probe_features(f, NA_MAX_FEATURES);
 
-		for (k = 0; k < n && (f[k].ok || !f[k].required || strcmp(f[k].datapath, "bypass")); k++)
-			;
+		/* The first feature the bypass cannot load without. */
+		for (k = 0; k < n; k++)
+			if (!f[k].ok && f[k].required && !strcmp(f[k].datapath, "bypass"))
+				break;
 		if (err != -EPERM && k < n)
 			na_err("cannot load the BPF programs: this kernel lacks %s (netaccel-ctl status lists what it found)",
 			       f[k].name);
@@ -611,7 +613,6 @@ fail:
 	return err;
 }
 
-/* Kernel features the datapath needs, probed by loading tiny programs. */
 int na_percpu_sum(int fd, const void *key, uint64_t *out, size_t n)
 {
 	int ncpu = libbpf_num_possible_cpus();
