@@ -14,6 +14,11 @@ mount -t tmpfs -o mode=1777 tmpfs /tmp
 mkdir -p /dev/pts /dev/shm
 mount -t devpts devpts /dev/pts
 mount -t tmpfs tmpfs /dev/shm
+# devtmpfs has no /dev/fd and /dev/std*; udev makes them on a host, and
+# bash's process substitution needs /dev/fd.
+for l in fd:/proc/self/fd stdin:/proc/self/fd/0 stdout:/proc/self/fd/1 stderr:/proc/self/fd/2; do
+	[ -e "/dev/${l%%:*}" ] || ln -s "${l#*:}" "/dev/${l%%:*}"
+done
 mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>/dev/null ||
 	{ echo "vm: cannot mount cgroup2" >&2; exit 1; }
 # As systemd does on every Debian host.
