@@ -94,15 +94,21 @@ end() {
 		return 0
 	fi
 	not_ok "$NA_DESC"
-	for w in "${NA_WHY[@]}"; do
-		diag "$w"
-	done
-	if [ -n "$NA_CMD" ]; then
-		diag "last command: $NA_CMD"
-		diag "exit code: $RC"
-		[ -n "$OUT" ] && diag "stdout: $OUT"
-		[ -n "$ERR" ] && diag "stderr: $ERR"
-	fi
+	# The reasons go to stderr as well: test runners show a failed test's
+	# stderr (meson's --print-errorlogs), which is all a CI log keeps.
+	w=$(
+		for w in "${NA_WHY[@]}"; do
+			diag "$w"
+		done
+		if [ -n "$NA_CMD" ]; then
+			diag "last command: $NA_CMD"
+			diag "exit code: $RC"
+			[ -n "$OUT" ] && diag "stdout: $OUT"
+			[ -n "$ERR" ] && diag "stderr: $ERR"
+		fi
+	)
+	printf '%s\n' "$w"
+	printf 'not ok %s - %s\n%s\n' "$NA_N" "$NA_DESC" "$w" >&2
 	return 1
 }
 
