@@ -363,6 +363,23 @@ static __always_inline void rx_mark(__u64 addr, __u64 flag, __u64 hi)
 	}
 }
 
+/*
+ * Add flag to the entry of listener addr, which listen_start made and
+ * listen_stop removes. Never a new entry: an accepted socket outlives its
+ * listener (socat closes its listener once it has accepted, then reads),
+ * and an entry made after listen_stop would outlive the listener too, at an
+ * address the kernel hands to its next socket, which would inherit how the
+ * old one's connections read (a listener whose connections all stay on
+ * TCP, say).
+ */
+static __always_inline void listener_mark(__u64 addr, __u64 flag)
+{
+	__u64 *v = bpf_map_lookup_elem(&na_rxstate, &addr);
+
+	if (v && !(*v & flag))
+		__sync_fetch_and_or(v, flag);
+}
+
 SEC("cgroup/sock_create")
 int na_sock_create(struct bpf_sock *sk)
 {
@@ -748,6 +765,7 @@ static __always_inline void listen_start(struct bpf_sock_ops *ops)
 	struct na_listen_key lk = { .port = (__u16)ops->local_port };
 	struct na_listen_val one = { .count = 1 }, *n;
 	struct bpf_sock *sk = ops->sk;
+	__u64 zero = 0;
 	struct na_sk_state *st;
 	struct tcp_sock *tp;
 
@@ -765,6 +783,10 @@ static __always_inline void listen_start(struct bpf_sock_ops *ops)
 	/* Its file flags are read when connections arrive: a server often
 	 * makes its listener non-blocking only after listen(). */
 	st->listener = (__u64)tp;
+	/* How its accepted sockets read (listener_mark), from nothing: an
+	 * entry left at this address by an earlier socket says nothing of
+	 * this one. A full map leaves the listener unseen: TCP. */
+	bpf_map_update_elem(&na_rxstate, &st->listener, &zero, BPF_ANY);
 	one.sk = (__u64)tp;
 	lk.netns = bpf_get_netns_cookie(ops);
 	n = bpf_map_lookup_elem(&na_listeners, &lk);
@@ -928,7 +950,7 @@ int na_msg(struct sk_msg_md *msg)
 		/* An accepted socket's first send: the first look at its
 		 * own flags. */
 		if (st->listener && own_blocking(sk))
-			rx_mark(st->listener, NA_RX_BLOCKACC, 0);
+			listener_mark(st->listener, NA_RX_BLOCKACC);
 		addr = bpf_map_lookup_elem(&na_sockaddr, &st->peer);
 		if (!addr) {
 			st->path = NA_PATH_PASS;
@@ -1136,8 +1158,8 @@ int BPF_PROG(na_rx_watch, struct sock *sk)
 	/* What an accepted socket shows about its listener's next ones,
 	 * whether it joined or not. */
 	if (st->listener)
-		rx_mark(st->listener, flag == NA_RX_SPLICE ? NA_RX_SPLICE :
-				      blocking ? NA_RX_BLOCKACC : NA_RX_NBACC, 0);
+		listener_mark(st->listener, flag == NA_RX_SPLICE ? NA_RX_SPLICE :
+					    blocking ? NA_RX_BLOCKACC : NA_RX_NBACC);
 	if (flag == NA_RX_RECV && blocking)
 		return 0;	/* made blocking after it joined: peer_check sees it */
 	if (!(st->flags & NA_SKF_JOINED)) {

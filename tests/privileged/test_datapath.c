@@ -30,6 +30,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <bpf/bpf.h>
+
 #include "na_check.h"
 
 #define MiB (1024 * 1024)
@@ -258,6 +260,86 @@ static void test_listener_gone(void **state)
 	close(cfd);
 	close(sfd);
 	close(lfd);
+}
+
+/* ---- what a closed listener leaves behind -------------------------------- */
+
+/* Entries in the state's na_rxstate map (how sockets and listeners read). */
+static int rxstate_entries(void)
+{
+	char path[PATH_MAX];
+	uint64_t key, next;
+	void *prev = NULL;
+	int fd, n = 0;
+
+	snprintf(path, sizeof(path), "%s/na_rxstate", world.state_dir);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		fail_msg("cannot open %s: %s", path, strerror(errno));
+	while (bpf_map_get_next_key(fd, prev, &next) == 0 && n < 1000000) {
+		key = next;
+		prev = &key;
+		n++;
+	}
+	close(fd);
+	return n;
+}
+
+/* Wait (2 s at most) for na_rxstate to hold want entries; the count. */
+static int rxstate_settle(int want)
+{
+	int n = rxstate_entries();
+
+	for (int i = 0; i < 200 && n != want; i++) {
+		usleep(10000);
+		n = rxstate_entries();
+	}
+	return n;
+}
+
+/*
+ * socat without fork closes its listener once it has accepted, then reads
+ * the connection blocking. What the connection shows of its listener must
+ * go with the listener: the kernel gives the listener's memory to its next
+ * socket, and an entry left at that address would keep a later listener's
+ * connections on TCP, or draw them onto the fast path, by what an old one
+ * did.
+ */
+static void test_listener_closed_first(void **state)
+{
+	struct na_cgroup on;
+	int lfd, cfd, sfd, n;
+	char buf[1000];
+
+	make_cgroup("listener-closed-first", &on);
+	enroll(&on);
+	enter(&on);
+	lfd = na_test_listen("127.0.0.1", 0, 0);
+	if (lfd < 0)
+		fail_msg("listen: %s", strerror(-lfd));
+	n = rxstate_settle(1);
+	if (n != 1)
+		fail_msg("an enrolled listener has %d entries in na_rxstate, expected 1", n);
+	NA_ASSERT_OK(na_test_pair(lfd, "127.0.0.1", &cfd, &sfd));
+	close(lfd);
+	n = rxstate_settle(0);
+	if (n != 0)
+		fail_msg("a closed listener left %d entries in na_rxstate", n);
+
+	/* Blocking reads and writes on the accepted socket, after its
+	 * listener is gone: each is what a listener's next sockets are
+	 * judged by. */
+	memset(buf, 'x', sizeof(buf));
+	NA_ASSERT_OK(na_test_write_full(cfd, buf, sizeof(buf)));
+	NA_ASSERT_OK(na_test_read_full(sfd, buf, sizeof(buf)));
+	NA_ASSERT_OK(na_test_write_full(sfd, buf, sizeof(buf)));
+	NA_ASSERT_OK(na_test_read_full(cfd, buf, sizeof(buf)));
+	close(cfd);
+	close(sfd);
+	n = rxstate_settle(0);
+	if (n != 0)
+		fail_msg("a connection that read after its listener closed left %d "
+			 "entries in na_rxstate", n);
 }
 
 /* ---- sockets that existed before enrollment ------------------------------ */
@@ -532,6 +614,8 @@ int main(void)
 		  test_one_end_not_enrolled),
 		T("a port whose enrolled listener closed draws no client onto the fast path",
 		  test_listener_gone),
+		T("a listener closed before its connection reads leaves nothing behind",
+		  test_listener_closed_first),
 		T("connection and listener from before enrollment: work, not redirected",
 		  test_sockets_before_enrollment),
 		T("two netns with the same 127.0.0.1 ports: each gets its own bytes, redirected",
