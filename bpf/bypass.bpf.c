@@ -529,14 +529,11 @@ static __always_inline int eligible(const struct na_sk_state *st)
  */
 static __always_inline int peer_may_join(struct bpf_sock_ops *ops,
 					 const struct na_sock_key *own,
-					 const struct na_sock_key *peer)
+					 const struct na_sock_key *peer,
+					 const struct na_listen_val *lv)
 {
-	struct na_listen_key lk = { .netns = own->netns, .port = own->rport };
-	struct na_listen_val *lv;
-
 	if (ops->op == BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB)
 		return bpf_map_lookup_elem(&na_sockaddr, peer) != 0;
-	lv = bpf_map_lookup_elem(&na_listeners, &lk);
 	if (!lv)
 		return 0;
 	if (own->family == AF_INET)
@@ -549,33 +546,36 @@ static __always_inline int peer_may_join(struct bpf_sock_ops *ops,
 	       own->raddr[2] == own->laddr[2] && own->raddr[3] == own->laddr[3];
 }
 
-/* Whether the latest listener on the destination port hands out sockets
- * that were seen blocking: then its side will not join (see join). The
- * listener's own flags say nothing: PostgreSQL's postmaster blocks in
- * accept() and its backends read non-blocking. */
-static __always_inline int listener_unfit(const struct na_sock_key *own)
+/* The listeners of enrolled cgroups on a connecting socket's destination
+ * port, in its network namespace: NULL when there are none. */
+static __always_inline struct na_listen_val *dest_listeners(const struct na_sock_key *own)
 {
 	struct na_listen_key lk = { .netns = own->netns, .port = own->rport };
-	struct na_listen_val *lv = bpf_map_lookup_elem(&na_listeners, &lk);
 
-	return lv && (rxstate(lv->sk) & NA_RX_BLOCKACC) ? NA_UNFIT_BLOCKING : NA_FIT;
+	return bpf_map_lookup_elem(&na_listeners, &lk);
+}
+
+/* Whether the latest listener on the destination port (lv) hands out
+ * sockets that were seen blocking: then its side will not join (see
+ * join). The listener's own flags say nothing: PostgreSQL's postmaster
+ * blocks in accept() and its backends read non-blocking. */
+static __always_inline int listener_unfit(const struct na_listen_val *lv)
+{
+	return rxstate(lv->sk) & NA_RX_BLOCKACC ? NA_UNFIT_BLOCKING : NA_FIT;
 }
 
 /*
- * Whether connections to this port close before their second exchange, so
- * that joining would only cost: each connection's first bytes take TCP
- * anyway (deferred), and joining allocates and frees kernel state and runs
- * our programs at every state change. One connection in NA_SHORT_SAMPLE
- * joins all the same, so that a port whose traffic changes is judged again
- * (report_close).
+ * Whether connections to this port (lv) close before their second
+ * exchange, so that joining would only cost: each connection's first bytes
+ * take TCP anyway (deferred), and joining allocates and frees kernel state
+ * and runs our programs at every state change. One connection in
+ * NA_SHORT_SAMPLE joins all the same, so that a port whose traffic changes
+ * is judged again (report_close).
  */
-static __always_inline int short_lived(const struct na_sock_key *own)
+static __always_inline int short_lived(struct na_listen_val *lv)
 {
-	struct na_listen_key lk = { .netns = own->netns, .port = own->rport };
-	struct na_listen_val *lv = bpf_map_lookup_elem(&na_listeners, &lk);
-
 	/* A plain increment: a lost one only moves which connection samples. */
-	return lv && lv->skip && lv->ticket++ % NA_SHORT_SAMPLE != 0;
+	return lv->skip && lv->ticket++ % NA_SHORT_SAMPLE != 0;
 }
 
 /* An accepted socket that joined closes: tell its port whether it took the
@@ -606,6 +606,7 @@ static __always_inline void report_close(struct bpf_sock_ops *ops,
 
 static __always_inline void join(struct bpf_sock_ops *ops)
 {
+	struct na_listen_val *lv = NULL;
 	struct na_sock_key own;
 	struct tcp_sock *tp;
 	__u64 addr;
@@ -644,7 +645,9 @@ static __always_inline void join(struct bpf_sock_ops *ops)
 
 	if (make_keys(ops, &own, &st->peer) < 0)
 		return;
-	if (!peer_may_join(ops, &own, &st->peer)) {
+	if (ops->op == BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB)
+		lv = dest_listeners(&own);
+	if (!peer_may_join(ops, &own, &st->peer, lv)) {
 		COUNT(slot, sockets_skipped, 1);
 		return;
 	}
@@ -682,8 +685,8 @@ static __always_inline void join(struct bpf_sock_ops *ops)
 		}
 	} else {
 		why = rx_unfit((__u64)tp);
-		if (!why)
-			why = listener_unfit(&own);
+		if (!why && lv)
+			why = listener_unfit(lv);
 	}
 	if (why == NA_UNFIT_RCVLOWAT) {
 		COUNT(slot, kept_rcvlowat, 1);
@@ -693,7 +696,7 @@ static __always_inline void join(struct bpf_sock_ops *ops)
 		COUNT(slot, kept_blocking, 1);
 		return;
 	}
-	if (ops->op == BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB && short_lived(&own)) {
+	if (lv && short_lived(lv)) {
 		COUNT(slot, kept_short, 1);
 		return;
 	}
