@@ -272,7 +272,8 @@ static int rxstate_entries(void)
 	void *prev = NULL;
 	int fd, n = 0;
 
-	snprintf(path, sizeof(path), "%s/na_rxstate", world.state_dir);
+	if (snprintf(path, sizeof(path), "%s/na_rxstate", world.state_dir) >= (int)sizeof(path))
+		fail_msg("state directory path too long: %s", world.state_dir);
 	fd = bpf_obj_get(path);
 	if (fd < 0)
 		fail_msg("cannot open %s: %s", path, strerror(errno));
