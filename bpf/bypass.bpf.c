@@ -16,6 +16,9 @@
  *  na_rx_watch     learns how each fast-path socket reads its TCP bytes:
  *                  with recv (redirected bytes reach it) or with splice
  *                  (they never would).
+ *  na_inq_watch    on kernels whose FIONREAD does not count redirected
+ *                  bytes (no sk_psock.msg_tot_len): a fast-path socket
+ *                  asked FIONREAD gets no more of them (loaded only there).
  *
  * Redirected bytes go to the peer's sockmap queue, which the kernel serves
  * exactly like TCP only to an event-driven reader: a blocking recv() there
@@ -319,6 +322,9 @@ static __always_inline int peer_check(struct na_sk_state *st, const struct na_pe
 	proc = bpf_map_lookup_elem(&na_procs, &tgid);
 	if ((rx & NA_RX_SPLICE) || (proc && (*proc & NA_PROC_SPLICE)))
 		return NA_PEER_SPLICES;
+	/* Its FIONREAD would not count redirected bytes (na_inq_watch). */
+	if (rx & NA_RX_INQ)
+		return NA_PEER_WAIT;
 	if (!(rx & NA_RX_RECV))
 		return NA_PEER_WAIT;
 	st->flags |= NA_SKF_PEER_OK;
@@ -674,6 +680,10 @@ static __always_inline void join(struct bpf_sock_ops *ops)
 
 			if (lst & NA_RX_SPLICE) {
 				COUNT(slot, kept_splice, 1);
+				return;
+			}
+			if (lst & NA_RX_INQ) {
+				COUNT(slot, kept_fionread, 1);
 				return;
 			}
 			if (lst & NA_RX_BLOCKACC)
@@ -1181,5 +1191,41 @@ int BPF_PROG(na_rx_watch, struct sock *sk)
 		}
 	}
 #endif
+	return 0;
+}
+
+/*
+ * FIONREAD (SIOCINQ) on a kernel whose answer leaves out the bytes waiting
+ * in a socket's sockmap queue (before sk_psock.msg_tot_len: Linux 6.1,
+ * 6.12 before 6.12.85): a program that sizes its reads by it, or takes 0
+ * for "nothing came", would see less than plain TCP gives it. No sender
+ * redirects to such a socket from now on, and its listener's next
+ * connections stay on TCP. A connection's first bytes take TCP until its
+ * reader was seen reading them with recv() (peer_check), so a program that
+ * asks FIONREAD before it reads, the usual order, is seen before any byte
+ * is redirected to it; one that asks only after it has read may get a
+ * short answer while redirected bytes wait (docs/limitations.md). The
+ * loader attaches this only on such kernels.
+ */
+#define NA_SIOCINQ 0x541B	/* FIONREAD */
+SEC("fentry/tcp_ioctl")
+int BPF_PROG(na_inq_watch, struct sock *sk, int cmd)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct na_sk_state *st;
+
+	if (cmd != NA_SIOCINQ)
+		return 0;
+	st = bpf_sk_storage_get(&na_sk_state, sk, 0, 0);
+	if (!st || (st->flags & NA_SKF_LISTENER))
+		return 0;
+	if (st->listener)
+		listener_mark(st->listener, NA_RX_INQ);
+	if (!(st->flags & NA_SKF_JOINED) || (st->flags & NA_SKF_INQ))
+		return 0;
+	st->flags |= NA_SKF_INQ;
+	rx_mark((__u64)sk, NA_RX_INQ, (__u64)tgid << 32);
+	fitgen_bump();	/* senders look at na_rxstate again */
+	COUNT(st->slot, fionread_seen, 1);
 	return 0;
 }

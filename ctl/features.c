@@ -44,7 +44,7 @@ static bool btf_has(const struct btf *btf, const char *name, int kind)
 
 /* Whether the struct (BTF_KIND_STRUCT) or enum (BTF_KIND_ENUM) called name
  * in the kernel's BTF has a member or value called part. */
-static bool btf_has_part(const struct btf *btf, const char *name, int kind, const char *part)
+bool na_btf_has_part(const struct btf *btf, const char *name, int kind, const char *part)
 {
 	const struct btf_type *t;
 	int id, i;
@@ -135,7 +135,7 @@ size_t na_probe_features(struct na_feature *f, size_t max)
 	bool tot_len, charged;
 	size_t n = 0;
 
-	tot_len = btf_has_part(btf, "sk_psock", BTF_KIND_STRUCT, "msg_tot_len");
+	tot_len = na_btf_has_part(btf, "sk_psock", BTF_KIND_STRUCT, "msg_tot_len");
 	charged = rmem_charged();
 
 #define ADD(dp, req, nm, ok_, miss)                                                          \
@@ -170,10 +170,12 @@ size_t na_probe_features(struct na_feature *f, size_t max)
 	    btf_has(btf, "btf_trace_tcp_rcv_space_adjust", BTF_KIND_TYPEDEF),
 	    "no socket is seen reading, so nothing is redirected: every connection stays on TCP");
 	ADD("bypass", false, "sk_psock.msg_tot_len (the sockmap FIONREAD fix; 6.12.85)", tot_len,
-	    charged ? "FIONREAD counts no redirected byte (it says 0 while they wait); the bound on "
-		      "a receiver's unread bytes measures its receive memory instead" :
-		      "FIONREAD counts no redirected byte, and nothing bounds a receiver's unread "
-		      "redirected bytes: a peer that does not read does not stop its sender");
+	    charged ? "FIONREAD counts no redirected byte (it says 0 while they wait; the fionread "
+		      "protection keeps sockets seen asking it on TCP); the bound on a receiver's "
+		      "unread bytes measures its receive memory instead" :
+		      "FIONREAD counts no redirected byte (see the fionread protection), and "
+		      "nothing bounds a receiver's unread redirected bytes: a peer that does not "
+		      "read does not stop its sender");
 	ADD("bypass", false, "redirected bytes charged to the receiver (6.1.122, 6.12.8, 6.13)",
 	    charged, tot_len ? "nothing: sk_psock.msg_tot_len measures the queue" :
 			       "a peer that does not read does not stop its sender");
@@ -198,7 +200,7 @@ size_t na_probe_features(struct na_feature *f, size_t max)
 	ADD("veth", true, "bpf_redirect_peer (5.10)",
 	    libbpf_probe_bpf_helper(BPF_PROG_TYPE_SCHED_CLS, BPF_FUNC_redirect_peer, NULL) == 1, "");
 	ADD("veth", false, "tcx links (6.6)",
-	    btf_has_part(btf, "bpf_attach_type", BTF_KIND_ENUM, "BPF_TCX_INGRESS"),
+	    na_btf_has_part(btf, "bpf_attach_type", BTF_KIND_ENUM, "BPF_TCX_INGRESS"),
 	    "a clsact qdisc and a tc filter instead (netaccel removes what it made)");
 #undef ADD
 	btf__free(btf);

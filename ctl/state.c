@@ -50,19 +50,32 @@ static const char *const prog_pins[] = {
 /*
  * The protections that need tracing programs, global rather than per
  * cgroup. Each is loaded only where the kernel has the function it attaches
- * to; status says which are active.
+ * to (and, for those that make up for a kernel's gap, lacks the fix);
+ * status says which are active. On a kernel that refuses one, the later
+ * ones in this table are left out first.
  */
 static const struct na_guard {
 	const char *prog_pin, *link_pin;
 	const char *target;	/* kernel function, or tracepoint's BTF typedef */
 	int kind;		/* BTF_KIND_FUNC or BTF_KIND_TYPEDEF */
+	/* Not needed where this struct has this member. */
+	const char *fixed_struct, *fixed_member;
+	/* Without it the bypass still works (a kernel that refuses the
+	 * attachment gets a status line, not an error). */
+	bool optional;
 	const char *what;	/* for status */
 	const char *if_missing;
 } guards[] = {
-	/* Tried without when the object does not load. */
 	{ "prog_rxwatch", "link_rxwatch", "btf_trace_tcp_rcv_space_adjust", BTF_KIND_TYPEDEF,
+	  NULL, NULL, false,
 	  "redirected bytes only go to sockets seen reading with recv(), in processes that never spliced",
 	  " (no tp_btf on this kernel: nothing is redirected, every connection stays on TCP)" },
+	{ "prog_fionread", "link_fionread", "tcp_ioctl", BTF_KIND_FUNC,
+	  "sk_psock", "msg_tot_len", true,
+	  "no redirected bytes go to sockets seen asking FIONREAD, nor to their processes "
+	  "(this kernel's FIONREAD does not count them)",
+	  " (this kernel refuses fentry programs: FIONREAD on a fast-path socket may say 0 "
+	  "while redirected bytes wait)" },
 };
 #define NA_NUM_GUARDS (sizeof(guards) / sizeof(guards[0]))
 
@@ -70,16 +83,20 @@ static struct bpf_program *guard_prog(struct na_bypass *skel, size_t i)
 {
 	struct bpf_program *p[] = {
 		skel->progs.na_rx_watch,
+		skel->progs.na_inq_watch,
 	};
 
 	return p[i];
 }
 
-/* Whether the running kernel's BTF has the place a tracing program
- * attaches to. */
-static bool kernel_has(const struct btf *vmlinux, const struct na_guard *g)
+/* Whether the running kernel has the place a tracing program attaches to,
+ * and needs what it does. */
+static bool kernel_wants(const struct btf *vmlinux, const struct na_guard *g)
 {
-	return vmlinux && btf__find_by_name_kind(vmlinux, g->target, g->kind) > 0;
+	if (!vmlinux || btf__find_by_name_kind(vmlinux, g->target, g->kind) <= 0)
+		return false;
+	return !g->fixed_struct ||
+	       !na_btf_has_part(vmlinux, g->fixed_struct, BTF_KIND_STRUCT, g->fixed_member);
 }
 
 const char *na_state_dir(const char *opt)
@@ -304,7 +321,7 @@ static int load_and_pin(struct na_state *st)
 	if (!vmlinux)
 		na_dbg("no kernel BTF: the tracing protections are not loaded");
 	for (i = 0; i < NA_NUM_GUARDS; i++)
-		want[i] = kernel_has(vmlinux, &guards[i]);
+		want[i] = kernel_wants(vmlinux, &guards[i]);
 	btf__free(vmlinux);
 
 	/* A kernel that cannot load a tracing program (no trampolines on
@@ -336,10 +353,11 @@ static int load_and_pin(struct na_state *st)
 			break;
 		na_bypass__destroy(skel);
 		skel = NULL;
-		for (i = 0; i < NA_NUM_GUARDS && !want[i]; i++)
+		for (i = NA_NUM_GUARDS; i > 0 && !want[i - 1]; i--)
 			;
-		if (i == NA_NUM_GUARDS)
+		if (i == 0)
 			break;	/* the datapath itself failed */
+		i--;
 		na_dbg("cannot load %s (%s): going on without it",
 		       guards[i].prog_pin, strerror(-err));
 		want[i] = false;
@@ -409,7 +427,11 @@ static int attach_guards(struct na_state *st)
 		if (prog < 0)
 			return prog;
 		link = bpf_raw_tracepoint_open(NULL, prog);
-		if (link < 0) {
+		if (link < 0 && guards[i].optional) {
+			/* status says it is not active */
+			na_dbg("cannot attach %s to %s: %s", guards[i].prog_pin,
+			       guards[i].target, strerror(errno));
+		} else if (link < 0) {
 			err = -errno;
 			na_err("cannot attach %s to %s: %s", guards[i].prog_pin,
 			       guards[i].target, strerror(-err));
@@ -426,6 +448,7 @@ static int attach_guards(struct na_state *st)
 
 size_t na_state_protections(const struct na_state *st, struct na_protection *p)
 {
+	struct btf *vmlinux = na_kernel_btf();
 	char path[PATH_MAX];
 	size_t i, n = 0;
 
@@ -433,12 +456,20 @@ size_t na_state_protections(const struct na_state *st, struct na_protection *p)
 	p[n++] = (struct na_protection){ "blocking",
 		"blocking sockets and sockets with SO_RCVLOWAT above 1 stay on TCP", "", true };
 	for (i = 0; i < NA_NUM_GUARDS; i++, n++) {
+		/* Making up for a gap this kernel does not have: not listed. */
+		if (guards[i].fixed_struct && vmlinux &&
+		    na_btf_has_part(vmlinux, guards[i].fixed_struct, BTF_KIND_STRUCT,
+				    guards[i].fixed_member)) {
+			n--;
+			continue;
+		}
 		p[n].name = guards[i].prog_pin + strlen("prog_");
 		p[n].what = guards[i].what;
 		p[n].if_missing = guards[i].if_missing;
 		p[n].active = na_state_pin_path(st, guards[i].link_pin, path, sizeof(path)) == 0 &&
 			      access(path, F_OK) == 0;
 	}
+	btf__free(vmlinux);
 	return n;
 }
 

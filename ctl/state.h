@@ -93,13 +93,16 @@ struct na_feature {
 size_t na_probe_features(struct na_feature *f, size_t max);
 /* The running kernel's BTF (btf__free it), NULL if it has none. */
 struct btf *na_kernel_btf(void);
+/* Whether btf has the struct, union or enum name (of kind) with member
+ * or value part. */
+bool na_btf_has_part(const struct btf *btf, const char *name, int kind, const char *part);
 /* The running kernel's version; Debian's package version where the
  * release string has only the ABI. 0 or negative errno. */
 int na_kernel_version(unsigned int *major, unsigned int *minor, unsigned int *patch);
 
 /* A protection of the local bypass that needs a tracing program. */
 struct na_protection {
-	const char *name;	/* splice, fcntl, ioctl, lowat */
+	const char *name;	/* blocking, rxwatch, fionread */
 	const char *what;	/* what it does, one line */
 	const char *if_missing;	/* what follows when it is not active */
 	bool active;		/* its link is pinned (attached) */

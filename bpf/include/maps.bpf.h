@@ -82,8 +82,9 @@ struct {
 	__type(value, __u32);
 } na_procs SEC(".maps");
 
-/* Moves whenever a socket is seen splicing, so that senders look at
- * na_rxstate again before their next redirect. */
+/* Moves whenever a socket is seen splicing or asking FIONREAD (where that
+ * misses redirected bytes), so that senders look at na_rxstate again
+ * before their next redirect. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);

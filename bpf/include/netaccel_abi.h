@@ -120,6 +120,7 @@ enum na_sk_flags {
 	NA_SKF_PEER_OK = 1 << 4, /* the peer was seen reading with recv, as of fit_gen */
 	NA_SKF_FAST = 1 << 5,	/* sent at least once on the fast path */
 	NA_SKF_RX_SEEN = 1 << 6, /* seen reading non-blocking, and said so */
+	NA_SKF_INQ = 1 << 7,	/* seen asking FIONREAD (counted once) */
 };
 
 /* na_rxstate value: how a socket reads its TCP bytes; for a listener, how
@@ -129,6 +130,8 @@ enum na_rx_flags {
 	NA_RX_SPLICE = 1 << 1,	/* with splice/sendfile: they never would */
 	NA_RX_NBACC = 1 << 2,	/* listener: an accepted socket read non-blocking */
 	NA_RX_BLOCKACC = 1 << 3, /* listener: an accepted socket read or wrote blocking */
+	NA_RX_INQ = 1 << 4,	/* asked FIONREAD where it misses redirected bytes;
+				 * listener: an accepted socket did */
 };
 
 /* na_procs value: what a process did to a fast-path socket. */
@@ -200,6 +203,8 @@ struct na_stats {
 	__u64 peer_unfit;	/* sends moved to TCP: the peer turned blocking, set SO_RCVLOWAT or spliced */
 	__u64 kept_short;	/* not joined: connections to that port close before their second exchange */
 	__u64 kept_unseen;	/* not joined: accepted from a listener none of whose sockets was seen reading yet */
+	__u64 fionread_seen;	/* fast-path sockets asked FIONREAD, on a kernel whose FIONREAD misses redirected bytes */
+	__u64 kept_fionread;	/* not joined: accepted from a listener whose sockets asked FIONREAD (such kernels) */
 };
 
 #define NA_COUNTER_NAMES                                                     \
@@ -209,7 +214,8 @@ struct na_stats {
 	"misses", "fallbacks", "backlog_limited", "backlog_resumed",       \
 	"tags_on", "tags_off", "kept_blocking", "kept_rcvlowat",            \
 	"kept_splice", "splice_seen", "deferred", "deferred_joined",        \
-	"peer_unfit", "kept_short", "kept_unseen"
+	"peer_unfit", "kept_short", "kept_unseen", "fionread_seen",        \
+	"kept_fionread"
 
 #define NA_NUM_COUNTERS (sizeof(struct na_stats) / sizeof(__u64))
 

@@ -257,6 +257,13 @@ status_entry() {
 		json '["%s %s %s %s" % (c["mode"], c["state"], c["links"], c["id"]) for c in d["cgroups"] if c["path"] == a[0]]' "$1"
 }
 
+# Whether this kernel's FIONREAD leaves out redirected bytes (status
+# names sk_psock.msg_tot_len as missing): netaccel then loads its fionread
+# protection too.
+fionread_gap() {
+	[ "$(na status --json | json 'any(f["name"].startswith("sk_psock.msg_tot_len") and not f["present"] for f in d["features"]["bypass"])')" = True ]
+}
+
 # The pins in the state directory, sorted, one line.
 pins() {
 	[ -d "$SD" ] && find "$SD" -mindepth 1 -printf '%P\n' | sort | tr '\n' ' '

@@ -1097,6 +1097,57 @@ static void test_fionread(void **state)
 	close(lfd);
 }
 
+/*
+ * An event loop that sizes each read by FIONREAD, asked before it reads
+ * (libevent does): once poll() says readable, FIONREAD counts at least one
+ * byte and no more than were sent, and a recv() of that many returns them
+ * all, message after message. On kernels whose FIONREAD leaves out
+ * redirected bytes (6.1, 6.12 before 6.12.85) netaccel keeps such a reader
+ * on TCP (the fionread protection, fionread_seen); elsewhere its bytes are
+ * redirected and FIONREAD counts them.
+ */
+static void test_fionread_first(void **state)
+{
+	const struct family *f = *state;
+	const uint64_t seed = 0xf10f00 + family_index(f);
+	size_t sent = 0, got = 0;
+	struct na_stats before, d;
+	char buf[16 * 1024];
+	int lfd = listen_on(f), cfd, sfd;
+
+	stats_now(&before);
+	make_cold_pair(lfd, f, &cfd, &sfd);
+	for (int i = 0; i < 40; i++) {
+		size_t n = 700 + (997 * (size_t)i) % 9000;
+
+		NA_ASSERT_OK(na_test_send_pattern(cfd, seed, sent, n));
+		sent += n;
+		while (got < sent) {
+			ssize_t r;
+			int q = -1;
+
+			NA_ASSERT_OK(na_test_wait_fd(sfd, POLLIN, 5000));
+			assert_int_equal(ioctl(sfd, FIONREAD, &q), 0);
+			if (q <= 0 || (size_t)q > sent - got)
+				fail_msg("%s: readable, but FIONREAD said %d with %zu bytes unread "
+					 "(message %d)", f->name, q, sent - got, i + 1);
+			r = recv(sfd, buf, (size_t)q, 0);
+			if (r != q)
+				fail_msg("%s: FIONREAD said %d, then recv() returned %zd (message %d)",
+					 f->name, q, r, i + 1);
+			assert_int_equal(na_test_pattern_check(seed, got, buf, (size_t)r), -1);
+			got += (size_t)r;
+		}
+	}
+	delta_now(&before, &d);
+	na_test_diag("%s: %llu bytes redirected, %llu by TCP, fionread_seen %llu", f->name,
+		     (unsigned long long)d.bytes_redirected, (unsigned long long)d.bytes_passed,
+		     (unsigned long long)d.fionread_seen);
+	close(cfd);
+	close(sfd);
+	close(lfd);
+}
+
 #define LOWAT 4096
 
 /*
@@ -2333,6 +2384,7 @@ int main(void)
 		ALL_FAMILIES("MSG_PEEK shows the bytes read next", test_msg_peek),
 		ALL_FAMILIES("MSG_WAITALL gathers several writes", test_msg_waitall),
 		ALL_FAMILIES("FIONREAD counts queued bytes", test_fionread),
+		ALL_FAMILIES("FIONREAD asked before each read: as TCP answers it", test_fionread_first),
 		ALL_FAMILIES("SO_RCVLOWAT holds readability until the mark", test_so_rcvlowat),
 		ALL_FAMILIES("SO_RCVLOWAT raised on the fast path: TCP while it holds, then back",
 			     test_so_rcvlowat_on_fast_path),
