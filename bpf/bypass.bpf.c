@@ -610,6 +610,23 @@ static __always_inline void report_close(struct bpf_sock_ops *ops,
 	lv->fast = 0;
 }
 
+/*
+ * The accepted end of a connection whose connecting end joined does not
+ * join: take the connecting end out of the sockhash again. Alone there it
+ * would pay for a fast path it can never take, on every send and receive,
+ * and on kernels with sk_psock.msg_tot_len its FIONREAD would count only
+ * its (empty) redirect queue, never the TCP bytes it is sent. Its state
+ * keeps NA_SKF_JOINED, so that it is counted out when it closes. Counted
+ * on this end's cgroup (peers_dropped).
+ */
+static __always_inline void drop_lone_peer(struct bpf_sock_ops *ops, __u32 slot,
+					   const struct na_sock_key *peer)
+{
+	if (ops->op == BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB &&
+	    bpf_map_delete_elem(&na_sockhash, peer) == 0)
+		COUNT(slot, peers_dropped, 1);
+}
+
 static __always_inline void join(struct bpf_sock_ops *ops)
 {
 	struct na_listen_val *lv = NULL;
@@ -680,16 +697,19 @@ static __always_inline void join(struct bpf_sock_ops *ops)
 
 			if (lst & NA_RX_SPLICE) {
 				COUNT(slot, kept_splice, 1);
+				drop_lone_peer(ops, slot, &st->peer);
 				return;
 			}
 			if (lst & NA_RX_INQ) {
 				COUNT(slot, kept_fionread, 1);
+				drop_lone_peer(ops, slot, &st->peer);
 				return;
 			}
 			if (lst & NA_RX_BLOCKACC)
 				why = NA_UNFIT_BLOCKING;
 			else if (!(lst & NA_RX_NBACC)) {
 				COUNT(slot, kept_unseen, 1);
+				drop_lone_peer(ops, slot, &st->peer);
 				return;
 			}
 		}
@@ -700,10 +720,12 @@ static __always_inline void join(struct bpf_sock_ops *ops)
 	}
 	if (why == NA_UNFIT_RCVLOWAT) {
 		COUNT(slot, kept_rcvlowat, 1);
+		drop_lone_peer(ops, slot, &st->peer);
 		return;
 	}
 	if (why) {
 		COUNT(slot, kept_blocking, 1);
+		drop_lone_peer(ops, slot, &st->peer);
 		return;
 	}
 	if (lv && short_lived(lv)) {
@@ -723,6 +745,7 @@ static __always_inline void join(struct bpf_sock_ops *ops)
 		 * taken: the connection stays on the normal path. */
 		st->path = NA_PATH_PASS;
 		COUNT(slot, join_failed, 1);
+		drop_lone_peer(ops, slot, &st->peer);
 		return;
 	}
 	st->flags |= NA_SKF_JOINED;

@@ -205,6 +205,7 @@ struct na_stats {
 	__u64 kept_unseen;	/* not joined: accepted from a listener none of whose sockets was seen reading yet */
 	__u64 fionread_seen;	/* fast-path sockets asked FIONREAD, on a kernel whose FIONREAD misses redirected bytes */
 	__u64 kept_fionread;	/* not joined: accepted from a listener whose sockets asked FIONREAD (such kernels) */
+	__u64 peers_dropped;	/* connecting ends taken off the fast path again: this accepted end did not join */
 };
 
 #define NA_COUNTER_NAMES                                                     \
@@ -215,7 +216,7 @@ struct na_stats {
 	"tags_on", "tags_off", "kept_blocking", "kept_rcvlowat",            \
 	"kept_splice", "splice_seen", "deferred", "deferred_joined",        \
 	"peer_unfit", "kept_short", "kept_unseen", "fionread_seen",        \
-	"kept_fionread"
+	"kept_fionread", "peers_dropped"
 
 #define NA_NUM_COUNTERS (sizeof(struct na_stats) / sizeof(__u64))
 
