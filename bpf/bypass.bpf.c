@@ -322,10 +322,9 @@ static __always_inline int peer_check(struct na_sk_state *st, const struct na_pe
 	proc = bpf_map_lookup_elem(&na_procs, &tgid);
 	if ((rx & NA_RX_SPLICE) || (proc && (*proc & NA_PROC_SPLICE)))
 		return NA_PEER_SPLICES;
-	/* Its FIONREAD would not count redirected bytes (na_inq_watch). */
-	if (rx & NA_RX_INQ)
-		return NA_PEER_WAIT;
-	if (!(rx & NA_RX_RECV))
+	/* Not seen reading with recv() yet, or its FIONREAD would not
+	 * count redirected bytes (na_inq_watch). */
+	if (!(rx & NA_RX_RECV) || (rx & NA_RX_INQ))
 		return NA_PEER_WAIT;
 	st->flags |= NA_SKF_PEER_OK;
 	st->fit_gen = g;
@@ -622,6 +621,7 @@ static __always_inline void report_close(struct bpf_sock_ops *ops,
 static __always_inline void drop_lone_peer(struct bpf_sock_ops *ops, __u32 slot,
 					   const struct na_sock_key *peer)
 {
+	/* A connecting end that declines has nobody to drop. */
 	if (ops->op == BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB &&
 	    bpf_map_delete_elem(&na_sockhash, peer) == 0)
 		COUNT(slot, peers_dropped, 1);
@@ -697,20 +697,17 @@ static __always_inline void join(struct bpf_sock_ops *ops)
 
 			if (lst & NA_RX_SPLICE) {
 				COUNT(slot, kept_splice, 1);
-				drop_lone_peer(ops, slot, &st->peer);
-				return;
+				goto declined;
 			}
 			if (lst & NA_RX_INQ) {
 				COUNT(slot, kept_fionread, 1);
-				drop_lone_peer(ops, slot, &st->peer);
-				return;
+				goto declined;
 			}
 			if (lst & NA_RX_BLOCKACC)
 				why = NA_UNFIT_BLOCKING;
 			else if (!(lst & NA_RX_NBACC)) {
 				COUNT(slot, kept_unseen, 1);
-				drop_lone_peer(ops, slot, &st->peer);
-				return;
+				goto declined;
 			}
 		}
 	} else {
@@ -720,13 +717,11 @@ static __always_inline void join(struct bpf_sock_ops *ops)
 	}
 	if (why == NA_UNFIT_RCVLOWAT) {
 		COUNT(slot, kept_rcvlowat, 1);
-		drop_lone_peer(ops, slot, &st->peer);
-		return;
+		goto declined;
 	}
 	if (why) {
 		COUNT(slot, kept_blocking, 1);
-		drop_lone_peer(ops, slot, &st->peer);
-		return;
+		goto declined;
 	}
 	if (lv && short_lived(lv)) {
 		COUNT(slot, kept_short, 1);
@@ -745,8 +740,7 @@ static __always_inline void join(struct bpf_sock_ops *ops)
 		 * taken: the connection stays on the normal path. */
 		st->path = NA_PATH_PASS;
 		COUNT(slot, join_failed, 1);
-		drop_lone_peer(ops, slot, &st->peer);
-		return;
+		goto declined;
 	}
 	st->flags |= NA_SKF_JOINED;
 	COUNT(slot, sockets_joined, 1);
@@ -765,6 +759,9 @@ static __always_inline void join(struct bpf_sock_ops *ops)
 	/* Ask for state changes, to count the socket out when it closes. */
 	bpf_sock_ops_cb_flags_set(ops, ops->bpf_sock_ops_cb_flags |
 					       BPF_SOCK_OPS_STATE_CB_FLAG);
+	return;
+declined:
+	drop_lone_peer(ops, slot, &st->peer);
 }
 
 static __always_inline void leave(struct bpf_sock_ops *ops)
@@ -1234,8 +1231,8 @@ int BPF_PROG(na_rx_watch, struct sock *sk)
 SEC("fentry/tcp_ioctl")
 int BPF_PROG(na_inq_watch, struct sock *sk, int cmd)
 {
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct na_sk_state *st;
+	__u64 tgid;
 
 	if (cmd != NA_SIOCINQ)
 		return 0;
@@ -1247,7 +1244,8 @@ int BPF_PROG(na_inq_watch, struct sock *sk, int cmd)
 	if (!(st->flags & NA_SKF_JOINED) || (st->flags & NA_SKF_INQ))
 		return 0;
 	st->flags |= NA_SKF_INQ;
-	rx_mark((__u64)sk, NA_RX_INQ, (__u64)tgid << 32);
+	tgid = bpf_get_current_pid_tgid() >> 32;
+	rx_mark((__u64)sk, NA_RX_INQ, tgid << 32);
 	fitgen_bump();	/* senders look at na_rxstate again */
 	COUNT(st->slot, fionread_seen, 1);
 	return 0;

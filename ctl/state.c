@@ -72,8 +72,8 @@ static const struct na_guard {
 	  " (no tp_btf on this kernel: nothing is redirected, every connection stays on TCP)" },
 	{ "prog_fionread", "link_fionread", "tcp_ioctl", BTF_KIND_FUNC,
 	  "sk_psock", "msg_tot_len", true,
-	  "no redirected bytes go to sockets seen asking FIONREAD, nor to their processes "
-	  "(this kernel's FIONREAD does not count them)",
+	  "no redirected bytes go to sockets seen asking FIONREAD, nor to their listener's "
+	  "next connections (this kernel's FIONREAD does not count them)",
 	  " (this kernel refuses fentry programs: FIONREAD on a fast-path socket may say 0 "
 	  "while redirected bytes wait)" },
 };
@@ -89,14 +89,20 @@ static struct bpf_program *guard_prog(struct na_bypass *skel, size_t i)
 	return p[i];
 }
 
+/* Whether the running kernel has the fix that g makes up for (never, for
+ * a guard that makes up for nothing). */
+static bool kernel_fixed(const struct btf *vmlinux, const struct na_guard *g)
+{
+	return g->fixed_struct && vmlinux &&
+	       na_btf_has_part(vmlinux, g->fixed_struct, BTF_KIND_STRUCT, g->fixed_member);
+}
+
 /* Whether the running kernel has the place a tracing program attaches to,
  * and needs what it does. */
 static bool kernel_wants(const struct btf *vmlinux, const struct na_guard *g)
 {
-	if (!vmlinux || btf__find_by_name_kind(vmlinux, g->target, g->kind) <= 0)
-		return false;
-	return !g->fixed_struct ||
-	       !na_btf_has_part(vmlinux, g->fixed_struct, BTF_KIND_STRUCT, g->fixed_member);
+	return vmlinux && btf__find_by_name_kind(vmlinux, g->target, g->kind) > 0 &&
+	       !kernel_fixed(vmlinux, g);
 }
 
 const char *na_state_dir(const char *opt)
@@ -457,9 +463,7 @@ size_t na_state_protections(const struct na_state *st, struct na_protection *p)
 		"blocking sockets and sockets with SO_RCVLOWAT above 1 stay on TCP", "", true };
 	for (i = 0; i < NA_NUM_GUARDS; i++, n++) {
 		/* Making up for a gap this kernel does not have: not listed. */
-		if (guards[i].fixed_struct && vmlinux &&
-		    na_btf_has_part(vmlinux, guards[i].fixed_struct, BTF_KIND_STRUCT,
-				    guards[i].fixed_member)) {
+		if (kernel_fixed(vmlinux, &guards[i])) {
 			n--;
 			continue;
 		}

@@ -5,9 +5,10 @@ Usage: results.py [--no-skips] [--known] [LABEL=]TESTLOG.json...
 
 With several logs (a native run and runs inside other kernels), each gets
 a line "LABEL: counts" and the last line counts them all. --no-skips counts
-a skipped test as failed; --known first lists the subtests marked TODO
-(a known difference of the kernel, tests/privileged/kernel-limits.txt). A log that is missing or empty counts as one
-failure. Exit status 1 when anything failed.
+a skipped test as failed; --known first lists the subtests marked TODO (a
+known difference of the kernel, tests/privileged/kernel-limits.txt). A log
+that is missing or empty counts as one failure. Exit status 1 when
+anything failed.
 """
 import json
 import sys

@@ -97,8 +97,8 @@ end() {
 	# The reasons go to stderr as well: test runners show a failed test's
 	# stderr (meson's --print-errorlogs), which is all a CI log keeps.
 	w=$(
-		for w in "${NA_WHY[@]}"; do
-			diag "$w"
+		for r in "${NA_WHY[@]}"; do
+			diag "$r"
 		done
 		if [ -n "$NA_CMD" ]; then
 			diag "last command: $NA_CMD"
