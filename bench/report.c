@@ -113,13 +113,14 @@ void na_bench_print_table(FILE *f, const struct na_bench_table *t, bool bpfstats
 		       (unsigned long long)t->veth.passed);
 	else if (t->have_counters)
 		fprintf(f, "  fast path: sockets_joined=%llu msgs_redirected=%llu bytes_redirected=%llu "
-		       "msgs_passed=%llu misses=%llu backlog_limited=%llu\n",
+		       "msgs_passed=%llu misses=%llu backlog_limited=%llu stream_moved=%llu\n",
 		       (unsigned long long)t->counters.sockets_joined,
 		       (unsigned long long)t->counters.msgs_redirected,
 		       (unsigned long long)t->counters.bytes_redirected,
 		       (unsigned long long)t->counters.msgs_passed,
 		       (unsigned long long)t->counters.misses,
-		       (unsigned long long)t->counters.backlog_limited);
+		       (unsigned long long)t->counters.backlog_limited,
+		       (unsigned long long)t->counters.stream_moved);
 	if (!bpfstats)
 		return;
 	for (int i = 0; i < t->nvar; i++) {

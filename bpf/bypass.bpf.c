@@ -911,6 +911,34 @@ static __always_inline int may_resume(struct sk_msg_md *msg, const struct na_pee
 }
 
 /*
+ * Whether a redirecting sender should take TCP from this send on, because
+ * it streams small writes (see NA_STREAM_WINDOW). Request and response
+ * never count: the peer has read the request before it answers. Once
+ * judged, the move waits for a send that finds the peer's redirect queue
+ * empty: the kernel counts those bytes in the peer's receive memory, and
+ * TCP segments that arrive while it is above SO_RCVBUF are dropped and
+ * wait for a retransmission. Order holds either way: the peer reads its
+ * redirect queue before its TCP queue.
+ */
+static __always_inline int small_stream(struct na_sk_state *st, const struct na_peer_view *v,
+					__u32 len)
+{
+	if (st->stream_out)
+		return !v->backlog;
+	if (!v->backlog)
+		return 0;
+	st->stream_sends++;
+	if (len < NA_STREAM_BIG_WRITE)
+		st->stream_small++;
+	if (st->stream_sends < NA_STREAM_WINDOW)
+		return 0;
+	st->stream_out = st->stream_small * 4 > NA_STREAM_WINDOW * 3;
+	st->stream_sends = 0;
+	st->stream_small = 0;
+	return 0;
+}
+
+/*
  * A connection's bytes must never arrive out of order: the peer reads its
  * redirect queue before its TCP receive queue, so after a byte went the TCP
  * way, nothing is redirected until that byte has been read (may_resume).
@@ -966,6 +994,11 @@ int na_msg(struct sk_msg_md *msg)
 		if (why) {
 			st->path = NA_PATH_DEFERRED;
 			s->peer_unfit++;
+			goto pass;
+		}
+		if (small_stream(st, &v, len)) {
+			st->path = NA_PATH_PASS;
+			s->stream_moved++;
 			goto pass;
 		}
 		break;

@@ -151,7 +151,21 @@ struct na_sk_state {
 	struct na_sock_key peer; /* key of the other end, set on joining */
 	__u64 peer_addr;	/* its kernel address, found at the first send */
 	__u64 listener;		/* a listener's own address (cloned to accepted sockets) */
+	__u8 stream_sends;	/* sends of this window that found the peer behind */
+	__u8 stream_small;	/* of those, writes under NA_STREAM_BIG_WRITE */
+	__u8 stream_out;	/* 1: judged a stream of small writes: TCP from the
+				 * next send that finds the peer caught up */
+	__u8 _pad2[5];
 };
+
+/* A sender whose peer is still reading earlier bytes streams. A stream of
+ * writes under NA_STREAM_BIG_WRITE moves faster over TCP, which appends a
+ * write to the previous segment, than as one sockmap message each, which
+ * the sender queues under the reader's socket lock: when more than 3 in 4
+ * of NA_STREAM_WINDOW such sends are small, the connection takes TCP for
+ * good (stream_moved). */
+#define NA_STREAM_WINDOW 64
+#define NA_STREAM_BIG_WRITE 65536
 
 /* na_listeners value: listeners on one (netns, port), the kernel address
  * of the latest (whose file says whether it is event-driven), and how its
@@ -206,6 +220,7 @@ struct na_stats {
 	__u64 fionread_seen;	/* fast-path sockets asked FIONREAD, on a kernel whose FIONREAD misses redirected bytes */
 	__u64 kept_fionread;	/* not joined: accepted from a listener whose sockets asked FIONREAD (such kernels) */
 	__u64 peers_dropped;	/* connecting ends taken off the fast path again: this accepted end did not join */
+	__u64 stream_moved;	/* senders moved to TCP for good: a stream of writes under 64 KiB */
 };
 
 #define NA_COUNTER_NAMES                                                     \
@@ -216,7 +231,7 @@ struct na_stats {
 	"tags_on", "tags_off", "kept_blocking", "kept_rcvlowat",            \
 	"kept_splice", "splice_seen", "deferred", "deferred_joined",        \
 	"peer_unfit", "kept_short", "kept_unseen", "fionread_seen",        \
-	"kept_fionread", "peers_dropped"
+	"kept_fionread", "peers_dropped", "stream_moved"
 
 #define NA_NUM_COUNTERS (sizeof(struct na_stats) / sizeof(__u64))
 

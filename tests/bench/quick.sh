@@ -52,10 +52,12 @@ for size in 64 1024 16384; do
 	check "local-rr $size B: every bypass round trip was redirected" \
 		table local-rr $size 'v["bypass"]["unavailable"] is None and c["msgs_redirected"] >= 2 * 3 * 2000 and c["peers_dropped"] == c["kept_unseen"] == 3 and c["misses"] == 0'
 done
-for size in 16384 131072; do
-	check "local-stream $size B: bytes took the fast path" \
-		table local-stream $size 'c["bytes_redirected"] > 0 and c["sockets_joined"] == 3 * 3 and c["kept_unseen"] == 3'
-done
+# Writes under 64 KiB to a reader that is behind move to TCP (stream_moved)
+# after the first NA_STREAM_WINDOW of them; 128 KiB writes stay.
+check "local-stream 16384 B: the stream started on the fast path and moved to TCP" \
+	table local-stream 16384 'c["bytes_redirected"] > 0 and c["sockets_joined"] == 3 * 3 and c["kept_unseen"] == 3 and c["stream_moved"] == 3'
+check "local-stream 131072 B: bytes took the fast path" \
+	table local-stream 131072 'c["bytes_redirected"] > 0 and c["sockets_joined"] == 3 * 3 and c["kept_unseen"] == 3 and c["stream_moved"] == 0'
 # A connection per request gains nothing from the fast path: after the
 # first NA_SHORT_WINDOW connections, only one in NA_SHORT_SAMPLE joins.
 check "local-crr: every enrolled connection joined or was kept on TCP as short-lived" \

@@ -1734,6 +1734,72 @@ static void test_backlog_and_back(void **state)
 	close(lfd);
 }
 
+/* Send the seeded stream from off to off + len in writes of chunk bytes. */
+static void send_in_writes(int fd, uint64_t seed, size_t off, size_t len, size_t chunk)
+{
+	for (size_t done = 0; done < len; done += chunk)
+		send_pattern(fd, seed, off + done, len - done < chunk ? len - done : chunk);
+}
+
+/*
+ * A sender that streams writes under NA_STREAM_BIG_WRITE while its reader
+ * is behind moves to TCP for good, which carries such writes faster, after
+ * NA_STREAM_WINDOW of them, at a send that finds the reader caught up;
+ * writes of NA_STREAM_BIG_WRITE stay on the fast path. Request and
+ * response never count. Every byte arrives, in order, across the move.
+ */
+static void stream_case(const struct family *f, size_t chunk, bool moves)
+{
+	const uint64_t seed = 0x57e0 + chunk + family_index(f);
+	/* Every send but the first finds the reader behind. */
+	const size_t first = (NA_STREAM_WINDOW + 8) * chunk;
+	struct na_stats before, after, d;
+	int lfd = listen_on(f), cfd, sfd, err;
+	size_t off;
+
+	make_pair(lfd, f, &cfd, &sfd);
+	NA_ASSERT_OK(na_test_set_timeouts(sfd, NA_TEST_TIMEOUT_MS));
+	NA_ASSERT_OK(na_test_set_timeouts(cfd, NA_TEST_TIMEOUT_MS));
+	stats_now(&before);
+	send_in_writes(cfd, seed, 0, first, chunk);
+	err = na_test_recv_pattern(sfd, seed, 0, first);
+	if (err)
+		fail_msg("%s: reading the stream of %zu-byte writes: %s", f->name, chunk,
+			 strerror(-err));
+	/* Then exchanges: the first of them finds the reader caught up. */
+	for (off = first; off < first + 4 * chunk; off += chunk) {
+		send_pattern(cfd, seed, off, chunk);
+		err = na_test_recv_pattern(sfd, seed, off, chunk);
+		if (err)
+			fail_msg("%s: an exchange after the stream: %s", f->name, strerror(-err));
+	}
+	if (!plain) {
+		stats_now(&after);
+		na_test_stats_delta(&before, &after, &d);
+		if (d.stream_moved != (moves ? 1 : 0) || d.backlog_limited ||
+		    d.bytes_redirected != (moves ? first : off) ||
+		    d.bytes_passed != (moves ? off - first : 0)) {
+			na_test_stats_print("counter deltas", &d);
+			fail_msg("%s: %zu-byte writes: expected %s", f->name, chunk,
+				 moves ? "the stream on the fast path, then TCP for good"
+				       : "everything on the fast path");
+		}
+	}
+	close(cfd);
+	close(sfd);
+	close(lfd);
+}
+
+static void test_stream_small_writes(void **state)
+{
+	stream_case(*state, 16 * KiB, true);
+}
+
+static void test_stream_big_writes(void **state)
+{
+	stream_case(*state, NA_STREAM_BIG_WRITE, false);
+}
+
 static void test_tiny_write_flood(void **state)
 {
 	const struct family *f = *state;
@@ -2439,6 +2505,10 @@ int main(void)
 			     test_flow_control),
 		ALL_FAMILIES("a reader that falls behind: TCP until it catches up, then back, in order",
 			     test_backlog_and_back),
+		ALL_FAMILIES("a stream of 16 KiB writes to a reader behind: TCP for good, in order",
+			     test_stream_small_writes),
+		ALL_FAMILIES("a stream of 64 KiB writes to a reader behind: the fast path",
+			     test_stream_big_writes),
 		TF("flood of 1-byte writes [IPv4]", test_tiny_write_flood, &fam_v4),
 		TF("flood of 1-byte writes [IPv6]", test_tiny_write_flood, &fam_v6),
 		TF("16 MiB single writes [IPv4]", test_large_writes, &fam_v4),
