@@ -4,10 +4,11 @@
  * created in enrolled cgroups, move their bytes with sk_msg redirects from
  * one socket straight to the other's receive queue.
  *
- *  na_sock_create  tags a TCP socket created in an enrolled cgroup with the
- *                  slot of the deepest enrolled ancestor (SK_STORAGE).
- *  na_sockops      puts a tagged socket in the sockhash when its connection
- *                  is established, and counts it out when it closes.
+ *  na_sock_create  counts the TCP sockets created in enrolled cgroups.
+ *  na_sockops      puts a socket of an enrolled cgroup (the deepest enrolled
+ *                  ancestor of the cgroup it was created in) in the sockhash
+ *                  when its connection is established, with its state in
+ *                  SK_STORAGE, and counts it out when it closes.
  *  na_msg          on each send: redirect to the peer if the connection
  *                  chose the fast path, otherwise let it pass.
  *  na_setsockopt   netaccel's socket option level: an application (or the
@@ -96,7 +97,25 @@ struct file {
 
 struct socket;
 
+struct kernfs_node {
+	__u64 id;
+} __attribute__((preserve_access_index));
+
+struct cgroup_subsys_state {
+	struct cgroup_subsys_state *parent;
+} __attribute__((preserve_access_index));
+
+struct cgroup {
+	struct cgroup_subsys_state self;
+	struct kernfs_node *kn;
+} __attribute__((preserve_access_index));
+
+struct sock_cgroup_data {
+	struct cgroup *cgroup;
+} __attribute__((preserve_access_index));
+
 struct sock {
+	struct sock_cgroup_data sk_cgrp_data;
 	int sk_rcvbuf;
 	int sk_rcvlowat;
 	void *sk_user_data;
@@ -385,55 +404,81 @@ static __always_inline void listener_mark(__u64 addr, __u64 flag)
 		__sync_fetch_and_or(v, flag);
 }
 
-SEC("cgroup/sock_create")
-int na_sock_create(struct bpf_sock *sk)
+/* The slot of the deepest enrolled ancestor of the current task's cgroup
+ * (the cgroup a socket is created in), or NA_SLOT_GLOBAL. Most sockets are
+ * made in the enrolled cgroup itself: one lookup finds it. */
+static __always_inline __u32 current_slot(void)
 {
-	struct na_cgroup_cfg *cfg;
-	struct na_sk_state *st;
-	__u32 slot = NA_SLOT_GLOBAL;
+	__u32 slot = NA_SLOT_GLOBAL, *hit;
+	__u64 id = bpf_get_current_cgroup_id();
+	int lvl;
+
+	hit = bpf_map_lookup_elem(&na_cgslot, &id);
+	if (hit)
+		return *hit;
+	for (lvl = 0; lvl < NA_MAX_CGROUP_DEPTH; lvl++) {
+		id = bpf_get_current_ancestor_cgroup_id(lvl);
+		if (!id)
+			break;
+		hit = bpf_map_lookup_elem(&na_cgslot, &id);
+		if (hit)
+			slot = *hit;
+	}
+	return slot;
+}
+
+/* The same for the cgroup a socket was created in (sk_cgrp_data), from any
+ * context: its own cgroup, then its parents, the first enrolled one wins. */
+static __always_inline __u32 sock_slot(struct sock *sk)
+{
+	struct cgroup *cg = BPF_CORE_READ(sk, sk_cgrp_data.cgroup);
+	struct cgroup_subsys_state *css;
 	__u32 *hit;
 	__u64 id;
 	int lvl;
+
+	for (lvl = 0; lvl < NA_MAX_CGROUP_DEPTH && cg; lvl++) {
+		id = BPF_CORE_READ(cg, kn, id);
+		hit = bpf_map_lookup_elem(&na_cgslot, &id);
+		if (hit)
+			return *hit;
+		css = BPF_CORE_READ(cg, self.parent);
+		cg = css ? (struct cgroup *)((void *)css - bpf_core_field_offset(struct cgroup, self))
+			 : 0;
+	}
+	return NA_SLOT_GLOBAL;
+}
+
+/* An enrolled cgroup's settings, if its enrollment is active. */
+static __always_inline struct na_cgroup_cfg *active_cfg(__u32 slot)
+{
+	struct na_cgroup_cfg *cfg;
+
+	if (slot >= NA_MAX_CGROUPS)
+		return 0;
+	cfg = bpf_map_lookup_elem(&na_cgroups, &slot);
+	return cfg && cfg->state == NA_SLOT_ACTIVE ? cfg : 0;
+}
+
+/*
+ * Counts the TCP sockets created in enrolled cgroups. A socket gets its
+ * state (SK_STORAGE) only when it needs one: when it joins, when an
+ * application tags it, when it listens and was tagged, and when it is
+ * accepted from a listener that netaccel has not seen at work yet. A
+ * connection per request that does not join allocates nothing.
+ */
+SEC("cgroup/sock_create")
+int na_sock_create(struct bpf_sock *sk)
+{
+	__u32 slot;
 
 	if (sk->type != SOCK_STREAM || sk->protocol != IPPROTO_TCP)
 		return 1;
 	if (sk->family != AF_INET && sk->family != AF_INET6)
 		return 1;
-
-	/* Our program runs once for every enrolled ancestor: the first run
-	 * tags the socket, the others find the tag and leave it. */
-	if (bpf_sk_storage_get(&na_sk_state, sk, 0, 0))
-		return 1;
-
-	/* The deepest enrolled ancestor wins, so that a child enrolled in its
-	 * own right is counted as itself and not as its parent. Most sockets
-	 * are made in the enrolled cgroup itself: one lookup finds it. */
-	id = bpf_get_current_cgroup_id();
-	hit = bpf_map_lookup_elem(&na_cgslot, &id);
-	if (hit)
-		slot = *hit;
-	else
-		for (lvl = 0; lvl < NA_MAX_CGROUP_DEPTH; lvl++) {
-			id = bpf_get_current_ancestor_cgroup_id(lvl);
-			if (!id)
-				break;
-			hit = bpf_map_lookup_elem(&na_cgslot, &id);
-			if (hit)
-				slot = *hit;
-		}
-	if (slot >= NA_MAX_CGROUPS)
-		return 1;
-	cfg = bpf_map_lookup_elem(&na_cgroups, &slot);
-	if (!cfg || cfg->state != NA_SLOT_ACTIVE)
-		return 1;
-
-	st = bpf_sk_storage_get(&na_sk_state, sk, 0,
-				BPF_SK_STORAGE_GET_F_CREATE);
-	if (!st)
-		return 1;
-	st->slot = slot;
-	st->gen = cfg->gen;
-	COUNT(slot, sockets_tagged, 1);
+	slot = current_slot();
+	if (active_cfg(slot))
+		COUNT(slot, sockets_tagged, 1);
 	return 1;
 }
 
@@ -499,26 +544,16 @@ static __always_inline int make_keys(struct bpf_sock_ops *ops,
 	return 0;
 }
 
-static __always_inline int wants_fast_path(const struct na_cgroup_cfg *cfg,
-					   const struct na_sk_state *st)
+/* Whether a socket of slot, with the application's tag want (enum
+ * na_want), may take the fast path: its enrollment is active and the
+ * cgroup's mode and the tag want it. */
+static __always_inline int eligible(__u32 slot, __u8 want)
 {
-	if (st->want == NA_WANT_OFF)
+	struct na_cgroup_cfg *cfg = active_cfg(slot);
+
+	if (!cfg || want == NA_WANT_OFF)
 		return 0;
-	if (cfg->mode == NA_MODE_OPT_IN)
-		return st->want == NA_WANT_ON;
-	return 1;
-}
-
-/* Whether the socket may take the fast path: its enrollment is active and
- * the same one it was created under, and the cgroup's mode and the
- * application's tag want it. */
-static __always_inline int eligible(const struct na_sk_state *st)
-{
-	__u32 slot = st->slot;
-	struct na_cgroup_cfg *cfg = bpf_map_lookup_elem(&na_cgroups, &slot);
-
-	return cfg && cfg->state == NA_SLOT_ACTIVE && cfg->gen == st->gen &&
-	       wants_fast_path(cfg, st);
+	return cfg->mode == NA_MODE_OPT_IN ? want == NA_WANT_ON : 1;
 }
 
 /*
@@ -584,8 +619,9 @@ static __always_inline int short_lived(struct na_listen_val *lv)
 }
 
 /* An accepted socket that joined closes: tell its port whether it took the
- * fast path, and judge the port every NA_SHORT_WINDOW connections. Racing
- * updates can lose a count, which only moves a judgment. */
+ * fast path, and judge the port every NA_SHORT_WINDOW connections, a
+ * skipped one every NA_SHORT_REJUDGE of its sampled ones. Racing updates
+ * can lose a count, which only moves a judgment. */
 static __always_inline void report_close(struct bpf_sock_ops *ops,
 					 const struct na_sk_state *st)
 {
@@ -601,7 +637,7 @@ static __always_inline void report_close(struct bpf_sock_ops *ops,
 		__sync_fetch_and_add(&lv->fast, 1);
 	__sync_fetch_and_add(&lv->closed, 1);
 	closed = lv->closed;
-	if (closed < NA_SHORT_WINDOW)
+	if (closed < (lv->skip ? NA_SHORT_REJUDGE : NA_SHORT_WINDOW))
 		return;
 	fast = lv->fast;
 	lv->skip = fast * 8 < closed;
@@ -627,62 +663,96 @@ static __always_inline void drop_lone_peer(struct bpf_sock_ops *ops, __u32 slot,
 		COUNT(slot, peers_dropped, 1);
 }
 
+/* The socket's state, made now if it has none (a tagged socket, and an
+ * accepted socket of a tagged listener, has one already). */
+static __always_inline struct na_sk_state *state_of(struct bpf_sock *sk, struct na_sk_state *st)
+{
+	if (st)
+		return st;
+	return bpf_sk_storage_get(&na_sk_state, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+}
+
+/*
+ * A connection is established: decide whether this end joins the fast
+ * path. Only an end that joins, or that has something to tell (an accepted
+ * socket of a listener whose sockets were not seen reading yet), gets state
+ * (SK_STORAGE); the others leave nothing behind. With a child and its
+ * parent cgroup both enrolled this runs once for each; the first run of an
+ * end that has state decides.
+ */
 static __always_inline void join(struct bpf_sock_ops *ops)
 {
+	int passive = ops->op == BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB;
 	struct na_listen_val *lv = NULL;
-	struct na_sock_key own;
-	struct tcp_sock *tp;
-	__u64 addr;
-	struct na_sk_state *st;
+	struct na_sock_key own, peer;
 	struct bpf_sock *sk = ops->sk;
+	struct na_sk_state *st;
+	struct tcp_sock *tp;
+	__u64 addr, listener = 0, lst = 0;
 	__u32 slot;
+	__u8 want;
 	int why;
 
 	if (!sk)
 		return;
 	st = bpf_sk_storage_get(&na_sk_state, sk, 0, 0);
-	if (!st) {
-		COUNT(NA_SLOT_GLOBAL, sockets_untagged, 1);
-		return;
-	}
-	/* With a child and its parent both enrolled, this runs once for
-	 * each: the first run decides. (A listener never gets here, so an
-	 * accepted socket's clone of its state has no flags yet.) */
-	if (st->flags & NA_SKF_DECIDED)
+	if (st && (st->flags & NA_SKF_DECIDED))
 		return;
 	/* An accepted socket inherits its listener's wish to see state
 	 * changes (listen_start): only a socket that joins needs them, and
 	 * each is a run of this program (a connection per request makes
 	 * four). Joining asks again. */
-	if (ops->op == BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB &&
-	    (ops->bpf_sock_ops_cb_flags & BPF_SOCK_OPS_STATE_CB_FLAG))
+	if (passive && (ops->bpf_sock_ops_cb_flags & BPF_SOCK_OPS_STATE_CB_FLAG))
 		bpf_sock_ops_cb_flags_set(ops, ops->bpf_sock_ops_cb_flags &
 					       ~BPF_SOCK_OPS_STATE_CB_FLAG);
-	st->flags = NA_SKF_DECIDED;
-	st->path = NA_PATH_UNDECIDED;
-	slot = st->slot;
-	if (!eligible(st)) {
-		COUNT(slot, sockets_skipped, 1);
-		return;
-	}
-
-	if (make_keys(ops, &own, &st->peer) < 0)
-		return;
-	if (ops->op == BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB)
-		lv = dest_listeners(&own);
-	if (!peer_may_join(ops, &own, &st->peer, lv)) {
-		COUNT(slot, sockets_skipped, 1);
-		return;
-	}
 	tp = bpf_skc_to_tcp_sock(sk);
 	if (!tp)
 		return;
-	/* The connecting socket has its file and its flags: it must be
-	 * event-driven. An accepted socket gets its file only in accept():
-	 * what its listener's earlier sockets showed stands in for it, and
-	 * senders look at the socket itself before each redirect. */
-	if (ops->op == BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB) {
-		why = BPF_CORE_READ((struct sock *)tp, sk_rcvlowat) > 1 ? NA_UNFIT_RCVLOWAT : NA_FIT;
+	slot = sock_slot((struct sock *)tp);
+	want = st ? st->want : NA_WANT_DEFAULT;
+	if (st) {
+		/* A listener's flags, cloned to an accepted socket, are not
+		 * this socket's. */
+		st->flags = NA_SKF_DECIDED;
+		st->path = NA_PATH_UNDECIDED;
+	}
+	if (!eligible(slot, want)) {
+		/* No active enrollment on the socket's path: its cgroup is
+		 * draining. */
+		if (!active_cfg(slot))
+			COUNT(NA_SLOT_GLOBAL, sockets_untagged, 1);
+		else
+			COUNT(slot, sockets_skipped, 1);
+		return;
+	}
+	if (make_keys(ops, &own, &peer) < 0)
+		return;
+	if (passive) {
+		struct na_listen_key lk = { .netns = own.netns, .port = own.lport };
+
+		/* The listener: a tagged one's state came with the clone,
+		 * otherwise the latest on this port. */
+		listener = st && st->listener ? st->listener : 0;
+		if (!listener) {
+			lv = bpf_map_lookup_elem(&na_listeners, &lk);
+			listener = lv ? lv->sk : 0;
+		}
+		lst = rxstate(listener);
+		if (!bpf_map_lookup_elem(&na_sockaddr, &peer)) {
+			/* The connecting end did not join. Until the listener's
+			 * sockets were seen reading, this one keeps state, so
+			 * that na_rx_watch can tell how it reads. */
+			if (listener && !(lst & (NA_RX_NBACC | NA_RX_BLOCKACC))) {
+				st = state_of(sk, st);
+				if (st) {
+					st->flags = NA_SKF_DECIDED;
+					st->slot = slot;
+					st->listener = listener;
+				}
+			}
+			COUNT(slot, sockets_skipped, 1);
+			return;
+		}
 		/* An accepted socket gets its file, and its flags, only in
 		 * accept(), after it would join. A server may poll a
 		 * non-blocking listener and block on the connections, where
@@ -692,9 +762,8 @@ static __always_inline void join(struct bpf_sock_ops *ops)
 		 * none was seen blocking (na_rx_watch, na_msg) or splicing
 		 * (splice() never sees redirected bytes). A listener's first
 		 * connections stay on TCP. */
+		why = BPF_CORE_READ((struct sock *)tp, sk_rcvlowat) > 1 ? NA_UNFIT_RCVLOWAT : NA_FIT;
 		if (!why) {
-			__u64 lst = rxstate(st->listener);
-
 			if (lst & NA_RX_SPLICE) {
 				COUNT(slot, kept_splice, 1);
 				goto declined;
@@ -703,14 +772,30 @@ static __always_inline void join(struct bpf_sock_ops *ops)
 				COUNT(slot, kept_fionread, 1);
 				goto declined;
 			}
-			if (lst & NA_RX_BLOCKACC)
+			if (lst & NA_RX_BLOCKACC) {
 				why = NA_UNFIT_BLOCKING;
-			else if (!(lst & NA_RX_NBACC)) {
+			} else if (!(lst & NA_RX_NBACC)) {
 				COUNT(slot, kept_unseen, 1);
+				if (listener) {
+					st = state_of(sk, st);
+					if (st) {
+						st->flags = NA_SKF_DECIDED;
+						st->slot = slot;
+						st->listener = listener;
+					}
+				}
 				goto declined;
 			}
 		}
 	} else {
+		lv = dest_listeners(&own);
+		if (!peer_may_join(ops, &own, &peer, lv)) {
+			COUNT(slot, sockets_skipped, 1);
+			return;
+		}
+		/* The connecting socket has its file and its flags: it must
+		 * be event-driven. Senders look at an accepted socket itself
+		 * before each redirect. */
 		why = rx_unfit((__u64)tp);
 		if (!why && lv)
 			why = listener_unfit(lv);
@@ -723,11 +808,21 @@ static __always_inline void join(struct bpf_sock_ops *ops)
 		COUNT(slot, kept_blocking, 1);
 		goto declined;
 	}
-	if (lv && short_lived(lv)) {
+	if (lv && !passive && short_lived(lv)) {
 		COUNT(slot, kept_short, 1);
 		return;
 	}
+	st = state_of(sk, st);
+	if (!st) {
+		COUNT(slot, join_failed, 1);
+		goto declined;
+	}
+	st->flags = NA_SKF_DECIDED;
+	st->path = NA_PATH_UNDECIDED;
+	st->slot = slot;
+	st->peer = peer;
 	st->peer_addr = 0;
+	st->listener = listener;
 	/* Our address goes in before we can be found in the sockhash, so a
 	 * peer's first send finds it. */
 	addr = (__u64)tp;
@@ -761,7 +856,7 @@ static __always_inline void join(struct bpf_sock_ops *ops)
 					       BPF_SOCK_OPS_STATE_CB_FLAG);
 	return;
 declined:
-	drop_lone_peer(ops, slot, &st->peer);
+	drop_lone_peer(ops, slot, &peer);
 }
 
 static __always_inline void leave(struct bpf_sock_ops *ops)
@@ -788,49 +883,55 @@ static __always_inline void leave(struct bpf_sock_ops *ops)
 }
 
 /*
- * Count a tagged listener in na_listeners, and ask for its state changes
- * to count it out when it stops listening. Two listeners starting or
- * stopping on one port at the same instant can lose the entry: their
- * connections then stay on TCP, which is safe.
+ * Count a listener of an enrolled cgroup in na_listeners, give it an entry
+ * in na_rxstate (how its accepted sockets read, NA_RX_LISTENER), and ask
+ * for its state changes to count it out when it stops listening. Two
+ * listeners starting or stopping on one port at the same instant can lose
+ * the entry: their connections then stay on TCP, which is safe.
  */
 static __always_inline void listen_start(struct bpf_sock_ops *ops)
 {
 	struct na_listen_key lk = { .port = (__u16)ops->local_port };
 	struct na_listen_val one = { .count = 1 }, *n;
+	__u64 entry = NA_RX_LISTENER, addr;
 	struct bpf_sock *sk = ops->sk;
-	__u64 zero = 0;
 	struct na_sk_state *st;
 	struct tcp_sock *tp;
 
 	if (!sk)
 		return;
+	tp = bpf_skc_to_tcp_sock(sk);
+	if (!tp)
+		return;
 	st = bpf_sk_storage_get(&na_sk_state, sk, 0, 0);
 	/* A listener whose sockets would not join (opt-in mode and not
 	 * tagged, opted out, draining) must not draw clients onto the fast
 	 * path. A tag set after listen() comes too late for it. */
-	if (!st || (st->flags & NA_SKF_LISTENER) || !eligible(st))
+	if (!eligible(sock_slot((struct sock *)tp), st ? st->want : NA_WANT_DEFAULT))
 		return;
-	tp = bpf_skc_to_tcp_sock(sk);
-	if (!tp)
-		return;
-	/* Its file flags are read when connections arrive: a server often
-	 * makes its listener non-blocking only after listen(). */
-	st->listener = (__u64)tp;
+	addr = (__u64)tp;
 	/* How its accepted sockets read (listener_mark), from nothing: an
 	 * entry left at this address by an earlier socket says nothing of
-	 * this one. A full map leaves the listener unseen: TCP. */
-	bpf_map_update_elem(&na_rxstate, &st->listener, &zero, BPF_ANY);
-	one.sk = (__u64)tp;
+	 * this one. Its file flags are read when connections arrive: a
+	 * server often makes its listener non-blocking only after listen().
+	 * A full map leaves the listener unseen: TCP. */
+	if (bpf_map_update_elem(&na_rxstate, &addr, &entry, BPF_ANY))
+		return;
+	/* A tagged listener's state is cloned to its accepted sockets. */
+	if (st) {
+		st->listener = addr;
+		st->flags |= NA_SKF_LISTENER;
+	}
+	one.sk = addr;
 	lk.netns = bpf_get_netns_cookie(ops);
 	n = bpf_map_lookup_elem(&na_listeners, &lk);
 	if (!n && bpf_map_update_elem(&na_listeners, &lk, &one, BPF_NOEXIST))
 		n = bpf_map_lookup_elem(&na_listeners, &lk);	/* lost a race */
 	if (n) {
 		__sync_fetch_and_add(&n->count, 1);
-		n->sk = (__u64)tp;
+		n->sk = addr;
 	}
 	/* Accepted sockets inherit these flags; join() resets them. */
-	st->flags |= NA_SKF_LISTENER;
 	bpf_sock_ops_cb_flags_set(ops, ops->bpf_sock_ops_cb_flags |
 					       BPF_SOCK_OPS_STATE_CB_FLAG);
 }
@@ -840,15 +941,18 @@ static __always_inline void listen_stop(struct bpf_sock_ops *ops)
 	struct na_listen_key lk = { .port = (__u16)ops->local_port };
 	struct bpf_sock *sk = ops->sk;
 	struct na_listen_val *n;
-	struct na_sk_state *st;
+	struct tcp_sock *tp;
+	__u64 addr;
 
 	if (!sk)
 		return;
-	st = bpf_sk_storage_get(&na_sk_state, sk, 0, 0);
-	if (!st || !(st->flags & NA_SKF_LISTENER))
+	tp = bpf_skc_to_tcp_sock(sk);
+	if (!tp)
 		return;
-	st->flags &= ~NA_SKF_LISTENER;
-	bpf_map_delete_elem(&na_rxstate, &st->listener);
+	addr = (__u64)tp;
+	if (!(rxstate(addr) & NA_RX_LISTENER))
+		return;
+	bpf_map_delete_elem(&na_rxstate, &addr);
 	lk.netns = bpf_get_netns_cookie(ops);
 	n = bpf_map_lookup_elem(&na_listeners, &lk);
 	if (!n)
@@ -1107,8 +1211,8 @@ int na_setsockopt(struct bpf_sockopt *ctx)
 	if (!sk || !is_tcp(sk))
 		return sockopt_fail(EOPNOTSUPP);
 
-	/* A socket created before enrollment has no state: it gets one that
-	 * belongs to no slot, so it keeps the tag but never joins. */
+	/* The tag is kept in the socket's state, made here if need be; the
+	 * slot is the caller's cgroup's, for the counters. */
 	st = bpf_sk_storage_get(&na_sk_state, sk, 0,
 				BPF_SK_STORAGE_GET_F_CREATE);
 	if (!st)
@@ -1118,8 +1222,7 @@ int na_setsockopt(struct bpf_sockopt *ctx)
 		 * path. Not an error, as for other options that only apply
 		 * to new connections, and the query tells the truth. */
 		goto done;
-	if (st->gen == 0)	/* just made here, not by na_sock_create */
-		st->slot = NA_SLOT_GLOBAL;
+	st->slot = current_slot();
 	if (*val == 1) {
 		st->want = NA_WANT_ON;
 		COUNT(st->slot, tags_on, 1);

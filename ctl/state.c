@@ -507,38 +507,39 @@ int na_percpu_zero(int fd, const void *key, size_t value_size, uint64_t flags)
 	return err;
 }
 
+/* Whether prog uses the map map_fd. */
+static int prog_uses(int prog, int map_fd)
+{
+	struct bpf_map_info minfo = {};
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(minfo), ids[16], n;
+
+	if (bpf_obj_get_info_by_fd(map_fd, &minfo, &len))
+		return -errno;
+	len = sizeof(info);
+	info.nr_map_ids = 16;
+	info.map_ids = (__u64)(unsigned long)ids;
+	if (bpf_obj_get_info_by_fd(prog, &info, &len))
+		return -errno;
+	n = info.nr_map_ids < 16 ? info.nr_map_ids : 16;
+	for (__u32 j = 0; j < n; j++)
+		if (ids[j] == minfo.id)
+			return 1;
+	return 0;
+}
+
 /* The pinned programs must use the pinned maps; a mix left by an
- * interrupted cleanup or another version would split the datapath. */
+ * interrupted cleanup or another version would split the datapath. Every
+ * program but sock_create keeps per-socket state; sock_create counts. */
 static int check_consistent(struct na_state *st)
 {
-	int progs[] = { st->prog_create, st->prog_sockops, st->prog_msg,
-			st->prog_setsockopt, st->prog_getsockopt };
-	struct bpf_map_info minfo = {};
-	__u32 len = sizeof(minfo);
-	__u32 want;
-	size_t i;
+	int progs[] = { st->prog_sockops, st->prog_msg, st->prog_setsockopt,
+			st->prog_getsockopt };
+	int r = prog_uses(st->prog_create, st->map_stats);
 
-	if (bpf_obj_get_info_by_fd(st->map_sk_state, &minfo, &len))
-		return -errno;
-	want = minfo.id;
-	for (i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
-		struct bpf_prog_info info = {};
-		__u32 ids[16];
-		__u32 j, n;
-
-		len = sizeof(info);
-		info.nr_map_ids = 16;
-		info.map_ids = (__u64)(unsigned long)ids;
-		if (bpf_obj_get_info_by_fd(progs[i], &info, &len))
-			return -errno;
-		n = info.nr_map_ids < 16 ? info.nr_map_ids : 16;
-		for (j = 0; j < n; j++)
-			if (ids[j] == want)
-				break;
-		if (j == n)
-			return -EUCLEAN;
-	}
-	return 0;
+	for (size_t i = 0; r > 0 && i < sizeof(progs) / sizeof(progs[0]); i++)
+		r = prog_uses(progs[i], st->map_sk_state);
+	return r < 0 ? r : r ? 0 : -EUCLEAN;
 }
 
 /* Whether the state directory holds nothing but subdirectories (the

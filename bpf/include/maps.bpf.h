@@ -92,7 +92,8 @@ struct {
 	__type(value, __u32);
 } na_fitgen SEC(".maps");
 
-/* Per-socket state; BPF_F_CLONE hands it on to accepted sockets. */
+/* Per-socket state, made when a socket needs one; BPF_F_CLONE hands a
+ * tagged listener's on to its accepted sockets. */
 struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC | BPF_F_CLONE);

@@ -132,6 +132,7 @@ enum na_rx_flags {
 	NA_RX_BLOCKACC = 1 << 3, /* listener: an accepted socket read or wrote blocking */
 	NA_RX_INQ = 1 << 4,	/* asked FIONREAD where it misses redirected bytes;
 				 * listener: an accepted socket did */
+	NA_RX_LISTENER = 1 << 5, /* the entry of a listener of an enrolled cgroup */
 };
 
 /* na_procs value: what a process did to a fast-path socket. */
@@ -142,7 +143,7 @@ enum na_proc_flags {
 /* Per-socket state in SK_STORAGE (cloned to accepted sockets). */
 struct na_sk_state {
 	__u32 slot;		/* enrolled cgroup the socket was created in */
-	__u32 gen;		/* that slot's generation */
+	__u32 _pad0;
 	__u8 want;		/* enum na_want */
 	__u8 path;		/* enum na_path */
 	__u8 flags;		/* enum na_sk_flags */
@@ -182,10 +183,12 @@ struct na_listen_val {
 	__u32 _pad;
 };
 
-/* Joined connections a port is judged by, and the share of the skipped
- * ones that still join to judge it again. */
+/* Joined connections a port is judged by; the share of a skipped port's
+ * connections that still join, and how many of those judge it again
+ * (1,024 connections). */
 #define NA_SHORT_WINDOW 64
-#define NA_SHORT_SAMPLE 16
+#define NA_SHORT_SAMPLE 64
+#define NA_SHORT_REJUDGE 16
 
 /*
  * Counters, one set per slot and CPU. Keep the order: user space prints

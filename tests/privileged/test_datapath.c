@@ -27,7 +27,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -349,12 +351,13 @@ static void test_sockets_before_enrollment(void **state)
 {
 	struct na_cgroup late;
 	struct na_stats s0, all0, d, d_all;
-	int old_lfd, old_c, old_s, cfd, sfd, new_lfd;
+	int old_lfd, old_c, old_s, cfd, sfd, new_lfd, early;
 
 	make_cgroup("before-enrollment", &late);
 	enter(&late);
 	old_lfd = listen_nb("127.0.0.1", 0, 0);
 	event_pair(old_lfd, "127.0.0.1", &old_c, &old_s);
+	NA_ASSERT_FD(early, socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
 	enroll(&late);
 
 	stats(late.id, &s0);
@@ -380,6 +383,31 @@ static void test_sockets_before_enrollment(void **state)
 	expect_redirected(&d, 2 * MiB, "sockets made after enrollment");
 	close(cfd);
 	close(sfd);
+
+	/* A socket made before enrollment and connected after joins: what
+	 * counts is the cgroup it was made in, looked up when its connection
+	 * is established. */
+	{
+		struct sockaddr_in sin = { .sin_family = AF_INET,
+					   .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+					   .sin_port = htons((uint16_t)na_test_local_port(new_lfd)) };
+		int so = 0;
+		socklen_t len = sizeof(so);
+
+		if (connect(early, (struct sockaddr *)&sin, sizeof(sin)) < 0 && errno != EINPROGRESS)
+			fail_msg("connect: %s", strerror(errno));
+		NA_ASSERT_OK(na_test_wait_fd(early, POLLOUT, NA_TEST_TIMEOUT_MS));
+		if (getsockopt(early, SOL_SOCKET, SO_ERROR, &so, &len) < 0 || so)
+			fail_msg("connect: %s", strerror(so ? so : errno));
+		NA_ASSERT_FD(sfd, na_test_accept4(new_lfd, SOCK_NONBLOCK, NA_TEST_TIMEOUT_MS));
+		NA_ASSERT_OK(na_test_warmup(early, sfd));
+		stats(late.id, &s0);
+		transfer(early, sfd, 0xbef6, 1 * MiB, 1 * MiB, "socket made before, connected after enrollment");
+		delta(&s0, late.id, &d);
+		expect_redirected(&d, 2 * MiB, "socket made before, connected after enrollment");
+		close(early);
+		close(sfd);
+	}
 	close(new_lfd);
 	close(old_c);
 	close(old_s);
@@ -617,7 +645,7 @@ int main(void)
 		  test_listener_gone),
 		T("a listener closed before its connection reads leaves nothing behind",
 		  test_listener_closed_first),
-		T("connection and listener from before enrollment: work, not redirected",
+		T("from before enrollment: a connection and a listener work, not redirected; a socket connected after is",
 		  test_sockets_before_enrollment),
 		T("two netns with the same 127.0.0.1 ports: each gets its own bytes, redirected",
 		  test_netns_same_addresses),
