@@ -217,7 +217,11 @@ if wait_port "$nport"; then
 	for f in b1 b2 b3 b4 b5; do
 		cmp -s "$NA_TMP/www/big" "$NA_TMP/$f" || why "$f differs"
 	done
-	grew bytes_redirected "$b" 5000000
+	# Where the kernel hands sendfile's pages to the socket one at a time
+	# (6.1), a reader that falls behind sees a stream of 4 KiB messages
+	# move to TCP (stream_moved) after the first 64: the fast path still
+	# carried the start.
+	grew bytes_redirected "$b" 200000
 	in_cg "$CG" timeout 60 ab -q -n 200 -c 4 "http://127.0.0.1:$nport/small" >"$NA_TMP/ab.out" 2>&1 ||
 		why "ab failed: $(tail -3 "$NA_TMP/ab.out")"
 	grep -q '^Failed requests: *0$' "$NA_TMP/ab.out" || why "ab saw failed requests"

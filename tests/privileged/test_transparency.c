@@ -264,6 +264,37 @@ static void assert_all_redirected(const struct na_stats *before, uint64_t bytes,
 }
 
 /*
+ * Like assert_all_redirected, for a sender whose messages may be small,
+ * read by another thread that can fall behind (splice and sendfile hand
+ * the socket one page at a time on older kernels): such a stream moves to
+ * TCP after NA_STREAM_WINDOW messages (stream_moved), which TCP carries
+ * faster.
+ * Every byte went one way or the other, the fast path carried some, and
+ * bytes took TCP only if a sender moved.
+ */
+static void assert_redirected_or_moved(const struct na_stats *before, uint64_t bytes,
+				       const char *what)
+{
+	struct na_stats d;
+
+	if (plain)
+		return;
+	delta_now(before, &d);
+	if (d.bytes_redirected + d.bytes_passed != bytes || !d.bytes_redirected ||
+	    (d.bytes_passed && !d.stream_moved) || d.misses != 0) {
+		na_test_stats_print("counter deltas", &d);
+		fail_msg("%s: %llu bytes sent after the warm-up: %llu on the fast path, "
+			 "%llu on TCP with %llu senders moved there as streams of small "
+			 "messages, %llu first sends missed",
+			 what, (unsigned long long)bytes,
+			 (unsigned long long)d.bytes_redirected,
+			 (unsigned long long)d.bytes_passed,
+			 (unsigned long long)d.stream_moved,
+			 (unsigned long long)d.misses);
+	}
+}
+
+/*
  * The connections made since before stayed on plain TCP because a socket
  * was blocking when they were established, or (an accepted one) because
  * its listener's sockets were never seen reading non-blocking: nothing was
@@ -1427,7 +1458,7 @@ static void test_sendfile(void **state)
 	if (rx.err)
 		fail_msg("%s: the receiver of sendfile's bytes: %s", f->name,
 			 strerror(-rx.err));
-	assert_all_redirected(&before, len, 1, f->name);
+	assert_redirected_or_moved(&before, len, f->name);
 	close(mfd);
 	close(cfd);
 	close(sfd);
@@ -1482,7 +1513,7 @@ static void test_splice(void **state)
 	if (rx.err)
 		fail_msg("%s: the receiver of spliced bytes: %s", f->name,
 			 strerror(-rx.err));
-	assert_all_redirected(&before, len, 1, f->name);
+	assert_redirected_or_moved(&before, len, f->name);
 	free(buf);
 	close(p[0]);
 	close(p[1]);
