@@ -672,6 +672,22 @@ static __always_inline struct na_sk_state *state_of(struct bpf_sock *sk, struct 
 	return bpf_sk_storage_get(&na_sk_state, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 }
 
+/* An accepted socket that does not join keeps state while its listener's
+ * sockets were not seen reading (lst, the listener's na_rxstate entry):
+ * na_rx_watch learns from it how they read. */
+static __always_inline void watch_unseen(struct bpf_sock *sk, struct na_sk_state *st,
+					 __u32 slot, __u64 listener, __u64 lst)
+{
+	if (!listener || (lst & (NA_RX_NBACC | NA_RX_BLOCKACC)))
+		return;
+	st = state_of(sk, st);
+	if (!st)
+		return;
+	st->flags = NA_SKF_DECIDED;
+	st->slot = slot;
+	st->listener = listener;
+}
+
 /*
  * A connection is established: decide whether this end joins the fast
  * path. Only an end that joins, or that has something to tell (an accepted
@@ -734,22 +750,14 @@ static __always_inline void join(struct bpf_sock_ops *ops)
 		 * otherwise the latest on this port. */
 		listener = st && st->listener ? st->listener : 0;
 		if (!listener) {
-			lv = bpf_map_lookup_elem(&na_listeners, &lk);
-			listener = lv ? lv->sk : 0;
+			struct na_listen_val *n = bpf_map_lookup_elem(&na_listeners, &lk);
+
+			listener = n ? n->sk : 0;
 		}
 		lst = rxstate(listener);
 		if (!bpf_map_lookup_elem(&na_sockaddr, &peer)) {
-			/* The connecting end did not join. Until the listener's
-			 * sockets were seen reading, this one keeps state, so
-			 * that na_rx_watch can tell how it reads. */
-			if (listener && !(lst & (NA_RX_NBACC | NA_RX_BLOCKACC))) {
-				st = state_of(sk, st);
-				if (st) {
-					st->flags = NA_SKF_DECIDED;
-					st->slot = slot;
-					st->listener = listener;
-				}
-			}
+			/* The connecting end did not join. */
+			watch_unseen(sk, st, slot, listener, lst);
 			COUNT(slot, sockets_skipped, 1);
 			return;
 		}
@@ -776,14 +784,7 @@ static __always_inline void join(struct bpf_sock_ops *ops)
 				why = NA_UNFIT_BLOCKING;
 			} else if (!(lst & NA_RX_NBACC)) {
 				COUNT(slot, kept_unseen, 1);
-				if (listener) {
-					st = state_of(sk, st);
-					if (st) {
-						st->flags = NA_SKF_DECIDED;
-						st->slot = slot;
-						st->listener = listener;
-					}
-				}
+				watch_unseen(sk, st, slot, listener, lst);
 				goto declined;
 			}
 		}
@@ -808,7 +809,7 @@ static __always_inline void join(struct bpf_sock_ops *ops)
 		COUNT(slot, kept_blocking, 1);
 		goto declined;
 	}
-	if (lv && !passive && short_lived(lv)) {
+	if (lv && short_lived(lv)) {
 		COUNT(slot, kept_short, 1);
 		return;
 	}

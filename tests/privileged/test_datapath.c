@@ -156,6 +156,18 @@ static void expect_redirected(const struct na_stats *d, uint64_t bytes,
 	}
 }
 
+/* transfer(), and every byte of it redirected, by the counters of cgroup id. */
+static void transfer_redirected(int cfd, int sfd, uint64_t id, uint64_t seed, size_t len0,
+				size_t len1, const char *what)
+{
+	struct na_stats s0, d;
+
+	stats(id, &s0);
+	transfer(cfd, sfd, seed, len0, len1, what);
+	delta(&s0, id, &d);
+	expect_redirected(&d, len0 + len1, what);
+}
+
 /* ---- one end not enrolled ------------------------------------------------ */
 
 /* The listener (and so the accepted end) in srv_cg, the client in cli_cg;
@@ -377,10 +389,8 @@ static void test_sockets_before_enrollment(void **state)
 	/* Control: in the same cgroup, sockets made now are redirected. */
 	new_lfd = listen_nb("127.0.0.1", 0, 0);
 	event_pair(new_lfd, "127.0.0.1", &cfd, &sfd);
-	stats(late.id, &s0);
-	transfer(cfd, sfd, 0xbef4, 1 * MiB, 1 * MiB, "sockets made after enrollment");
-	delta(&s0, late.id, &d);
-	expect_redirected(&d, 2 * MiB, "sockets made after enrollment");
+	transfer_redirected(cfd, sfd, late.id, 0xbef4, 1 * MiB, 1 * MiB,
+			    "sockets made after enrollment");
 	close(cfd);
 	close(sfd);
 
@@ -401,10 +411,8 @@ static void test_sockets_before_enrollment(void **state)
 			fail_msg("connect: %s", strerror(so ? so : errno));
 		NA_ASSERT_FD(sfd, na_test_accept4(new_lfd, SOCK_NONBLOCK, NA_TEST_TIMEOUT_MS));
 		NA_ASSERT_OK(na_test_warmup(early, sfd));
-		stats(late.id, &s0);
-		transfer(early, sfd, 0xbef6, 1 * MiB, 1 * MiB, "socket made before, connected after enrollment");
-		delta(&s0, late.id, &d);
-		expect_redirected(&d, 2 * MiB, "socket made before, connected after enrollment");
+		transfer_redirected(early, sfd, late.id, 0xbef6, 1 * MiB, 1 * MiB,
+				    "socket made before, connected after enrollment");
 		close(early);
 		close(sfd);
 	}
