@@ -46,13 +46,10 @@
 #include <bpf/bpf_tracing.h>
 
 #include "netaccel_abi.h"
-#include "maps.bpf.h"
-
-#define AF_INET 2
-#define AF_INET6 10
-#define SOCK_STREAM 1
-#define IPPROTO_TCP 6
-#define SOL_TCP 6
+#include "bypass_maps.bpf.h"
+#include "na_addr.bpf.h"
+#include "na_count.bpf.h"
+#include "na_defs.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -64,12 +61,6 @@ const volatile __u32 na_backlog_min = NA_BACKLOG_MIN;
  * option value; set by the loader. */
 const volatile __s32 na_page_size = 4096;
 
-#define EINVAL 22
-#define ENOPROTOOPT 92
-#define O_NONBLOCK 04000
-#define S_IFMT 00170000
-#define S_IFSOCK 0140000
-#define EOPNOTSUPP 95
 /* Minimum TCP retransmission timeout of a socket on the fast path, in
  * microseconds (see join); 0 leaves the kernel's 200 ms. */
 const volatile __u32 na_rto_min_us = NA_FAST_RTO_MIN_US;
@@ -164,13 +155,7 @@ static __always_inline struct na_stats *stats_of(__u32 slot)
 	return bpf_map_lookup_elem(&na_stats, &slot);
 }
 
-/* Per-CPU counters: plain increments are safe, a CPU only touches its own. */
-#define COUNT(slot, field, n)                                                \
-	do {                                                                 \
-		struct na_stats *s_ = stats_of(slot);                        \
-		if (s_)                                                      \
-			s_->field += (n);                                    \
-	} while (0)
+#define COUNT(slot, field, n) NA_COUNT_IN(stats_of(slot), field, n)
 
 /* Why a socket's receive side cannot take redirected bytes; 0 if it can. */
 enum na_unfit {
@@ -473,19 +458,13 @@ int na_sock_create(struct bpf_sock *sk)
 	__u32 slot;
 
 	if (sk->type != SOCK_STREAM || sk->protocol != IPPROTO_TCP)
-		return 1;
+		return NA_CG_OK;
 	if (sk->family != AF_INET && sk->family != AF_INET6)
-		return 1;
+		return NA_CG_OK;
 	slot = current_slot();
 	if (active_cfg(slot))
 		COUNT(slot, sockets_tagged, 1);
-	return 1;
-}
-
-/* IPv4-mapped IPv6 (::ffff:a.b.c.d) is stored as plain IPv4. */
-static __always_inline int is_v4_mapped(const __u32 a[4])
-{
-	return a[0] == 0 && a[1] == 0 && a[2] == bpf_htonl(0x0000ffff);
+	return NA_CG_OK;
 }
 
 /* Build both ends' keys from one sock_ops context, so that the key a socket
@@ -515,7 +494,8 @@ static __always_inline int make_keys(struct bpf_sock_ops *ops,
 		r[1] = ops->remote_ip6[1];
 		r[2] = ops->remote_ip6[2];
 		r[3] = ops->remote_ip6[3];
-		if (is_v4_mapped(l) && is_v4_mapped(r)) {
+		/* IPv4-mapped IPv6 is stored as plain IPv4. */
+		if (na_v6_v4mapped(l[0], l[1], l[2]) && na_v6_v4mapped(r[0], r[1], r[2])) {
 			own->family = AF_INET;
 			own->laddr[0] = l[3];
 			own->raddr[0] = r[3];
@@ -577,10 +557,8 @@ static __always_inline int peer_may_join(struct bpf_sock_ops *ops,
 	if (!lv)
 		return 0;
 	if (own->family == AF_INET)
-		return (bpf_ntohl(own->raddr[0]) >> 24) == 127 ||
-		       own->raddr[0] == own->laddr[0];
-	if (own->raddr[0] == 0 && own->raddr[1] == 0 && own->raddr[2] == 0 &&
-	    own->raddr[3] == bpf_htonl(1))
+		return na_v4_loopback(own->raddr[0]) || own->raddr[0] == own->laddr[0];
+	if (na_v6_loopback(own->raddr[0], own->raddr[1], own->raddr[2], own->raddr[3]))
 		return 1;
 	return own->raddr[0] == own->laddr[0] && own->raddr[1] == own->laddr[1] &&
 	       own->raddr[2] == own->laddr[2] && own->raddr[3] == own->laddr[3];
@@ -985,7 +963,7 @@ int na_sockops(struct bpf_sock_ops *ops)
 			leave(ops);
 		break;
 	}
-	return 1;
+	return NA_CG_OK;
 }
 
 /* Whether the sending socket itself is blocking (or has SO_RCVLOWAT). */
@@ -1171,7 +1149,7 @@ pass:
 static __always_inline int sockopt_fail(int err)
 {
 	bpf_set_retval(-err);
-	return 0;
+	return NA_CG_REJECT;
 }
 
 /* Any other level: leave the call exactly as the application made it. A
@@ -1181,7 +1159,7 @@ static __always_inline int sockopt_pass(struct bpf_sockopt *ctx)
 {
 	if (ctx->optlen > na_page_size)
 		ctx->optlen = 0;
-	return 1;
+	return NA_CG_OK;
 }
 
 static __always_inline int is_tcp(const struct bpf_sock *sk)
@@ -1200,7 +1178,7 @@ int na_setsockopt(struct bpf_sockopt *ctx)
 	if (ctx->level != NA_SOL_NETACCEL)
 		return sockopt_pass(ctx);
 	if (ctx->optlen < 0)	/* a program before us handled it */
-		return 1;
+		return NA_CG_OK;
 	if (ctx->optname == NA_OPT_ACCELERATED)
 		return sockopt_fail(EINVAL);	/* read-only */
 	if (ctx->optname != NA_OPT_TAG)
@@ -1235,7 +1213,7 @@ int na_setsockopt(struct bpf_sockopt *ctx)
 	}
 done:
 	ctx->optlen = -1;
-	return 1;
+	return NA_CG_OK;
 }
 
 /* Whether the socket's bytes go to its peer directly: it joined, has not
@@ -1261,10 +1239,10 @@ int na_getsockopt(struct bpf_sockopt *ctx)
 	if (ctx->level != NA_SOL_NETACCEL)
 		return sockopt_pass(ctx);
 	if (ctx->optname != NA_OPT_TAG && ctx->optname != NA_OPT_ACCELERATED)
-		return 1;	/* the kernel's ENOPROTOOPT stands */
+		return NA_CG_OK;	/* the kernel's ENOPROTOOPT stands */
 	if (ctx->optlen < (int)sizeof(__s32) || (void *)(val + 1) > ctx->optval_end) {
 		ctx->retval = -EINVAL;
-		return 1;
+		return NA_CG_OK;
 	}
 	if (sk)
 		st = bpf_sk_storage_get(&na_sk_state, sk, 0, 0);
@@ -1279,7 +1257,7 @@ int na_getsockopt(struct bpf_sockopt *ctx)
 	 * (clang does that) the verifier rejects the context access. */
 	asm volatile("" ::: "memory");
 	ctx->retval = 0;
-	return 1;
+	return NA_CG_OK;
 }
 
 /*
@@ -1307,23 +1285,23 @@ int BPF_PROG(na_rx_watch, struct sock *sk)
 	st = bpf_sk_storage_get(&na_sk_state, sk, 0, 0);
 	/* A connecting socket that did not join has nothing to tell. */
 	if (!st || (!(st->flags & NA_SKF_JOINED) && !st->listener))
-		return 0;
+		return NA_TRACE_DONE;
 	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 	if (!regs)
-		return 0;
+		return NA_TRACE_DONE;
 	nr = NA_SYSCALL_NR(regs);
 	if (NA_IS_RECV(nr))
 		flag = NA_RX_RECV;
 	else if (NA_IS_SPLICE(nr))
 		flag = NA_RX_SPLICE;
 	else
-		return 0;	/* io_uring and the like: not known, stays on TCP */
+		return NA_TRACE_DONE;	/* io_uring and the like: not known, stays on TCP */
 	so = sk->sk_socket;
 	f = so ? so->file : 0;
 	blocking = !f || !(f->f_flags & O_NONBLOCK) || sk->sk_rcvlowat > 1;
 	/* The common case, every read of an event loop: said already. */
 	if (flag == NA_RX_RECV && !blocking && (st->flags & NA_SKF_RX_SEEN))
-		return 0;
+		return NA_TRACE_DONE;
 
 	/* What an accepted socket shows about its listener's next ones,
 	 * whether it joined or not. */
@@ -1331,11 +1309,11 @@ int BPF_PROG(na_rx_watch, struct sock *sk)
 		listener_mark(st->listener, flag == NA_RX_SPLICE ? NA_RX_SPLICE :
 					    blocking ? NA_RX_BLOCKACC : NA_RX_NBACC);
 	if (flag == NA_RX_RECV && blocking)
-		return 0;	/* made blocking after it joined: peer_check sees it */
+		return NA_TRACE_DONE;	/* made blocking after it joined: peer_check sees it */
 	if (!(st->flags & NA_SKF_JOINED)) {
 		if (flag == NA_RX_RECV)
 			st->flags |= NA_SKF_RX_SEEN;
-		return 0;
+		return NA_TRACE_DONE;
 	}
 	rx_mark(addr, flag, (__u64)tgid << 32);
 	if (flag == NA_RX_RECV)
@@ -1348,7 +1326,7 @@ int BPF_PROG(na_rx_watch, struct sock *sk)
 		}
 	}
 #endif
-	return 0;
+	return NA_TRACE_DONE;
 }
 
 /*
@@ -1372,18 +1350,18 @@ int BPF_PROG(na_inq_watch, struct sock *sk, int cmd)
 	__u64 tgid;
 
 	if (cmd != NA_SIOCINQ)
-		return 0;
+		return NA_TRACE_DONE;
 	st = bpf_sk_storage_get(&na_sk_state, sk, 0, 0);
 	if (!st || (st->flags & NA_SKF_LISTENER))
-		return 0;
+		return NA_TRACE_DONE;
 	if (st->listener)
 		listener_mark(st->listener, NA_RX_INQ);
 	if (!(st->flags & NA_SKF_JOINED) || (st->flags & NA_SKF_INQ))
-		return 0;
+		return NA_TRACE_DONE;
 	st->flags |= NA_SKF_INQ;
 	tgid = bpf_get_current_pid_tgid() >> 32;
 	rx_mark((__u64)sk, NA_RX_INQ, tgid << 32);
 	fitgen_bump();	/* senders look at na_rxstate again */
 	COUNT(st->slot, fionread_seen, 1);
-	return 0;
+	return NA_TRACE_DONE;
 }

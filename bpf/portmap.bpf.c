@@ -26,20 +26,10 @@
 #include <bpf/bpf_helpers.h>
 
 #include "netaccel_abi.h"
+#include "na_addr.bpf.h"
+#include "na_count.bpf.h"
+#include "na_defs.bpf.h"
 #include "portmap_maps.bpf.h"
-
-#define AF_INET 2
-#define AF_INET6 10
-#define IPPROTO_TCP 6
-#define IPPROTO_UDP 17
-#define EACCES 13
-#define EADDRINUSE 98
-#define ECONNREFUSED 111
-#define CAP_NET_BIND_SERVICE 10
-
-/* bind programs may return 3: allow, and skip the kernel's
- * CAP_NET_BIND_SERVICE check on the (real) port. */
-#define BIND_OK_NO_CAP_CHECK 3
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -56,13 +46,12 @@ struct task_struct {
 	const struct cred *cred;
 } __attribute__((preserve_access_index));
 
-#define COUNT(cgid, field)                                                   \
-	do {                                                                 \
-		__u64 id_ = (cgid);                                          \
-		struct na_pm_stats *s_ = bpf_map_lookup_elem(&na_pm_stats, &id_); \
-		if (s_)                                                      \
-			s_->field++;                                         \
-	} while (0)
+static __always_inline struct na_pm_stats *stats_of(__u64 cgid)
+{
+	return bpf_map_lookup_elem(&na_pm_stats, &cgid);
+}
+
+#define COUNT(cgid, field) NA_COUNT_IN(stats_of(cgid), field, 1)
 
 /* The deepest ancestor of the current task's cgroup with the hooks. */
 static __always_inline __u64 current_scope(void)
@@ -93,19 +82,19 @@ int na_pm_create(struct bpf_sock *sk)
 	__u64 scope;
 
 	if (!remappable(sk->family, sk->protocol))
-		return 1;
+		return NA_CG_OK;
 	/* Run once per ancestor with hooks: the first run decides. */
 	if (bpf_sk_storage_get(&na_pm_sk, sk, 0, 0))
-		return 1;
+		return NA_CG_OK;
 	scope = current_scope();
 	if (!scope)
-		return 1;
+		return NA_CG_OK;
 	s = bpf_sk_storage_get(&na_pm_sk, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (s) {
 		s->cgid = scope;
 		s->proto = sk->protocol;
 	}
-	return 1;
+	return NA_CG_OK;
 }
 
 /* The view of a socket in a sock_addr hook. A socket made before the
@@ -166,7 +155,7 @@ static __always_inline __u16 bound_port(const struct na_pm_key *key)
 static __always_inline int refuse(int err)
 {
 	bpf_set_retval(-err);
-	return 0;
+	return NA_CG_REJECT;
 }
 
 static __always_inline int do_bind(struct bpf_sock_addr *ctx)
@@ -177,24 +166,24 @@ static __always_inline int do_bind(struct bpf_sock_addr *ctx)
 	__u16 port = user_port(ctx), real;
 
 	if (!port)
-		return 1;
+		return NA_CG_OK;
 	s = view_of(ctx);
 	if (!s)
-		return 1;
+		return NA_CG_OK;
 	/* Bound already: the kernel refuses a second bind (EINVAL), and the
 	 * binding must stay counted until the socket is released. */
 	if (s->flags & NA_PMS_COUNTED)
-		return 1;
+		return NA_CG_OK;
 	/* An ancestor's run after ours sees the port we wrote. */
 	if ((s->flags & NA_PMS_BOUND) && s->lrport == port)
-		return 1;
+		return NA_CG_OK;
 	s->flags &= ~NA_PMS_BOUND;
 	key.cgid = s->cgid;
 	key.vport = port;
 	key.proto = ctx->protocol;
 	rule = bpf_map_lookup_elem(&na_pm_rules, &key);
 	if (!rule)
-		return 1;
+		return NA_CG_OK;
 
 	/* Privilege follows the virtual port: the kernel checks the real
 	 * one, after us, which we tell it to skip. */
@@ -211,7 +200,7 @@ static __always_inline int do_bind(struct bpf_sock_addr *ctx)
 	s->lrport = real;
 	s->flags |= NA_PMS_BOUND;
 	set_user_port(ctx, real);
-	return BIND_OK_NO_CAP_CHECK;
+	return NA_CG_BIND_NO_CAP_CHECK;
 }
 
 SEC("cgroup/bind4")
@@ -236,7 +225,7 @@ static __always_inline int do_post_bind(struct bpf_sock *sk)
 
 	s = bpf_sk_storage_get(&na_pm_sk, sk, 0, 0);
 	if (!s || !(s->flags & NA_PMS_BOUND) || (s->flags & NA_PMS_COUNTED) || !real)
-		return 1;
+		return NA_CG_OK;
 	key.cgid = s->cgid;
 	key.vport = s->lport;
 	key.proto = s->proto;
@@ -245,7 +234,7 @@ static __always_inline int do_post_bind(struct bpf_sock *sk)
 		nb.rport = real;
 		nb.refs = 1;
 		if (bpf_map_update_elem(&na_pm_bound, &key, &nb, BPF_ANY))
-			return 1;
+			return NA_CG_OK;
 	} else if (b->rport == real) {
 		__sync_fetch_and_add(&b->refs, 1);
 	} else {
@@ -265,7 +254,7 @@ static __always_inline int do_post_bind(struct bpf_sock *sk)
 		bpf_map_update_elem(&na_pm_real, &key, &rv, BPF_ANY);
 	}
 	COUNT(s->cgid, binds_remapped);
-	return 1;
+	return NA_CG_OK;
 }
 
 SEC("cgroup/post_bind4")
@@ -289,17 +278,17 @@ int na_pm_release(struct bpf_sock *sk)
 
 	s = bpf_sk_storage_get(&na_pm_sk, sk, 0, 0);
 	if (!s || !(s->flags & NA_PMS_COUNTED))
-		return 1;
+		return NA_CG_OK;
 	s->flags &= ~NA_PMS_COUNTED;
 	/* Accepted sockets carry a copy of the listener's view. */
 	if (s->owner != bpf_get_socket_cookie(sk))
-		return 1;
+		return NA_CG_OK;
 	key.cgid = s->cgid;
 	key.vport = s->lport;
 	key.proto = s->proto;
 	b = bpf_map_lookup_elem(&na_pm_bound, &key);
 	if (!b || b->rport != s->lrport || !b->refs)
-		return 1;
+		return NA_CG_OK;
 	/* The entry stays (at most one per rule) with no references; a
 	 * reference taken between these two lines only keeps a stale
 	 * reverse entry for UDP, which a later bind overwrites. */
@@ -308,7 +297,7 @@ int na_pm_release(struct bpf_sock *sk)
 		key.vport = s->lrport;
 		bpf_map_delete_elem(&na_pm_real, &key);
 	}
-	return 1;
+	return NA_CG_OK;
 }
 
 /* Loopback and the unspecified address, which Linux connects to locally
@@ -316,9 +305,7 @@ int na_pm_release(struct bpf_sock *sk)
  * known here; see docs/limitations.md. */
 static __always_inline int v4_local(__u32 addr_be)
 {
-	__u32 a = bpf_ntohl(addr_be);
-
-	return (a >> 24) == 127 || a == 0;
+	return na_v4_loopback(addr_be) || addr_be == 0;
 }
 
 /* v6 is a constant: a program may only read the address fields of its
@@ -333,11 +320,9 @@ static __always_inline int addr_local(const struct bpf_sock_addr *ctx, int v6)
 	a1 = ctx->user_ip6[1];
 	a2 = ctx->user_ip6[2];
 	a3 = ctx->user_ip6[3];
-	if (a0 || a1)
-		return 0;
-	if (a2 == bpf_htonl(0x0000ffff))
+	if (na_v6_v4mapped(a0, a1, a2))
 		return v4_local(a3);
-	return !a2 && (a3 == bpf_htonl(1) || a3 == 0);
+	return na_v6_loopback(a0, a1, a2, a3) || (!a0 && !a1 && !a2 && !a3);
 }
 
 /* Where a connect or send to a local virtual port goes: 1 with *real
@@ -372,15 +357,15 @@ static __always_inline int do_connect(struct bpf_sock_addr *ctx, int v6, int sen
 	int r;
 
 	if (!port || !addr_local(ctx, v6))
-		return 1;
+		return NA_CG_OK;
 	s = view_of(ctx);
 	if (!s)
-		return 1;
+		return NA_CG_OK;
 	if (!send && (s->flags & NA_PMS_PEER) && s->prport == port)
-		return 1;	/* an ancestor's run after ours */
+		return NA_CG_OK;	/* an ancestor's run after ours */
 	r = peer_real_port(s, port, ctx->protocol, &real);
 	if (r == 0)
-		return 1;
+		return NA_CG_OK;
 	if (r < 0) {
 		/* As on the virtual port: nobody listens there. */
 		COUNT(s->cgid, connects_refused);
@@ -389,13 +374,13 @@ static __always_inline int do_connect(struct bpf_sock_addr *ctx, int v6, int sen
 	set_user_port(ctx, real);
 	if (send) {
 		COUNT(s->cgid, sends_remapped);
-		return 1;
+		return NA_CG_OK;
 	}
 	s->pport = port;
 	s->prport = real;
 	s->flags |= NA_PMS_PEER;
 	COUNT(s->cgid, connects_remapped);
-	return 1;
+	return NA_CG_OK;
 }
 
 SEC("cgroup/connect4")
@@ -429,11 +414,11 @@ static __always_inline int do_sockname(struct bpf_sock_addr *ctx)
 	__u16 port = user_port(ctx);
 
 	if (!ctx->sk)
-		return 1;
+		return NA_CG_OK;
 	s = bpf_sk_storage_get(&na_pm_sk, ctx->sk, 0, 0);
 	if (s && (s->flags & NA_PMS_BOUND) && s->lrport && s->lrport == port)
 		set_user_port(ctx, s->lport);
-	return 1;
+	return NA_CG_OK;
 }
 
 SEC("cgroup/getsockname4")
@@ -454,11 +439,11 @@ static __always_inline int do_peername(struct bpf_sock_addr *ctx)
 	__u16 port = user_port(ctx);
 
 	if (!ctx->sk)
-		return 1;
+		return NA_CG_OK;
 	s = bpf_sk_storage_get(&na_pm_sk, ctx->sk, 0, 0);
 	if (s && (s->flags & NA_PMS_PEER) && s->prport == port)
 		set_user_port(ctx, s->pport);
-	return 1;
+	return NA_CG_OK;
 }
 
 SEC("cgroup/getpeername4")
@@ -483,22 +468,22 @@ static __always_inline int do_recv(struct bpf_sock_addr *ctx, int v6)
 	__u16 port = user_port(ctx);
 
 	if (!ctx->sk || !port || !addr_local(ctx, v6))
-		return 1;
+		return NA_CG_OK;
 	s = bpf_sk_storage_get(&na_pm_sk, ctx->sk, 0, 0);
 	if (!s || !s->cgid)
-		return 1;
+		return NA_CG_OK;
 	key.cgid = s->cgid;
 	key.vport = port;
 	key.proto = IPPROTO_UDP;
 	rv = bpf_map_lookup_elem(&na_pm_real, &key);
 	if (!rv)
-		return 1;
+		return NA_CG_OK;
 	key.vport = rv->vport;
 	if (bound_port(&key) != port)
-		return 1;
+		return NA_CG_OK;
 	set_user_port(ctx, rv->vport);
 	COUNT(s->cgid, recvs_remapped);
-	return 1;
+	return NA_CG_OK;
 }
 
 SEC("cgroup/recvmsg4")

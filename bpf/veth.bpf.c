@@ -19,19 +19,9 @@
 #include <bpf/bpf_helpers.h>
 
 #include "netaccel_abi.h"
+#include "na_count.bpf.h"
+#include "na_defs.bpf.h"
 #include "veth_maps.bpf.h"
-
-#define AF_INET 2
-#define AF_INET6 10
-#define ETH_HLEN 14
-#define ETH_P_IP 0x0800
-#define ETH_P_IPV6 0x86DD
-#define IPPROTO_TCP 6
-#define IPPROTO_UDP 17
-#define PACKET_HOST 0
-/* tcx: next program, or the normal path after the last; for a clsact
- * filter the same value (TC_ACT_UNSPEC) means the next filter. */
-#define NA_TC_NEXT -1
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -72,14 +62,14 @@ struct tcphdr_min {
 	__u8 flags;
 };
 
-#define COUNT(field, n)                                                      \
-	do {                                                                 \
-		__u32 zero_ = 0;                                             \
-		struct na_veth_stats *s_ =                                   \
-			bpf_map_lookup_elem(&na_veth_stats, &zero_);         \
-		if (s_)                                                      \
-			s_->field += (n);                                    \
-	} while (0)
+static __always_inline struct na_veth_stats *stats_of(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&na_veth_stats, &zero);
+}
+
+#define COUNT(field, n) NA_COUNT_IN(stats_of(), field, n)
 
 /* Leave the frame to the normal path, saying why. */
 #define PASS(field)                                                          \

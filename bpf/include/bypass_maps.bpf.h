@@ -3,8 +3,8 @@
  * Every map of the local bypass, declared once. Names are the ones pinned
  * under the state directory and shown by bpftool (at most 15 characters).
  */
-#ifndef NA_MAPS_BPF_H
-#define NA_MAPS_BPF_H
+#ifndef NA_BYPASS_MAPS_BPF_H
+#define NA_BYPASS_MAPS_BPF_H
 
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
@@ -101,4 +101,4 @@ struct {
 	__type(value, struct na_sk_state);
 } na_sk_state SEC(".maps");
 
-#endif /* NA_MAPS_BPF_H */
+#endif /* NA_BYPASS_MAPS_BPF_H */
