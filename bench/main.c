@@ -21,7 +21,7 @@
 #include <bpf/libbpf.h>
 
 #include "bench.h"
-#include "state.h"
+#include <netaccel/state.h>
 
 #define PROG "netaccel-bench"
 #define BRIDGE "br0"
@@ -230,23 +230,15 @@ static int veth_attach(struct na_bench_table *t, char *why, size_t whylen)
  * the detach) to the table's totals. */
 static void veth_count(struct bench *b, struct na_bench_table *t)
 {
-	char path[PATH_MAX + 32];
 	struct na_veth_stats round;
-	uint32_t key = 0;
-	int fd;
 
-	snprintf(path, sizeof(path), "%s/veth/na_veth_stats", b->world.state_dir);
-	fd = bpf_obj_get(path);
-	if (fd < 0)
-		return;
-	if (!na_percpu_sum(fd, &key, (uint64_t *)&round, NA_VETH_NUM_COUNTERS)) {
+	if (!na_veth_read_totals(b->world.state_dir, &round)) {
 		uint64_t *sum = (uint64_t *)&t->veth;
 
 		for (size_t k = 0; k < NA_VETH_NUM_COUNTERS; k++)
 			sum[k] += ((const uint64_t *)&round)[k];
 		t->have_veth = true;
 	}
-	close(fd);
 }
 
 static void veth_detach(struct na_bench_table *t)

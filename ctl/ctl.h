@@ -61,6 +61,11 @@ int na_resolve_cgroup(const char *spec, struct na_cgroup *cg);
 /* The cgroup v2 root (found in /proc/self/mountinfo); prints the error. */
 int na_cgroup_root(char *out, size_t outlen);
 
+/* Print o as the JSON output of a command (pretty, slashes as they are)
+ * and release it. */
+struct json_object;
+void na_print_json(struct json_object *o);
+
 /* Check the effective capabilities for what: "bpf" (read state) or
  * "attach" (change it). Prints what is missing. */
 int na_caps_require(const char *command, bool attach);

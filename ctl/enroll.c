@@ -23,7 +23,7 @@
 
 #include "ctl.h"
 #include "log.h"
-#include "state.h"
+#include <netaccel/state.h>
 #include "veth.h"
 
 struct link_kind {
@@ -69,33 +69,24 @@ static int attach_link(const struct na_state *st, const struct na_cgroup *cg,
 		       int cgfd, int prog, const struct link_kind *k)
 {
 	char name[64], path[PATH_MAX];
-	int lfd, err;
+	struct na_reason why = { 0 };
+	int err;
 
 	err = link_pin_name(cg->id, k, name, sizeof(name));
 	if (!err)
 		err = na_state_pin_path(st, name, path, sizeof(path));
 	if (err)
 		return err;
-	if (access(path, F_OK) == 0)
-		return 0;
-	lfd = bpf_link_create(prog, cgfd, k->type, NULL);
-	if (lfd < 0) {
-		err = -errno;
+	err = na_link_pin(prog, cgfd, k->type, path, &why);
+	if (err < 0 && why.kind == NA_WHY_ATTACH_FAILED)
 		na_err("cannot attach %s to %s: %s%s", k->hook, cg->path,
 		       strerror(-err),
 		       err == -EPERM ? " (needs CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON)" :
 		       err == -EINVAL || err == -EOPNOTSUPP ?
 				" (the kernel lacks cgroup BPF links for this hook; needs Linux >= 5.7 with CONFIG_CGROUP_BPF)" : "");
-		return err;
-	}
-	if (bpf_obj_pin(lfd, path)) {
-		err = -errno;
-		na_err("cannot pin %s: %s", path, strerror(-err));
-		close(lfd);	/* closing the only reference detaches it */
-		return err;
-	}
-	close(lfd);
-	return 1;
+	else if (err < 0)
+		na_err_why(&why, err);
+	return err;
 }
 
 static int zero_stats(const struct na_state *st, uint32_t slot)
@@ -175,7 +166,7 @@ static bool slot_drained(const struct na_state *st, uint32_t slot, long fill)
 	return fill == 0 || live_sockets(st, slot) <= 0;
 }
 
-static bool slot_uses(const struct na_state *st, uint64_t cgid)
+static bool slot_uses(uint64_t cgid, void *st)
 {
 	struct na_cgroup_cfg cfg;
 
@@ -190,11 +181,8 @@ static void reconcile(const struct na_state *st)
 {
 	long fill = na_state_sockhash_fill(st);
 	struct na_cgroup_cfg cfg;
-	unsigned long long id;
 	char root[PATH_MAX];
-	struct dirent *de;
 	uint32_t slot;
-	DIR *d;
 
 	if (na_cgroup_find_mount("/proc/self/mountinfo", root, sizeof(root)))
 		root[0] = '\0';
@@ -212,18 +200,7 @@ static void reconcile(const struct na_state *st)
 			na_info("%s: drained, detached", cfg.path[0] ? cfg.path : "/");
 	}
 
-	d = opendir(st->dir);
-	if (!d)
-		return;
-	while ((de = readdir(d))) {
-		char suffix[16];
-
-		if (sscanf(de->d_name, "cg%llu_%15s", &id, suffix) != 2)
-			continue;
-		if (!slot_uses(st, id) && unlinkat(dirfd(d), de->d_name, 0) == 0)
-			na_info("removed stale link %s", de->d_name);
-	}
-	closedir(d);
+	na_sweep_cgroup_links(st->dir, slot_uses, (void *)st);
 }
 
 static int parse_mode(const char *s, uint32_t *mode)
@@ -327,6 +304,7 @@ int cmd_enroll(struct na_ctl *ctl, int argc, char **argv)
 	bool attached = false;
 	struct na_cgroup cg;
 	struct na_state st;
+	struct na_reason why = { 0 };
 	const char *what;
 	int c, slot, err;
 
@@ -348,8 +326,11 @@ int cmd_enroll(struct na_ctl *ctl, int argc, char **argv)
 	err = na_resolve_cgroup(argv[optind], &cg);
 	if (err)
 		return na_exit_code(err);
-	if (na_state_open(&st, na_state_dir(ctl->state_dir), NA_STATE_CREATE))
+	err = na_state_open(&st, na_state_dir(ctl->state_dir), NA_STATE_CREATE, &why);
+	if (err) {
+		na_err_why(&why, err);
 		return NA_EXIT_FAIL;
+	}
 	reconcile(&st);
 
 	slot = na_state_find_slot(&st, cg.id, &cfg);
@@ -427,6 +408,7 @@ int cmd_unenroll(struct na_ctl *ctl, int argc, char **argv)
 	struct na_cgroup_cfg cfg;
 	struct na_cgroup cg;
 	struct na_state st;
+	struct na_reason swhy = { 0 };
 	int c, slot, err, rerr;
 	int64_t live;
 
@@ -449,7 +431,7 @@ int cmd_unenroll(struct na_ctl *ctl, int argc, char **argv)
 		return NA_EXIT_USAGE;
 	}
 
-	err = na_state_open(&st, na_state_dir(ctl->state_dir), 0);
+	err = na_state_open(&st, na_state_dir(ctl->state_dir), 0, &swhy);
 	if (err == -ENOENT) {
 		/* Nothing is enrolled; still tell a typo from a real cgroup. */
 		if (rerr) {
@@ -459,8 +441,10 @@ int cmd_unenroll(struct na_ctl *ctl, int argc, char **argv)
 		printf("%s is not enrolled\n", display(&cg));
 		return NA_EXIT_OK;
 	}
-	if (err)
+	if (err) {
+		na_err_why(&swhy, err);
 		return NA_EXIT_FAIL;
+	}
 
 	slot = rerr ? -ENOENT : na_state_find_slot(&st, cg.id, &cfg);
 	if (slot < 0) {
@@ -510,28 +494,9 @@ out:
 static int remove_state(const struct na_state *st)
 {
 	static const char *const order[] = { "cg", "link_", "prog_", "" };
-	struct dirent *de;
-	size_t i;
-	int err = 0;
-	DIR *d;
 
 	bpf_prog_detach2(st->prog_msg, st->map_sockhash, BPF_SK_MSG_VERDICT);
-	for (i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
-		d = opendir(st->dir);
-		if (!d)
-			return -errno;
-		while ((de = readdir(d))) {
-			if (de->d_name[0] == '.' ||
-			    strncmp(de->d_name, order[i], strlen(order[i])))
-				continue;
-			if (unlinkat(dirfd(d), de->d_name, 0) && errno != ENOENT)
-				err = -errno;
-		}
-		closedir(d);
-	}
-	if (!err && rmdir(st->dir) && errno != ENOENT)
-		err = -errno;
-	return err;
+	return na_unpin_dir(st->dir, order, sizeof(order) / sizeof(order[0]), NULL);
 }
 
 int cmd_cleanup(struct na_ctl *ctl, int argc, char **argv)
@@ -543,6 +508,7 @@ int cmd_cleanup(struct na_ctl *ctl, int argc, char **argv)
 	const struct na_cmd *cmd = na_find_cmd("cleanup");
 	struct na_cgroup_cfg cfg;
 	struct na_state st;
+	struct na_reason why = { 0 };
 	bool force = false;
 	uint32_t slot;
 	int c, err, pm, veth;
@@ -574,7 +540,7 @@ int cmd_cleanup(struct na_ctl *ctl, int argc, char **argv)
 	if ((pm > 0 || veth > 0) && rmdir(na_state_dir(ctl->state_dir)) == 0)
 		return NA_EXIT_OK;	/* there was nothing else */
 
-	err = na_state_open(&st, na_state_dir(ctl->state_dir), NA_STATE_QUIET);
+	err = na_state_open(&st, na_state_dir(ctl->state_dir), 0, &why);
 	if (err == -ENOENT) {
 		/* A directory with nothing of ours left in it goes too. */
 		if (rmdir(na_state_dir(ctl->state_dir)) == 0 && !veth && !pm)
@@ -584,8 +550,7 @@ int cmd_cleanup(struct na_ctl *ctl, int argc, char **argv)
 		return NA_EXIT_OK;
 	}
 	if (err == -EUCLEAN && !force) {
-		na_err("netaccel state in %s is inconsistent (its programs use other maps): run netaccel-ctl cleanup --force",
-		       na_state_dir(ctl->state_dir));
+		na_err_why(&why, err);
 		return NA_EXIT_FAIL;
 	}
 	if (err == -ENODATA || err == -EUCLEAN) {
@@ -599,8 +564,10 @@ int cmd_cleanup(struct na_ctl *ctl, int argc, char **argv)
 			printf("removed incomplete netaccel state %s\n", bare.dir);
 		return err ? NA_EXIT_FAIL : NA_EXIT_OK;
 	}
-	if (err)
+	if (err) {
+		na_err_why(&why, err);
 		return NA_EXIT_FAIL;
+	}
 
 	for (slot = 0; slot < NA_MAX_CGROUPS; slot++) {
 		if (na_state_get_slot(&st, slot, &cfg) || cfg.state == NA_SLOT_FREE)

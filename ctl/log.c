@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "config.h"
 #if NA_HAVE_BPF
 #include <bpf/libbpf.h>
 #endif
+
+#include <netaccel/reason.h>
 
 #include "log.h"
 
@@ -59,10 +62,45 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt,
 
 #endif
 
+/* libnetaccel's detail: INFO with -v, DEBUG with -vv. */
+static void lib_log(enum na_log_level level, const char *msg)
+{
+	if (level == NA_LOG_INFO)
+		na_info("%s", msg);
+	else
+		na_dbg("%s", msg);
+}
+
 void na_log_init(int verbosity)
 {
 	na_verbosity = verbosity;
+	na_set_log(lib_log);
 #if NA_HAVE_BPF
 	libbpf_set_print(libbpf_print);
 #endif
+}
+
+/* What to type next, for the kinds of failure that have an answer. */
+static const char *advice(enum na_reason_kind kind)
+{
+	switch (kind) {
+	case NA_WHY_KERNEL_LACKS:
+		return " (netaccel-ctl status lists what it found)";
+	case NA_WHY_LOAD_FAILED:
+		return " (run with -vv to see the verifier log)";
+	case NA_WHY_STATE_INCOMPLETE:
+		return ": run netaccel-ctl enroll to complete it, or cleanup to remove it";
+	case NA_WHY_STATE_INCONSISTENT:
+		return ": run netaccel-ctl cleanup --force";
+	default:
+		return "";
+	}
+}
+
+void na_err_why(const struct na_reason *why, int err)
+{
+	if (why && why->msg[0])
+		na_err("%s%s", why->msg, advice(why->kind));
+	else
+		na_err("%s", strerror(-err));
 }

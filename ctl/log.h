@@ -15,4 +15,9 @@ __attribute__((format(printf, 1, 2))) void na_dbg(const char *fmt, ...);
  * print a generic message only when nothing more precise was said). */
 int na_err_reported(void);
 
+/* Print a libnetaccel failure: its reason (or err's text when it gave
+ * none), and what to type next where there is an answer. */
+struct na_reason;
+void na_err_why(const struct na_reason *why, int err);
+
 #endif /* NA_LOG_H */

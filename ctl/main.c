@@ -2,10 +2,13 @@
 /* netaccel-ctl: the command table, option handling and dispatch. */
 #include <errno.h>
 #include <getopt.h>
+#include <json-c/json.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <netaccel/state.h>
 
 #include "config.h"
 #include "ctl.h"
@@ -255,6 +258,25 @@ int na_cgroup_root(char *out, size_t outlen)
 		na_err("no cgroup v2 hierarchy is mounted (netaccel needs cgroup v2; see /proc/self/mountinfo)");
 	else if (err)
 		na_err("cannot read /proc/self/mountinfo: %s", strerror(-err));
+	return err;
+}
+
+void na_print_json(struct json_object *o)
+{
+	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+					       JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+}
+
+int na_caps_require(const char *command, bool attach)
+{
+	struct na_reason why = { 0 };
+	int err = na_caps_check(attach, &why);
+
+	if (err == -EPERM)
+		na_err("%s %s (run as root, with these capabilities)", command, why.msg);
+	else if (err)
+		na_err_why(&why, err);
 	return err;
 }
 

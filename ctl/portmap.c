@@ -31,7 +31,7 @@
 #include "ctl.h"
 #include "log.h"
 #include "portmap.skel.h"
-#include "state.h"
+#include <netaccel/state.h>
 
 #define PM_SUBDIR "portmap"
 
@@ -154,6 +154,7 @@ static int open_pins(struct pm_state *ps)
 static int load_and_pin(struct pm_state *ps)
 {
 	struct bpf_program *progs[PM_NPROGS];
+	struct na_reason why = { 0 };
 	struct na_portmap *skel;
 	struct bpf_map *map;
 	char path[PATH_MAX], name[32];
@@ -201,9 +202,11 @@ static int load_and_pin(struct pm_state *ps)
 		if ((err = prog_pin_name(i, name, sizeof(name))) ||
 		    (err = pm_path(ps, name, path, sizeof(path))))
 			goto out;
-		err = na_pin_prog_once(progs[i], path);
-		if (err)
+		err = na_pin_prog_once(progs[i], path, &why);
+		if (err) {
+			na_err_why(&why, err);
 			goto out;
+		}
 	}
 	err = 0;
 out:
@@ -219,6 +222,7 @@ out:
 static int pm_open(struct pm_state *ps, struct na_ctl *ctl, bool create)
 {
 	const char *dir = na_state_dir(ctl->state_dir);
+	struct na_reason why = { 0 };
 	int err, n;
 	size_t i;
 
@@ -226,10 +230,10 @@ static int pm_open(struct pm_state *ps, struct na_ctl *ctl, bool create)
 	ps->rules = ps->bound = ps->real = ps->scopes = ps->stats = -1;
 	for (i = 0; i < PM_NPROGS; i++)
 		ps->progs[i] = -1;
-	err = na_state_lock(&ps->lock, dir, create ? NA_STATE_CREATE : 0);
+	err = na_state_lock(&ps->lock, dir, create ? NA_STATE_CREATE : 0, &why);
 	if (err) {
-		if (err != -ENOENT && !na_err_reported())
-			na_err("cannot open netaccel state in %s: %s", dir, strerror(-err));
+		if (err != -ENOENT)
+			na_err_why(&why, err);
 		return err;
 	}
 	n = snprintf(ps->dir, sizeof(ps->dir), "%s/" PM_SUBDIR, ps->lock.dir);
@@ -281,7 +285,8 @@ static int attach_all(const struct pm_state *ps, const struct na_cgroup *cg)
 {
 	bool made[PM_NPROGS] = { false };
 	char name[64], path[PATH_MAX];
-	int cgfd, lfd, err = 0;
+	struct na_reason why = { 0 };
+	int cgfd, err = 0;
 	size_t i;
 
 	cgfd = open(cg->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -294,11 +299,8 @@ static int attach_all(const struct pm_state *ps, const struct na_cgroup *cg)
 		if ((err = link_pin_name(cg->id, i, name, sizeof(name))) ||
 		    (err = pm_path(ps, name, path, sizeof(path))))
 			break;
-		if (access(path, F_OK) == 0)
-			continue;
-		lfd = bpf_link_create(ps->progs[i], cgfd, hooks[i].type, NULL);
-		if (lfd < 0) {
-			err = -errno;
+		err = na_link_pin(ps->progs[i], cgfd, hooks[i].type, path, &why);
+		if (err < 0 && why.kind == NA_WHY_ATTACH_FAILED) {
 			na_err("cannot attach %s to %s: %s%s", hooks[i].name, cg->path,
 			       strerror(-err),
 			       err == -EPERM ? " (needs CAP_BPF and CAP_NET_ADMIN)" :
@@ -306,14 +308,12 @@ static int attach_all(const struct pm_state *ps, const struct na_cgroup *cg)
 					" (the kernel lacks this cgroup hook; needs Linux >= 5.9 with CONFIG_CGROUP_BPF)" : "");
 			break;
 		}
-		if (bpf_obj_pin(lfd, path)) {
-			err = -errno;
-			na_err("cannot pin %s: %s", path, strerror(-err));
-			close(lfd);	/* the only reference: detaches it */
+		if (err < 0) {
+			na_err_why(&why, err);
 			break;
 		}
-		close(lfd);
-		made[i] = true;
+		made[i] = err > 0;
+		err = 0;
 	}
 	close(cgfd);
 	if (err) {
@@ -424,6 +424,14 @@ static void repair_links(const struct pm_state *ps, const char *root, uint64_t c
 			sc->path[0] ? sc->path : "/");
 }
 
+static bool scope_uses(uint64_t cgid, void *arg)
+{
+	const struct pm_state *ps = arg;
+	struct na_pm_scope sc;
+
+	return bpf_map_lookup_elem(ps->scopes, &cgid, &sc) == 0;
+}
+
 /* Cgroups with no rule and no live binding are detached; removed cgroups
  * are forgotten; links no scope holds (an interrupted run) go; with
  * repair, missing links of the others are attached again. */
@@ -431,12 +439,9 @@ static void reconcile(const struct pm_state *ps, bool repair)
 {
 	uint64_t ids[NA_PM_MAX_CGROUPS], key, next;
 	struct na_pm_scope sc;
-	unsigned long long id;
 	char root[PATH_MAX];
 	void *prev = NULL;
-	struct dirent *de;
 	int n = 0, i;
-	DIR *d;
 
 	if (na_cgroup_find_mount("/proc/self/mountinfo", root, sizeof(root)))
 		root[0] = '\0';
@@ -460,20 +465,7 @@ static void reconcile(const struct pm_state *ps, bool repair)
 			repair_links(ps, root, ids[i], &sc);
 		}
 	}
-	d = opendir(ps->dir);
-	if (!d)
-		return;
-	while ((de = readdir(d))) {
-		char suffix[16];
-
-		if (sscanf(de->d_name, "cg%llu_%15s", &id, suffix) != 2)
-			continue;
-		key = id;
-		if (bpf_map_lookup_elem(ps->scopes, &key, &sc) &&
-		    unlinkat(dirfd(d), de->d_name, 0) == 0)
-			na_info("removed stale link %s", de->d_name);
-	}
-	closedir(d);
+	na_sweep_cgroup_links(ps->dir, scope_uses, (void *)ps);
 }
 
 /* A port number as typed: 1..65535, digits only. */
@@ -823,13 +815,6 @@ static int sorted_keys(int map, struct na_pm_key *keys)
 	return n;
 }
 
-static void print_json(json_object *o)
-{
-	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
-					       JSON_C_TO_STRING_NOSLASHESCAPE));
-	json_object_put(o);
-}
-
 static int pm_list(struct na_ctl *ctl, const struct na_cmd *cmd, int argc, char **argv)
 {
 	static struct na_pm_key keys[NA_PM_MAX_RULES];
@@ -858,7 +843,7 @@ static int pm_list(struct na_ctl *ctl, const struct na_cmd *cmd, int argc, char 
 	err = pm_open(&ps, ctl, false);
 	if (err == -ENOENT) {
 		if (json)
-			print_json(jo);
+			na_print_json(jo);
 		else
 			printf("no port rules\n");
 		return NA_EXIT_OK;
@@ -929,7 +914,7 @@ static int pm_list(struct na_ctl *ctl, const struct na_cmd *cmd, int argc, char 
 		printf("(none)\n");
 	pm_close(&ps);
 	if (json)
-		print_json(jo);
+		na_print_json(jo);
 	return NA_EXIT_OK;
 }
 
@@ -989,20 +974,16 @@ static int count_rules(const char *dir)
 int na_portmap_cleanup(struct na_ctl *ctl)
 {
 	static const char *const order[] = { "cg", "prog_", "" };
+	struct na_reason why = { 0 };
 	struct na_state lock;
 	char dir[PATH_MAX];
-	struct dirent *de;
 	int err, n, rules = 0;
-	size_t i;
-	DIR *d;
 
-	err = na_state_lock(&lock, na_state_dir(ctl->state_dir), 0);
+	err = na_state_lock(&lock, na_state_dir(ctl->state_dir), 0, &why);
 	if (err == -ENOENT)
 		return 0;
 	if (err) {
-		if (!na_err_reported())
-			na_err("cannot open netaccel state in %s: %s",
-			       na_state_dir(ctl->state_dir), strerror(-err));
+		na_err_why(&why, err);
 		return err;
 	}
 	n = snprintf(dir, sizeof(dir), "%s/" PM_SUBDIR, lock.dir);
@@ -1016,24 +997,7 @@ int na_portmap_cleanup(struct na_ctl *ctl)
 	}
 	rules = count_rules(dir);
 	/* Links first (detaching), then programs, then maps. */
-	err = 0;
-	for (i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
-		d = opendir(dir);
-		if (!d) {
-			err = -errno;
-			break;
-		}
-		while ((de = readdir(d))) {
-			if (de->d_name[0] == '.' ||
-			    strncmp(de->d_name, order[i], strlen(order[i])))
-				continue;
-			if (unlinkat(dirfd(d), de->d_name, 0) && errno != ENOENT)
-				err = -errno;
-		}
-		closedir(d);
-	}
-	if (!err && rmdir(dir) && errno != ENOENT)
-		err = -errno;
+	err = na_unpin_dir(dir, order, sizeof(order) / sizeof(order[0]), NULL);
 	if (err) {
 		na_err("cannot remove %s: %s", dir, strerror(-err));
 		goto out;

@@ -13,7 +13,7 @@
 
 #include "ctl.h"
 #include "log.h"
-#include "state.h"
+#include <netaccel/state.h>
 #include "veth.h"
 
 static const char *const counter_names[] = { NA_COUNTER_NAMES };
@@ -36,13 +36,6 @@ const char *na_slot_state_name(uint32_t state)
 	default:
 		return "free";
 	}
-}
-
-static void print_json(json_object *o)
-{
-	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
-					       JSON_C_TO_STRING_NOSLASHESCAPE));
-	json_object_put(o);
 }
 
 static json_object *counters_json(const struct na_stats *s)
@@ -204,6 +197,7 @@ int cmd_status(struct na_ctl *ctl, int argc, char **argv)
 	json_object *jo = NULL, *jcg = NULL;
 	struct na_stats s;
 	struct na_state st;
+	struct na_reason why = { 0 };
 	struct utsname uts;
 	bool json = false, have_state;
 	const char *loaded;
@@ -220,9 +214,11 @@ int cmd_status(struct na_ctl *ctl, int argc, char **argv)
 	if (na_caps_require("status", false))
 		return NA_EXIT_FAIL;
 
-	err = na_state_open(&st, na_state_dir(ctl->state_dir), NA_STATE_QUIET);
-	if (err && err != -ENOENT && err != -ENODATA && err != -EUCLEAN)
+	err = na_state_open(&st, na_state_dir(ctl->state_dir), 0, &why);
+	if (err && err != -ENOENT && err != -ENODATA && err != -EUCLEAN) {
+		na_err_why(&why, err);
 		return NA_EXIT_FAIL;
+	}
 	have_state = !err;
 	if (na_cgroup_find_mount("/proc/self/mountinfo", root, sizeof(root)))
 		root[0] = '\0';
@@ -314,7 +310,7 @@ int cmd_status(struct na_ctl *ctl, int argc, char **argv)
 	na_portmap_status(ctl, jo);
 	na_veth_status(na_state_dir(ctl->state_dir), jo);
 	if (json) {
-		print_json(jo);
+		na_print_json(jo);
 		return NA_EXIT_OK;
 	}
 	print_features(&uts, feats, nfeat);
@@ -328,6 +324,7 @@ int cmd_stats(struct na_ctl *ctl, int argc, char **argv)
 	struct na_cgroup_cfg cfg;
 	struct na_cgroup cg;
 	struct na_state st;
+	struct na_reason why = { 0 };
 	json_object *jo = NULL, *jcg = NULL;
 	bool json = false;
 	int c, err, only = -1;
@@ -343,7 +340,7 @@ int cmd_stats(struct na_ctl *ctl, int argc, char **argv)
 	if (optind < argc && (err = na_resolve_cgroup(argv[optind], &cg)))
 		return na_exit_code(err);
 
-	err = na_state_open(&st, na_state_dir(ctl->state_dir), 0);
+	err = na_state_open(&st, na_state_dir(ctl->state_dir), 0, &why);
 	if (err == -ENOENT) {
 		jo = json ? json_object_new_object() : NULL;
 		if (optind < argc) {
@@ -352,7 +349,7 @@ int cmd_stats(struct na_ctl *ctl, int argc, char **argv)
 				json_object_object_add(jo, "cgroups", json_object_new_array());
 			if (na_portmap_stats(ctl, cg.id, jo) > 0) {
 				if (json)
-					print_json(jo);
+					na_print_json(jo);
 				return NA_EXIT_OK;
 			}
 			json_object_put(jo);
@@ -366,7 +363,7 @@ int cmd_stats(struct na_ctl *ctl, int argc, char **argv)
 			json_object_object_add(jo, "total", counters_json(&total));
 			na_portmap_stats(ctl, 0, jo);
 			na_veth_stats(na_state_dir(ctl->state_dir), jo);
-			print_json(jo);
+			na_print_json(jo);
 		} else {
 			printf("nothing loaded in %s\n", na_state_dir(ctl->state_dir));
 			na_portmap_stats(ctl, 0, NULL);
@@ -374,8 +371,10 @@ int cmd_stats(struct na_ctl *ctl, int argc, char **argv)
 		}
 		return NA_EXIT_OK;
 	}
-	if (err)
+	if (err) {
+		na_err_why(&why, err);
 		return NA_EXIT_FAIL;
+	}
 	if (optind < argc) {
 		only = na_state_find_slot(&st, cg.id, &cfg);
 		if (only < 0) {
@@ -385,7 +384,7 @@ int cmd_stats(struct na_ctl *ctl, int argc, char **argv)
 				json_object_object_add(jo, "cgroups", json_object_new_array());
 			if (na_portmap_stats(ctl, cg.id, jo) > 0) {
 				if (json)
-					print_json(jo);
+					na_print_json(jo);
 				return NA_EXIT_OK;
 			}
 			json_object_put(jo);
@@ -433,6 +432,6 @@ int cmd_stats(struct na_ctl *ctl, int argc, char **argv)
 	if (only < 0)
 		na_veth_stats(na_state_dir(ctl->state_dir), jo);
 	if (json)
-		print_json(jo);
+		na_print_json(jo);
 	return NA_EXIT_OK;
 }

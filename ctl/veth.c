@@ -52,7 +52,7 @@
 
 #include "ctl.h"
 #include "log.h"
-#include "state.h"
+#include <netaccel/state.h>
 #include "veth.h"
 #include "veth.skel.h"
 
@@ -344,6 +344,7 @@ static int open_pins(struct vstate *vs)
 /* Load the program, reusing maps that are pinned already, and pin it. */
 static int load_and_pin(struct vstate *vs)
 {
+	struct na_reason why = { 0 };
 	char path[PATH_MAX];
 	struct na_veth *skel;
 	struct bpf_map *map;
@@ -372,7 +373,9 @@ static int load_and_pin(struct vstate *vs)
 	err = pin_path(vs, PROG_PIN, path);
 	if (err)
 		goto out;
-	err = na_pin_prog_once(skel->progs.na_veth_ingress, path);
+	err = na_pin_prog_once(skel->progs.na_veth_ingress, path, &why);
+	if (err)
+		na_err_why(&why, err);
 out:
 	na_veth__destroy(skel);
 	return err;
@@ -484,9 +487,13 @@ static int vs_open(struct vstate *vs, const char *top, unsigned int flags)
 	if (err)
 		goto fail;
 	if (create) {
-		err = na_state_ensure_bpffs(vs->top);
-		if (err)
+		struct na_reason why = { 0 };
+
+		err = na_state_ensure_bpffs(vs->top, &why);
+		if (err) {
+			na_err_why(&why, err);
 			goto fail;
+		}
 		if (mkdir(vs->top, 0700) && errno != EEXIST) {
 			err = -errno;
 			na_err("cannot create state directory %s: %s", vs->top, strerror(-err));
@@ -603,23 +610,17 @@ static int tcx_state(const struct vstate *vs, int ifindex, bool fix)
 
 static int tcx_attach(const struct vstate *vs, int ifindex)
 {
+	struct na_reason why = { 0 };
 	char path[PATH_MAX];
-	int fd, err;
+	int err;
 
 	err = tcx_pin(vs, ifindex, path);
 	if (err)
 		return err;
-	fd = bpf_link_create(vs->prog, ifindex, (enum bpf_attach_type)NA_BPF_TCX_INGRESS, NULL);
-	if (fd < 0)
-		return -errno;
-	if (bpf_obj_pin(fd, path)) {
-		err = -errno;
-		na_err("cannot pin %s: %s", path, strerror(-err));
-		close(fd);	/* the only reference: detaches it */
-		return err;
-	}
-	close(fd);
-	return 0;
+	err = na_link_pin(vs->prog, ifindex, (enum bpf_attach_type)NA_BPF_TCX_INGRESS, path, &why);
+	if (err < 0 && why.kind != NA_WHY_ATTACH_FAILED)
+		na_err_why(&why, err);
+	return err < 0 ? err : 0;
 }
 
 static void tcx_detach(const struct vstate *vs, int ifindex)
@@ -1099,12 +1100,11 @@ static bool dir_has_pins(const char *dir)
 /* Every port, link and pin; the directory last. Returns ports detached. */
 static int remove_all(struct vstate *vs)
 {
+	static const char *const order[] = { "tcx_", "prog_", "" };
 	__u32 k, next, *prev = NULL;
 	int ports[NA_VETH_MAX_PORTS];
-	struct dirent *de;
+	int detached = 0, links, err;
 	size_t i, n = 0;
-	int detached = 0, err = 0;
-	DIR *d;
 
 	if (vs->ports >= 0) {
 		while (bpf_map_get_next_key(vs->ports, prev, &next) == 0 && n < NA_VETH_MAX_PORTS) {
@@ -1117,24 +1117,9 @@ static int remove_all(struct vstate *vs)
 		detached = (int)n;
 	}
 	/* Links, then the program, then maps. */
-	for (i = 0; i < 3; i++) {
-		static const char *const order[] = { "tcx_", "prog_", "" };
-
-		d = opendir(vs->dir);
-		if (!d)
-			break;
-		while ((de = readdir(d))) {
-			if (de->d_name[0] == '.' || strncmp(de->d_name, order[i], strlen(order[i])))
-				continue;
-			if (i == 0 && !strncmp(de->d_name, "tcx_", 4) && n == 0)
-				detached++;
-			if (unlinkat(dirfd(d), de->d_name, 0) && errno != ENOENT)
-				err = -errno;
-		}
-		closedir(d);
-	}
-	if (!err && rmdir(vs->dir) && errno != ENOENT)
-		err = -errno;
+	err = na_unpin_dir(vs->dir, order, sizeof(order) / sizeof(order[0]), &links);
+	if (n == 0)
+		detached += links;
 	/* The state directory goes too when nothing else is in it. */
 	if (!err && !dir_has_pins(vs->top))
 		rmdir(vs->top);
@@ -1817,13 +1802,6 @@ static void describe(const struct vstate *vs, json_object *jo, bool with_ports)
 	}
 }
 
-static void print_json(json_object *o)
-{
-	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
-					       JSON_C_TO_STRING_NOSLASHESCAPE));
-	json_object_put(o);
-}
-
 static int sub_list(struct na_ctl *ctl, int argc, char **argv)
 {
 	const struct na_cmd *cmd = veth_cmd();
@@ -1845,7 +1823,7 @@ static int sub_list(struct na_ctl *ctl, int argc, char **argv)
 			jo = json_object_new_object();
 			json_object_object_add(jo, "endpoints", json_object_new_array());
 			json_object_object_add(jo, "ports", json_object_new_array());
-			print_json(jo);
+			na_print_json(jo);
 		} else {
 			printf("nothing is attached\n");
 		}
@@ -1857,7 +1835,7 @@ static int sub_list(struct na_ctl *ctl, int argc, char **argv)
 		jo = json_object_new_object();
 	describe(&vs, jo, true);
 	if (jo)
-		print_json(jo);
+		na_print_json(jo);
 	vs_close(&vs);
 	return NA_EXIT_OK;
 }

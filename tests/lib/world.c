@@ -23,7 +23,7 @@
 
 #include "na_test.h"
 #include "na_world.h"
-#include "state.h"
+#include <netaccel/state.h>
 
 #define WORLD_PREFIX "netaccel-test-"
 #define BPFFS "/sys/fs/bpf"

@@ -34,6 +34,8 @@
 
 #include <bpf/bpf.h>
 
+#include <netaccel/state.h>
+
 #include "na_check.h"
 
 #define MiB (1024 * 1024)
@@ -281,16 +283,18 @@ static void test_listener_gone(void **state)
 /* Entries in the state's na_rxstate map (how sockets and listeners read). */
 static int rxstate_entries(void)
 {
-	char path[PATH_MAX];
+	struct na_reason why = { 0 };
+	struct na_state st;
 	uint64_t key, next;
 	void *prev = NULL;
 	int fd, n = 0;
 
-	if (snprintf(path, sizeof(path), "%s/na_rxstate", world.state_dir) >= (int)sizeof(path))
-		fail_msg("state directory path too long: %s", world.state_dir);
-	fd = bpf_obj_get(path);
+	if (na_state_open(&st, world.state_dir, 0, &why))
+		fail_msg("%s", why.msg);
+	fd = na_state_get_pin(&st, "na_rxstate");
+	na_state_close(&st);
 	if (fd < 0)
-		fail_msg("cannot open %s: %s", path, strerror(errno));
+		fail_msg("cannot open na_rxstate in %s: %s", world.state_dir, strerror(-fd));
 	while (bpf_map_get_next_key(fd, prev, &next) == 0 && n < 1000000) {
 		key = next;
 		prev = &key;

@@ -1,12 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-only
-/* Which capabilities a command needs, and which of them the caller lacks. */
+/* Which capabilities an operation needs, and which of them the caller lacks. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/capability.h>
 
-#include "ctl.h"
-#include "log.h"
+#include <netaccel/state.h>
 
 static bool have_cap(cap_t caps, cap_value_t cap)
 {
@@ -15,7 +14,7 @@ static bool have_cap(cap_t caps, cap_value_t cap)
 	return cap_get_flag(caps, cap, CAP_EFFECTIVE, &v) == 0 && v == CAP_SET;
 }
 
-int na_caps_require(const char *command, bool attach)
+int na_caps_check(bool attach, struct na_reason *why)
 {
 	char missing[128] = "";
 	bool has_bpf_cap;
@@ -23,7 +22,7 @@ int na_caps_require(const char *command, bool attach)
 
 	caps = cap_get_proc();
 	if (!caps)
-		return -errno;
+		return na_reason_set(why, -errno, "cannot read the capabilities: %s", strerror(errno));
 	/* CAP_BPF exists since Linux 5.8; before it, CAP_SYS_ADMIN does its
 	 * job. Either one is enough. */
 	has_bpf_cap = CAP_IS_SUPPORTED(CAP_BPF);
@@ -40,9 +39,9 @@ int na_caps_require(const char *command, bool attach)
 	cap_free(caps);
 	if (!missing[0])
 		return 0;
-	na_err("%s needs %s%s; missing: %s (run as root, with these capabilities)", command,
-	       has_bpf_cap ? "CAP_BPF" : "CAP_SYS_ADMIN",
-	       !attach ? "" : has_bpf_cap ? ", CAP_NET_ADMIN and CAP_PERFMON" : " and CAP_NET_ADMIN",
-	       missing + 2);
-	return -EPERM;
+	return na_reason_set(why, -EPERM, "needs %s%s; missing: %s",
+			     has_bpf_cap ? "CAP_BPF" : "CAP_SYS_ADMIN",
+			     !attach ? "" :
+			     has_bpf_cap ? ", CAP_NET_ADMIN and CAP_PERFMON" : " and CAP_NET_ADMIN",
+			     missing + 2);
 }

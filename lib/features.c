@@ -18,7 +18,7 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
-#include "state.h"
+#include <netaccel/state.h>
 
 /* A program "return 1" of type and expected attach type: does it load? */
 static bool prog_loads(enum bpf_prog_type type, enum bpf_attach_type attach)

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <netaccel/reason.h>
+
 #include "netaccel_abi.h"
 
 #define NA_STATE_DIR_ENV "NETACCEL_STATE_DIR"
@@ -36,31 +38,64 @@ const char *na_state_dir(const char *opt);
 
 enum {
 	NA_STATE_CREATE = 1 << 0,	/* mount bpffs, load and pin what is missing */
-	NA_STATE_QUIET = 1 << 1,	/* the caller explains the errors below */
 };
 
 /*
  * Open the state under dir and take its lock. With NA_STATE_CREATE, mount
  * bpffs if needed, and load and pin whatever is missing (completing a
- * half-made state). Without it: -ENOENT when there is no state directory,
- * -ENODATA when it is incomplete. -EUCLEAN when pinned programs and maps do
- * not belong together. Errors are printed, -ENOENT never, and with
- * NA_STATE_QUIET none of these three.
+ * half-made state). Without it: -ENOENT when there is no state directory
+ * (or only other datapaths' state in it), -ENODATA when it is incomplete.
+ * -EUCLEAN when pinned programs and maps do not belong together. Every
+ * failure fills why (may be NULL).
  */
-int na_state_open(struct na_state *st, const char *dir, unsigned int flags);
+int na_state_open(struct na_state *st, const char *dir, unsigned int flags,
+		  struct na_reason *why);
 void na_state_close(struct na_state *st);
 /*
  * Only take the lock of the state directory (made, on a mounted bpffs, with
  * NA_STATE_CREATE), for datapaths that keep their pins in a subdirectory.
- * -ENOENT when there is no directory (not printed). Close with
- * na_state_close.
+ * -ENOENT when there is no directory. Close with na_state_close.
  */
-int na_state_lock(struct na_state *st, const char *dir, unsigned int flags);
+int na_state_lock(struct na_state *st, const char *dir, unsigned int flags,
+		  struct na_reason *why);
 
 /* Mount bpffs where the state directory dir needs it (the usual
- * /sys/fs/bpf); prints what is wrong otherwise. For other datapaths that
+ * /sys/fs/bpf); why says what is wrong otherwise. For other datapaths that
  * keep their pins in a subdirectory. */
-int na_state_ensure_bpffs(const char *dir);
+int na_state_ensure_bpffs(const char *dir, struct na_reason *why);
+
+/* Whether the caller has the capabilities to read the state (attach
+ * false) or to change it and attach programs (attach true): -EPERM with
+ * why naming what is needed and what is missing. */
+int na_caps_check(bool attach, struct na_reason *why);
+
+/*
+ * Remove the pins directly in dir, by name prefix in the order given
+ * (links before programs before maps: "" takes what is left), so that a
+ * run killed half-way leaves maps a later run reuses, never programs
+ * without their maps; then dir itself. A missing dir is nothing to do.
+ * first, if set, counts the pins removed under order[0]. 0 or the last
+ * negative errno.
+ */
+int na_unpin_dir(const char *dir, const char *const *order, size_t n, int *first);
+
+/*
+ * Remove the cgroup links pinned in dir as "cg<ID>_<kind>" whose cgroup
+ * the caller no longer uses (in_use false), each said at NA_LOG_INFO.
+ * How many went, or a negative errno.
+ */
+int na_sweep_cgroup_links(const char *dir, bool (*in_use)(uint64_t id, void *arg), void *arg);
+
+/*
+ * Attach prog to target (a cgroup's fd, an interface's index) with a BPF
+ * link of type pinned at path, unless something is pinned there already:
+ * 1 when it attached, 0 when the pin was there, a negative errno
+ * otherwise. A link that cannot be pinned is closed, which detaches it. A
+ * refused attachment fills why with kind NA_WHY_ATTACH_FAILED.
+ */
+enum bpf_attach_type;
+int na_link_pin(int prog, int target, enum bpf_attach_type type, const char *path,
+		struct na_reason *why);
 
 /* Path of the pin called name in the state directory. */
 int na_state_pin_path(const struct na_state *st, const char *name, char *out,
@@ -122,9 +157,9 @@ int na_percpu_zero(int fd, const void *key, size_t value_size, uint64_t flags);
 int na_percpu_sum(int fd, const void *key, uint64_t *out, size_t n);
 
 /* Pin prog at path unless something is pinned there already (a state
- * being completed keeps its programs). Prints the error. */
+ * being completed keeps its programs). */
 struct bpf_program;
-int na_pin_prog_once(struct bpf_program *prog, const char *path);
+int na_pin_prog_once(struct bpf_program *prog, const char *path, struct na_reason *why);
 
 /* Sum of the per-CPU counters of one slot, and of all slots. */
 int na_state_read_total(const struct na_state *st, struct na_stats *out);
@@ -139,5 +174,25 @@ int na_state_read_slot(const struct na_state *st, uint32_t slot,
  * for cgid.
  */
 int na_stats_read(const char *dir, uint64_t cgid, struct na_stats *out);
+
+/* The programs pinned in a state directory and its datapaths'
+ * subdirectories, with the kernel's run-time statistics of each (counted
+ * while they are enabled). */
+struct na_prog_stat {
+	char name[16];
+	uint32_t id;
+	uint64_t run_ns, runs;
+};
+/* Turn the kernel's run-time statistics on for as long as the returned fd
+ * stays open (negative errno: cannot). */
+int na_prog_stats_enable(void);
+/* Fills at most max; returns how many. */
+size_t na_prog_stats(const char *state_dir, struct na_prog_stat *out, size_t max);
+
+/* The veth redirect keeps its pins in this subdirectory of the state
+ * directory. Its counters summed over the CPUs: -ENOENT when it is not
+ * loaded. */
+#define NA_VETH_SUBDIR "veth"
+int na_veth_read_totals(const char *state_dir, struct na_veth_stats *out);
 
 #endif /* NA_STATE_H */

@@ -32,10 +32,11 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
+#include <netaccel/state.h>
+
 #include "config.h"
 #include "bypass.skel.h"
-#include "log.h"
-#include "state.h"
+#include "internal.h"
 
 #ifndef BPF_FS_MAGIC
 #define BPF_FS_MAGIC 0xcafe4a11
@@ -186,7 +187,7 @@ static bool on_bpffs(const char *path)
  * is the usual /sys/fs/bpf and nothing is mounted there yet; anywhere else
  * we say what is wrong rather than mount over a directory we do not own.
  */
-static int ensure_bpffs(const char *dir)
+static int ensure_bpffs(const char *dir, struct na_reason *why)
 {
 	char parent[PATH_MAX];
 	struct stat sb;
@@ -195,40 +196,36 @@ static int ensure_bpffs(const char *dir)
 	if (snprintf(parent, sizeof(parent), "%s", dir) >= (int)sizeof(parent))
 		return -ENAMETOOLONG;
 	slash = strrchr(parent, '/');
-	if (dir[0] != '/' || !slash || slash == parent || !slash[1]) {
-		na_err("state directory %s: must be an absolute path inside a bpffs mount, such as /sys/fs/bpf/netaccel",
-		       dir);
-		return -EINVAL;
-	}
+	if (dir[0] != '/' || !slash || slash == parent || !slash[1])
+		return na_reason_set(why, -EINVAL,
+				     "state directory %s: must be an absolute path inside a bpffs mount, such as /sys/fs/bpf/netaccel",
+				     dir);
 	*slash = '\0';
 	if (on_bpffs(parent))
 		return 0;
 	if (strcmp(parent, "/sys/fs/bpf") != 0) {
 		if (stat(parent, &sb))
-			na_err("state directory %s: %s does not exist", dir, parent);
-		else
-			na_err("state directory %s: %s is not on a bpffs mount (choose a directory under /sys/fs/bpf)",
-			       dir, parent);
-		return -ENOTSUP;
+			return na_reason_set(why, -ENOTSUP, "state directory %s: %s does not exist",
+					     dir, parent);
+		return na_reason_set(why, -ENOTSUP,
+				     "state directory %s: %s is not on a bpffs mount (choose a directory under /sys/fs/bpf)",
+				     dir, parent);
 	}
-	if (mkdir(parent, 0755) && errno != EEXIST) {
-		na_err("cannot create %s: %s", parent, strerror(errno));
-		return -errno;
-	}
+	if (mkdir(parent, 0755) && errno != EEXIST)
+		return na_reason_set(why, -errno, "cannot create %s: %s", parent, strerror(errno));
 	if (mount("bpf", parent, "bpf", 0, "mode=0700")) {
 		int err = -errno;
 
-		na_err("cannot mount bpffs on %s: %s%s", parent, strerror(-err),
-		       err == -EPERM ? " (needs CAP_SYS_ADMIN)" : "");
-		return err;
+		return na_reason_set(why, err, "cannot mount bpffs on %s: %s%s", parent,
+				     strerror(-err), err == -EPERM ? " (needs CAP_SYS_ADMIN)" : "");
 	}
-	na_info("mounted bpffs on %s", parent);
+	na_lib_log(NA_LOG_INFO, "mounted bpffs on %s", parent);
 	return 0;
 }
 
-int na_state_ensure_bpffs(const char *dir)
+int na_state_ensure_bpffs(const char *dir, struct na_reason *why)
 {
-	return ensure_bpffs(dir);
+	return ensure_bpffs(dir, why);
 }
 
 /* Whether dir holds any pin of the local bypass (subdirectories are other
@@ -247,7 +244,7 @@ static bool has_bypass_pins(const char *dir)
 	return any;
 }
 
-static int lock_dir(struct na_state *st, bool create)
+static int lock_dir(struct na_state *st, bool create, struct na_reason *why)
 {
 	const char *base = strrchr(st->dir, '/');
 
@@ -257,21 +254,19 @@ static int lock_dir(struct na_state *st, bool create)
 		/* bpffs refuses names with a dot (they are kept for its own
 		 * files) with EPERM, which reads like a privilege problem. */
 		if (err == -EPERM && base && strchr(base, '.'))
-			na_err("cannot create state directory %s: bpffs does not allow '.' in names",
-			       st->dir);
-		else
-			na_err("cannot create state directory %s: %s", st->dir,
-			       strerror(-err));
-		return err;
+			return na_reason_set(why, err,
+					     "cannot create state directory %s: bpffs does not allow '.' in names",
+					     st->dir);
+		return na_reason_set(why, err, "cannot create state directory %s: %s", st->dir,
+				     strerror(-err));
 	}
 	st->dir_fd = open(st->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (st->dir_fd < 0)
 		return -errno;
-	if (!on_bpffs(st->dir)) {
-		na_err("state directory %s is not on a bpffs mount (choose a directory under /sys/fs/bpf)",
-		       st->dir);
-		return -ENOTSUP;
-	}
+	if (!on_bpffs(st->dir))
+		return na_reason_set(why, -ENOTSUP,
+				     "state directory %s is not on a bpffs mount (choose a directory under /sys/fs/bpf)",
+				     st->dir);
 	/* One writer at a time: commands are read-modify-write on the maps. */
 	if (flock(st->dir_fd, LOCK_EX))
 		return -errno;
@@ -311,7 +306,7 @@ static int open_pins(struct na_state *st)
  * pinned yet. libbpf reuses a pinned map of the same name and shape, and
  * refuses one of another shape (state left by another version).
  */
-static int load_and_pin(struct na_state *st)
+static int load_and_pin(struct na_state *st, struct na_reason *why)
 {
 	struct bpf_program *progs[NA_NUM_PROGS];
 	long page = sysconf(_SC_PAGESIZE);
@@ -325,7 +320,7 @@ static int load_and_pin(struct na_state *st)
 
 	vmlinux = na_kernel_btf();
 	if (!vmlinux)
-		na_dbg("no kernel BTF: the tracing protections are not loaded");
+		na_lib_log(NA_LOG_DEBUG, "no kernel BTF: the tracing protections are not loaded");
 	for (i = 0; i < NA_NUM_GUARDS; i++)
 		want[i] = kernel_wants(vmlinux, &guards[i]);
 	btf__free(vmlinux);
@@ -340,8 +335,8 @@ static int load_and_pin(struct na_state *st)
 		skel = na_bypass__open();
 		if (!skel) {
 			err = -errno;
-			na_err("cannot open the BPF object: %s", strerror(-err));
-			return err;
+			return na_reason_set(why, err, "cannot open the BPF object: %s",
+					     strerror(-err));
 		}
 		if (page > 0)
 			skel->rodata->na_page_size = page;
@@ -364,8 +359,8 @@ static int load_and_pin(struct na_state *st)
 		if (i == 0)
 			break;	/* the datapath itself failed */
 		i--;
-		na_dbg("cannot load %s (%s): going on without it",
-		       guards[i].prog_pin, strerror(-err));
+		na_lib_log(NA_LOG_DEBUG, "cannot load %s (%s): going on without it",
+			   guards[i].prog_pin, strerror(-err));
 		want[i] = false;
 	}
 	if (err) {
@@ -377,13 +372,17 @@ static int load_and_pin(struct na_state *st)
 			if (!f[k].ok && f[k].required && !strcmp(f[k].datapath, "bypass"))
 				break;
 		if (err != -EPERM && k < n)
-			na_err("cannot load the BPF programs: this kernel lacks %s (netaccel-ctl status lists what it found)",
-			       f[k].name);
+			na_reason_set_kind(why, NA_WHY_KERNEL_LACKS, err,
+					   "cannot load the BPF programs: this kernel lacks %s",
+					   f[k].name);
+		else if (err == -EPERM)
+			na_reason_set(why, err,
+				      "cannot load the BPF programs into the kernel: %s (needs CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON)",
+				      strerror(-err));
 		else
-			na_err("cannot load the BPF programs into the kernel: %s (%s)",
-			       strerror(-err),
-			       err == -EPERM ? "needs CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON" :
-					       "run with -vv to see the verifier log");
+			na_reason_set_kind(why, NA_WHY_LOAD_FAILED, err,
+					   "cannot load the BPF programs into the kernel: %s",
+					   strerror(-err));
 		goto out;
 	}
 
@@ -396,7 +395,7 @@ static int load_and_pin(struct na_state *st)
 		err = na_state_pin_path(st, prog_pins[i], path, sizeof(path));
 		if (err)
 			goto out;
-		err = na_pin_prog_once(progs[i], path);
+		err = na_pin_prog_once(progs[i], path, why);
 		if (err)
 			goto out;
 	}
@@ -404,7 +403,7 @@ static int load_and_pin(struct na_state *st)
 		if (!want[i])
 			continue;
 		err = na_state_pin_path(st, guards[i].prog_pin, path, sizeof(path));
-		if (err || (err = na_pin_prog_once(guard_prog(skel, i), path)))
+		if (err || (err = na_pin_prog_once(guard_prog(skel, i), path, why)))
 			goto out;
 	}
 	err = 0;
@@ -415,7 +414,7 @@ out:
 
 /* Attach each pinned tracing program whose link is not pinned yet (a new
  * state, or one an interrupted run left without it). */
-static int attach_guards(struct na_state *st)
+static int attach_guards(struct na_state *st, struct na_reason *why)
 {
 	char path[PATH_MAX];
 	int err = 0;
@@ -435,15 +434,13 @@ static int attach_guards(struct na_state *st)
 		link = bpf_raw_tracepoint_open(NULL, prog);
 		if (link < 0 && guards[i].optional) {
 			/* status says it is not active */
-			na_dbg("cannot attach %s to %s: %s", guards[i].prog_pin,
-			       guards[i].target, strerror(errno));
+			na_lib_log(NA_LOG_DEBUG, "cannot attach %s to %s: %s", guards[i].prog_pin,
+				   guards[i].target, strerror(errno));
 		} else if (link < 0) {
-			err = -errno;
-			na_err("cannot attach %s to %s: %s", guards[i].prog_pin,
-			       guards[i].target, strerror(-err));
+			err = na_reason_set(why, -errno, "cannot attach %s to %s: %s",
+					    guards[i].prog_pin, guards[i].target, strerror(errno));
 		} else if (bpf_obj_pin(link, path)) {
-			err = -errno;
-			na_err("cannot pin %s: %s", path, strerror(-err));
+			err = na_reason_set(why, -errno, "cannot pin %s: %s", path, strerror(errno));
 		}
 		if (link >= 0)
 			close(link);
@@ -477,7 +474,7 @@ size_t na_state_protections(const struct na_state *st, struct na_protection *p)
 	return n;
 }
 
-int na_pin_prog_once(struct bpf_program *prog, const char *path)
+int na_pin_prog_once(struct bpf_program *prog, const char *path, struct na_reason *why)
 {
 	int err;
 
@@ -485,7 +482,7 @@ int na_pin_prog_once(struct bpf_program *prog, const char *path)
 		return 0;
 	err = bpf_program__pin(prog, path);
 	if (err)
-		na_err("cannot pin %s: %s", path, strerror(-err));
+		na_reason_set(why, err, "cannot pin %s: %s", path, strerror(-err));
 	return err;
 }
 
@@ -564,32 +561,38 @@ static bool only_subdirs(const struct na_state *st)
 	return any && !pins;
 }
 
-int na_state_lock(struct na_state *st, const char *dir, unsigned int flags)
+int na_state_lock(struct na_state *st, const char *dir, unsigned int flags,
+		  struct na_reason *why)
 {
 	int err;
 
 	state_init(st);
 	if (snprintf(st->dir, sizeof(st->dir), "%s", dir) >= (int)sizeof(st->dir))
-		return -ENAMETOOLONG;
-	if ((flags & NA_STATE_CREATE) && (err = ensure_bpffs(st->dir)))
+		return na_reason_set(why, -ENAMETOOLONG, "state directory %s: name too long", dir);
+	if ((flags & NA_STATE_CREATE) && (err = ensure_bpffs(st->dir, why)))
 		return err;
-	err = lock_dir(st, flags & NA_STATE_CREATE);
-	if (err)
+	err = lock_dir(st, flags & NA_STATE_CREATE, why);
+	if (err) {
+		na_reason_set(why, err, "cannot open netaccel state in %s: %s", st->dir,
+			      strerror(-err));
 		na_state_close(st);
+	}
 	return err;
 }
 
-int na_state_open(struct na_state *st, const char *dir, unsigned int flags)
+int na_state_open(struct na_state *st, const char *dir, unsigned int flags,
+		  struct na_reason *why)
 {
 	bool create = flags & NA_STATE_CREATE;
 	int err;
 
 	state_init(st);
+	na_reason_clear(why);
 	if (snprintf(st->dir, sizeof(st->dir), "%s", dir) >= (int)sizeof(st->dir))
-		return -ENAMETOOLONG;
-	if (create && (err = ensure_bpffs(st->dir)))
+		return na_reason_set(why, -ENAMETOOLONG, "state directory %s: name too long", dir);
+	if (create && (err = ensure_bpffs(st->dir, why)))
 		return err;
-	err = lock_dir(st, create);
+	err = lock_dir(st, create, why);
 	if (err)
 		goto fail;
 
@@ -597,7 +600,7 @@ int na_state_open(struct na_state *st, const char *dir, unsigned int flags)
 	if (err == -ENOENT) {
 		close_pins(st);
 		if (create) {
-			err = load_and_pin(st);
+			err = load_and_pin(st, why);
 			if (!err)
 				err = open_pins(st);
 		} else if (only_subdirs(st)) {
@@ -621,30 +624,32 @@ int na_state_open(struct na_state *st, const char *dir, unsigned int flags)
 		/* Idempotent: attaching the same program again is a no-op. */
 		if (bpf_prog_attach(st->prog_msg, st->map_sockhash,
 				    BPF_SK_MSG_VERDICT, 0)) {
-			err = -errno;
-			na_err("cannot attach sk_msg to %s/na_sockhash: %s",
-			       st->dir, strerror(-err));
+			err = na_reason_set(why, -errno, "cannot attach sk_msg to %s/na_sockhash: %s",
+					    st->dir, strerror(errno));
 			goto fail;
 		}
-		err = attach_guards(st);
+		err = attach_guards(st, why);
 		if (err)
 			goto fail;
 	}
 	return 0;
 fail:
-	if (flags & NA_STATE_QUIET || err == -ENOENT || na_err_reported())
-		;
+	if (err == -ENOENT)
+		na_reason_set(why, err, "no netaccel state in %s", st->dir);
 	else if (err == -ENODATA)
-		na_err("netaccel state in %s is incomplete (an interrupted run): run netaccel-ctl enroll to complete it, or cleanup to remove it",
-		       st->dir);
+		na_reason_set_kind(why, NA_WHY_STATE_INCOMPLETE, err,
+				   "netaccel state in %s is incomplete (an interrupted run)", st->dir);
 	else if (err == -EUCLEAN)
-		na_err("netaccel state in %s is inconsistent (its programs use other maps): run netaccel-ctl cleanup --force",
-		       st->dir);
+		na_reason_set_kind(why, NA_WHY_STATE_INCONSISTENT, err,
+				   "netaccel state in %s is inconsistent (its programs use other maps)",
+				   st->dir);
 	else if (err == -EACCES || err == -EPERM)
-		na_err("cannot open netaccel state in %s: %s (needs CAP_BPF and CAP_NET_ADMIN)",
-		       st->dir, strerror(-err));
+		na_reason_set(why, err,
+			      "cannot open netaccel state in %s: %s (needs CAP_BPF and CAP_NET_ADMIN)",
+			      st->dir, strerror(-err));
 	else
-		na_err("cannot open netaccel state in %s: %s", st->dir, strerror(-err));
+		na_reason_set(why, err, "cannot open netaccel state in %s: %s", st->dir,
+			      strerror(-err));
 	na_state_close(st);
 	return err;
 }
@@ -746,7 +751,7 @@ int na_stats_read(const char *dir, uint64_t cgid, struct na_stats *out)
 	struct na_state st;
 	int err, slot;
 
-	err = na_state_open(&st, dir, NA_STATE_QUIET);
+	err = na_state_open(&st, dir, 0, NULL);
 	if (err)
 		return err;
 	if (!cgid) {
