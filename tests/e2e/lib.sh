@@ -293,7 +293,7 @@ cgroup_v2_root() {
 start_in_cgroup() {
 	local dir=$1 _
 
-	(echo "$BASHPID" >"$dir/cgroup.procs" && exec sleep 60) </dev/null >/dev/null 2>&1 &
+	(echo "$BASHPID" >"$dir/cgroup.procs" && exec sleep 600) </dev/null >/dev/null 2>&1 &
 	NA_LASTPID=$!
 	NA_PIDS+=("$NA_LASTPID")
 	NA_ALL_PIDS+=("$NA_LASTPID")
