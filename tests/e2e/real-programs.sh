@@ -256,7 +256,16 @@ if [ -x "$pgbin/postgres" ] && id postgres >/dev/null 2>&1; then
 	chmod 755 "$NA_TMP"
 	if su postgres -s /bin/sh -c "$pgbin/initdb -D $NA_TMP/pg/data -A trust" >"$NA_TMP/pg.log" 2>&1; then
 		server su postgres -s /bin/sh -c "exec $pgbin/postgres -D $NA_TMP/pg/data -k $NA_TMP/pg -h 127.0.0.1 -p $pgport"
-		if wait_port "$pgport"; then
+		# It listens before it accepts sessions ("the database system
+		# is starting up"); pg_isready says when it does.
+		pg_ready() {
+			for _ in $(seq 300); do
+				"$pgbin/pg_isready" -q -h 127.0.0.1 -p "$pgport" -U postgres && return 0
+				sleep 0.1
+			done
+			return 1
+		}
+		if wait_port "$pgport" && pg_ready; then
 			pgb() { in_cg "$CG" timeout 60 "$pgbin/pgbench" -U postgres -h 127.0.0.1 -p "$pgport" "$@" postgres; }
 			pgb -i -s 1 >>"$NA_TMP/pg.log" 2>&1 || why "pgbench -i failed: $(tail -3 "$NA_TMP/pg.log")"
 			b=$(counter bytes_redirected)
@@ -265,7 +274,7 @@ if [ -x "$pgbin/postgres" ] && id postgres >/dev/null 2>&1; then
 			grew bytes_redirected "$b" 100000
 			diag "pgbench -S, enrolled: $(grep '^tps' "$NA_TMP/pgbench.out")"
 		else
-			why "postgres did not listen: $(tail -3 "$NA_TMP/servers.log")"
+			why "postgres did not start accepting sessions: $(tail -3 "$NA_TMP/servers.log")"
 		fi
 	else
 		why "initdb failed: $(tail -3 "$NA_TMP/pg.log")"
