@@ -27,6 +27,15 @@ static int parse_mode(const char *s, uint32_t *mode)
 	return 0;
 }
 
+/* What enroll did, as its line says it (NA_ENROLL_UNCHANGED reads
+ * "<cgroup> is enrolled"). */
+static const char *const done_words[] = {
+	[NA_ENROLLED] = "enrolled",
+	[NA_ENROLL_REPAIRED] = "repaired enrollment of",
+	[NA_ENROLL_MODE_CHANGED] = "changed the mode of",
+	[NA_REENROLLED] = "re-enrolled",
+};
+
 static const char *display(const struct na_cgroup *cg)
 {
 	return cg->rel[0] ? cg->rel : "/";
@@ -76,23 +85,10 @@ int cmd_enroll(struct na_ctl *ctl, int argc, char **argv)
 		na_err_why(&why, err);
 		return NA_EXIT_FAIL;
 	}
-	switch (done) {
-	case NA_ENROLLED:
-		printf("enrolled %s (mode %s)\n", display(&cg), na_mode_name(mode));
-		break;
-	case NA_ENROLL_UNCHANGED:
+	if (done == NA_ENROLL_UNCHANGED)
 		printf("%s is enrolled (mode %s)\n", display(&cg), na_mode_name(mode));
-		break;
-	case NA_ENROLL_REPAIRED:
-		printf("repaired enrollment of %s (mode %s)\n", display(&cg), na_mode_name(mode));
-		break;
-	case NA_ENROLL_MODE_CHANGED:
-		printf("changed the mode of %s (mode %s)\n", display(&cg), na_mode_name(mode));
-		break;
-	case NA_REENROLLED:
-		printf("re-enrolled %s (mode %s)\n", display(&cg), na_mode_name(mode));
-		break;
-	}
+	else
+		printf("%s %s (mode %s)\n", done_words[done], display(&cg), na_mode_name(mode));
 	return NA_EXIT_OK;
 }
 

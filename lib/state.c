@@ -187,14 +187,14 @@ static bool on_bpffs(const char *path)
  * is the usual /sys/fs/bpf and nothing is mounted there yet; anywhere else
  * we say what is wrong rather than mount over a directory we do not own.
  */
-static int ensure_bpffs(const char *dir, struct na_reason *why)
+int na_state_ensure_bpffs(const char *dir, struct na_reason *why)
 {
 	char parent[PATH_MAX];
 	struct stat sb;
 	char *slash;
 
 	if (snprintf(parent, sizeof(parent), "%s", dir) >= (int)sizeof(parent))
-		return -ENAMETOOLONG;
+		return na_reason_set(why, -ENAMETOOLONG, "state directory %s: name too long", dir);
 	slash = strrchr(parent, '/');
 	if (dir[0] != '/' || !slash || slash == parent || !slash[1])
 		return na_reason_set(why, -EINVAL,
@@ -221,11 +221,6 @@ static int ensure_bpffs(const char *dir, struct na_reason *why)
 	}
 	na_lib_log(NA_LOG_INFO, "mounted bpffs on %s", parent);
 	return 0;
-}
-
-int na_state_ensure_bpffs(const char *dir, struct na_reason *why)
-{
-	return ensure_bpffs(dir, why);
 }
 
 /* Whether dir holds any pin of the local bypass (subdirectories are other
@@ -569,7 +564,7 @@ int na_state_lock(struct na_state *st, const char *dir, unsigned int flags,
 	state_init(st);
 	if (snprintf(st->dir, sizeof(st->dir), "%s", dir) >= (int)sizeof(st->dir))
 		return na_reason_set(why, -ENAMETOOLONG, "state directory %s: name too long", dir);
-	if ((flags & NA_STATE_CREATE) && (err = ensure_bpffs(st->dir, why)))
+	if ((flags & NA_STATE_CREATE) && (err = na_state_ensure_bpffs(st->dir, why)))
 		return err;
 	err = lock_dir(st, flags & NA_STATE_CREATE, why);
 	if (err) {
@@ -590,7 +585,7 @@ int na_state_open(struct na_state *st, const char *dir, unsigned int flags,
 	na_reason_clear(why);
 	if (snprintf(st->dir, sizeof(st->dir), "%s", dir) >= (int)sizeof(st->dir))
 		return na_reason_set(why, -ENAMETOOLONG, "state directory %s: name too long", dir);
-	if (create && (err = ensure_bpffs(st->dir, why)))
+	if (create && (err = na_state_ensure_bpffs(st->dir, why)))
 		return err;
 	err = lock_dir(st, create, why);
 	if (err)

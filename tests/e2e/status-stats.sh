@@ -35,6 +35,14 @@ for c in status stats; do
 done
 EXPECT_MSG="not enrolled" expect_fail "stats <cgroup> with nothing loaded" 1 na stats "$REL/a"
 EXPECT_MSG="not enrolled" expect_fail "stats --json <cgroup> with nothing loaded" 1 na stats --json "$REL/a"
+# A state directory that is not on bpffs: said, in one line, for status
+# as for stats.
+notbpf=$(mktemp -d "${TMPDIR:-/tmp}/netaccel-e2e-notbpf.XXXXXX")
+for c in status stats; do
+	EXPECT_MSG="$notbpf is not on a bpffs mount" expect_fail "$c of a state directory that is not on bpffs" 1 \
+		"$CTL" --state-dir "$notbpf" "$c"
+done
+rmdir "$notbpf"
 
 # ---- two cgroups enrolled ----
 
