@@ -14,10 +14,10 @@
  *  na_setsockopt   netaccel's socket option level: an application (or the
  *  na_getsockopt   preload shim) opts a socket in or out, and asks whether
  *                  it is accelerated. Every other level passes untouched.
- *  na_rx_watch     learns how each fast-path socket reads its TCP bytes:
+ *  na_rxwatch      learns how each fast-path socket reads its TCP bytes:
  *                  with recv (redirected bytes reach it) or with splice
  *                  (they never would).
- *  na_inq_watch    on kernels whose FIONREAD does not count redirected
+ *  na_fionread     on kernels whose FIONREAD does not count redirected
  *                  bytes (no sk_psock.msg_tot_len): a fast-path socket
  *                  asked FIONREAD gets no more of them (loaded only there).
  *
@@ -327,7 +327,7 @@ static __always_inline int peer_check(struct na_sk_state *st, const struct na_pe
 	if ((rx & NA_RX_SPLICE) || (proc && (*proc & NA_PROC_SPLICE)))
 		return NA_PEER_SPLICES;
 	/* Not seen reading with recv() yet, or its FIONREAD would not
-	 * count redirected bytes (na_inq_watch). */
+	 * count redirected bytes (na_fionread). */
 	if (!(rx & NA_RX_RECV) || (rx & NA_RX_INQ))
 		return NA_PEER_WAIT;
 	st->flags |= NA_SKF_PEER_OK;
@@ -652,7 +652,7 @@ static __always_inline struct na_sk_state *state_of(struct bpf_sock *sk, struct 
 
 /* An accepted socket that does not join keeps state while its listener's
  * sockets were not seen reading (lst, the listener's na_rxstate entry):
- * na_rx_watch learns from it how they read. */
+ * na_rxwatch learns from it how they read. */
 static __always_inline void watch_unseen(struct bpf_sock *sk, struct na_sk_state *st,
 					 __u32 slot, __u64 listener, __u64 lst)
 {
@@ -744,8 +744,8 @@ static __always_inline void join(struct bpf_sock_ops *ops)
 		 * non-blocking listener and block on the connections, where
 		 * a blocking recv() that fails with EAGAIN reads nothing and
 		 * so shows nothing: join only where the listener's earlier
-		 * sockets were seen reading non-blocking (na_rx_watch), and
-		 * none was seen blocking (na_rx_watch, na_msg) or splicing
+		 * sockets were seen reading non-blocking (na_rxwatch), and
+		 * none was seen blocking (na_rxwatch, na_msg) or splicing
 		 * (splice() never sees redirected bytes). A listener's first
 		 * connections stay on TCP. */
 		why = BPF_CORE_READ((struct sock *)tp, sk_rcvlowat) > 1 ? NA_UNFIT_RCVLOWAT : NA_FIT;
@@ -1269,8 +1269,8 @@ int na_getsockopt(struct bpf_sockopt *ctx)
  * listener's next connections (see join); a fast-path socket spliced
  * marks its process (see peer_check).
  */
-SEC("tp_btf/tcp_rcv_space_adjust")
-int BPF_PROG(na_rx_watch, struct sock *sk)
+SEC("?tp_btf/tcp_rcv_space_adjust")
+int BPF_PROG(na_rxwatch, struct sock *sk)
 {
 #ifdef NA_SYSCALL_NR
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
@@ -1343,8 +1343,8 @@ int BPF_PROG(na_rx_watch, struct sock *sk)
  * loader attaches this only on such kernels.
  */
 #define NA_SIOCINQ 0x541B	/* FIONREAD */
-SEC("fentry/tcp_ioctl")
-int BPF_PROG(na_inq_watch, struct sock *sk, int cmd)
+SEC("?fentry/tcp_ioctl")
+int BPF_PROG(na_fionread, struct sock *sk, int cmd)
 {
 	struct na_sk_state *st;
 	__u64 tgid;

@@ -3,10 +3,18 @@
 #ifndef NA_LIB_INTERNAL_H
 #define NA_LIB_INTERNAL_H
 
+#include <stdbool.h>
+
 #include <netaccel/reason.h>
 
 /* Hand detail to the caller's log function, if any. */
 __attribute__((format(printf, 2, 3)))
 void na_lib_log(enum na_log_level level, const char *fmt, ...);
+
+/* Open and lock the state directory dir for st (made, with bpffs mounted
+ * where needed, when create); why says what is wrong. The caller closes st
+ * with na_state_close, also on failure. */
+struct na_state;
+int na_state_begin(struct na_state *st, const char *dir, bool create, struct na_reason *why);
 
 #endif /* NA_LIB_INTERNAL_H */

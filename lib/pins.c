@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 
 #include <netaccel/state.h>
 
@@ -82,4 +83,16 @@ int na_link_pin(int prog, int target, enum bpf_attach_type type, const char *pat
 	}
 	close(lfd);
 	return 1;
+}
+
+int na_pin_prog_once(struct bpf_program *prog, const char *path, struct na_reason *why)
+{
+	int err;
+
+	if (access(path, F_OK) == 0)
+		return 0;
+	err = bpf_program__pin(prog, path);
+	if (err)
+		na_reason_set(why, err, "cannot pin %s: %s", path, strerror(-err));
+	return err;
 }

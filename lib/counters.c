@@ -1,0 +1,141 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Counters kept per CPU in BPF maps, summed here, and the local bypass's
+ * enrollment slots and counters read through them.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include <netaccel/state.h>
+
+int na_percpu_zero(int fd, const void *key, size_t value_size, uint64_t flags)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	void *zero;
+	int err = 0;
+
+	if (ncpu <= 0)
+		return -EINVAL;
+	zero = calloc(ncpu, value_size);
+	if (!zero)
+		return -ENOMEM;
+	if (bpf_map_update_elem(fd, key, zero, flags) &&
+	    !(flags == BPF_NOEXIST && errno == EEXIST))
+		err = -errno;
+	free(zero);
+	return err;
+}
+
+int na_percpu_sum(int fd, const void *key, uint64_t *out, size_t n)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	uint64_t *percpu;
+	int cpu, err = 0;
+	size_t i;
+
+	memset(out, 0, n * sizeof(*out));
+	if (ncpu <= 0)
+		return ncpu ? ncpu : -EINVAL;
+	percpu = calloc((size_t)ncpu, n * sizeof(*percpu));
+	if (!percpu)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(fd, key, percpu))
+		err = -errno;
+	for (cpu = 0; cpu < ncpu && !err; cpu++)
+		for (i = 0; i < n; i++)
+			out[i] += percpu[(size_t)cpu * n + i];
+	free(percpu);
+	return err;
+}
+
+int na_state_read_slot(const struct na_state *st, uint32_t slot,
+		       struct na_stats *out)
+{
+	_Static_assert(sizeof(*out) == NA_NUM_COUNTERS * sizeof(uint64_t),
+		       "struct na_stats is its counters");
+	return na_percpu_sum(st->map_stats, &slot, (uint64_t *)out, NA_NUM_COUNTERS);
+}
+
+int na_state_get_slot(const struct na_state *st, uint32_t slot,
+		      struct na_cgroup_cfg *cfg)
+{
+	return bpf_map_lookup_elem(st->map_cgroups, &slot, cfg) ? -errno : 0;
+}
+
+int na_state_find_slot(const struct na_state *st, uint64_t cgid,
+		       struct na_cgroup_cfg *cfg)
+{
+	uint32_t slot;
+
+	for (slot = 0; slot < NA_MAX_CGROUPS; slot++) {
+		if (na_state_get_slot(st, slot, cfg))
+			continue;
+		if (cfg->state != NA_SLOT_FREE && cfg->cgid == cgid)
+			return (int)slot;
+	}
+	return -ENOENT;
+}
+
+void na_stats_add(struct na_stats *sum, const struct na_stats *add)
+{
+	__u64 *d = (__u64 *)sum;
+	const __u64 *s = (const __u64 *)add;
+	size_t i;
+
+	for (i = 0; i < NA_NUM_COUNTERS; i++)
+		d[i] += s[i];
+}
+
+int na_state_read_total(const struct na_state *st, struct na_stats *out)
+{
+	struct na_stats one;
+	uint32_t slot;
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	for (slot = 0; slot < NA_STATS_SLOTS; slot++) {
+		err = na_state_read_slot(st, slot, &one);
+		if (err)
+			return err;
+		na_stats_add(out, &one);
+	}
+	return 0;
+}
+
+long na_state_sockhash_fill(const struct na_state *st)
+{
+	struct na_sock_key key, next;
+	void *prev = NULL;
+	long n = 0;
+
+	while (bpf_map_get_next_key(st->map_sockhash, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		if (++n > NA_SOCKHASH_MAX)	/* the map changed under us */
+			break;
+	}
+	return n;
+}
+
+int na_stats_read(const char *dir, uint64_t cgid, struct na_stats *out)
+{
+	struct na_cgroup_cfg cfg;
+	struct na_state st;
+	int err, slot;
+
+	err = na_state_open(&st, dir, 0, NULL);
+	if (err)
+		return err;
+	if (!cgid) {
+		err = na_state_read_total(&st, out);
+	} else {
+		slot = na_state_find_slot(&st, cgid, &cfg);
+		err = slot < 0 ? slot : na_state_read_slot(&st, slot, out);
+	}
+	na_state_close(&st);
+	return err;
+}
