@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * netaccel-bench: the benchmark driver. main.c holds the scenarios and the
- * round loop, worker.c the client and server that move the bytes (the
- * same binary, re-executed with --worker), spawn.c the processes,
- * namespaces and bridge of a run, bpfstats.c the kernel's run-time
- * statistics of netaccel's programs, report.c the table and the JSON.
+ * netaccel-bench: the benchmark driver. main.c holds the options, the list
+ * of scenarios and the round loop, scenarios.c the tables and variants
+ * each scenario builds and the bridge they run on, worker.c the client and
+ * server that move the bytes (the same binary, re-executed with --worker),
+ * spawn.c the processes, namespaces and bridge of a run, bpfstats.c the
+ * kernel's run-time statistics of netaccel's programs, report.c the table
+ * and the JSON.
  */
 #ifndef NA_BENCH_H
 #define NA_BENCH_H
@@ -178,5 +180,45 @@ void na_bench_print_table(FILE *f, const struct na_bench_table *t, bool bpfstats
 /* Append t to a JSON array (a json_object *). */
 void na_bench_json_table(void *array, const struct na_bench_table *t,
 			 bool bpfstats);
+
+/* ---- main.c / scenarios.c: the driver ---------------------------------- */
+
+#define PROG "netaccel-bench"
+#define MAX_TABLES 16
+
+/* How much each measurement does: a full run, and --quick. */
+struct preset {
+	int rounds;
+	long rr_count, rr_warmup;	/* round trips per rr run */
+	long crr_count, crr_warmup;	/* connections per crr run */
+	double seconds;			/* per stream run */
+};
+
+struct bench {
+	struct na_world world;
+	struct na_bench_env env;
+	struct na_cgroup plain, accel, optin;
+	pid_t ns_host, ns_a, ns_b;
+	char bridge_err[256];	/* why the bridge layout is missing */
+	int run_ok;		/* `netaccel-ctl run` works: 1, no: 0, unknown: -1 */
+	char run_err[256];
+	char unix_name[64];
+
+	struct preset run;
+	bool json, quick, bpfstats;
+};
+
+/* Build the two namespaces on a bridge; the reason in bridge_err if not. */
+void build_bridge(struct bench *b);
+
+/* Fill up to max tables of one scenario at t; returns how many. */
+int build_local_rr(struct bench *b, struct na_bench_table *t, int max);
+int build_local_stream(struct bench *b, struct na_bench_table *t, int max);
+int build_local_crr(struct bench *b, struct na_bench_table *t, int max);
+int build_local_http(struct bench *b, struct na_bench_table *t, int max);
+int build_veth_rr(struct bench *b, struct na_bench_table *t, int max);
+int build_veth_stream(struct bench *b, struct na_bench_table *t, int max);
+int build_passthrough(struct bench *b, struct na_bench_table *t, int max);
+int build_opt_in(struct bench *b, struct na_bench_table *t, int max);
 
 #endif /* NA_BENCH_H */
