@@ -25,7 +25,7 @@
 
 /* ---- small helpers ---- */
 
-const char *errdesc(int err)
+const char *na_cg_errdesc(int err)
 {
 	const char *s = strerrordesc_np(err);
 
@@ -57,7 +57,7 @@ static size_t trimmed_len(const char *path)
  * system), the part of path after root without leading slashes ("" for
  * root itself); otherwise NULL.
  */
-const char *path_below(const char *path, const char *root)
+const char *na_cg_path_below(const char *path, const char *root)
 {
 	size_t n = trimmed_len(root);
 
@@ -69,7 +69,7 @@ const char *path_below(const char *path, const char *root)
 }
 
 /* out = root/rel without doubled slashes; rel "" or "/" gives root. */
-int join(char *out, size_t outlen, const char *root, const char *rel)
+int na_cg_join(char *out, size_t outlen, const char *root, const char *rel)
 {
 	size_t n = trimmed_len(root);
 	int len;
@@ -89,12 +89,12 @@ int join(char *out, size_t outlen, const char *root, const char *rel)
 
 
 /* A directory is a cgroup when it holds a regular file cgroup.procs. */
-bool has_procs(int dirfd, const char *dir)
+bool na_cg_has_procs(int dirfd, const char *dir)
 {
 	char file[PATH_MAX];
 	struct stat st;
 
-	if (join(file, sizeof(file), dir, "cgroup.procs"))
+	if (na_cg_join(file, sizeof(file), dir, "cgroup.procs"))
 		return false;
 	return !fstatat(dirfd, file, &st, AT_SYMLINK_NOFOLLOW) &&
 	       S_ISREG(st.st_mode);
@@ -110,7 +110,7 @@ static void one_line(char *s)
 
 /* Write "<spec>: <message>" to the caller's buffer and return ret. */
 __attribute__((format(printf, 3, 4)))
-int fail(const struct resolve *r, int ret, const char *fmt, ...)
+int na_cg_fail(const struct resolve *r, int ret, const char *fmt, ...)
 {
 	size_t len = 0;
 	va_list ap;
@@ -249,7 +249,7 @@ int na_cgroup_from_path(const char *root, const char *path,
 
 	if (!realpath(root, croot) || !realpath(path, cpath))
 		return -errno;
-	rel = path_below(cpath, croot);
+	rel = na_cg_path_below(cpath, croot);
 	if (!rel)
 		return -EXDEV;
 	if (stat(cpath, &st))
@@ -274,7 +274,7 @@ int na_cgroup_enter(const char *path, long pid)
 
 	if (pid < 0 || pid > INT_MAX)
 		return -EINVAL;
-	ret = join(file, sizeof(file), path, "cgroup.procs");
+	ret = na_cg_join(file, sizeof(file), path, "cgroup.procs");
 	if (ret)
 		return ret;
 	/* "0" is the writer itself, which is what pid 0 means here too */

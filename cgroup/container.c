@@ -170,7 +170,7 @@ static void consider(struct container_search *s, int fd, const char *name,
 	bool scope;
 
 	id = container_id(name, &scope);
-	if (id && !strncmp(id, s->prefix, s->prefix_len) && has_procs(fd, "."))
+	if (id && !strncmp(id, s->prefix, s->prefix_len) && na_cg_has_procs(fd, "."))
 		note_match(s, id, depth, scope);
 }
 
@@ -254,11 +254,11 @@ static int ambiguous(struct resolve *r, struct container_search *s)
 				i ? ", " : "", s->ids[i]);
 	snprintf(list + len, sizeof(list) - len, "%s",
 		 s->more ? " and more" : "");
-	return fail(r, -ENOTUNIQ, "ambiguous, matches %s (give more characters)",
+	return na_cg_fail(r, -ENOTUNIQ, "ambiguous, matches %s (give more characters)",
 		    list);
 }
 
-int resolve_container(struct resolve *r, const char *prefix)
+int na_cg_resolve_container(struct resolve *r, const char *prefix)
 {
 	struct container_search s = {
 		.prefix = prefix,
@@ -270,20 +270,20 @@ int resolve_container(struct resolve *r, const char *prefix)
 
 	if (!s.prefix_len || s.prefix_len > CONTAINER_ID_LEN ||
 	    !is_hex_string(prefix, s.prefix_len))
-		return fail(r, -EINVAL,
+		return na_cg_fail(r, -EINVAL,
 			    "invalid container id (expected the full id or a unique prefix of it: up to %d lowercase hex digits)",
 			    CONTAINER_ID_LEN);
 	ret = search_root(&s, r->root);
 	if (ret)
-		return fail(r, ret, "cannot search %s: %s", r->root,
-			    errdesc(-ret));
+		return na_cg_fail(r, ret, "cannot search %s: %s", r->root,
+			    na_cg_errdesc(-ret));
 	if (!s.nids)
-		return fail(r, -ENOENT,
+		return na_cg_fail(r, -ENOENT,
 			    "no such container (looked below %s, %d levels deep, for docker-<id>.scope, cri-containerd-<id>.scope, crio-<id>.scope, libpod-<id>.scope and directories named by the full id)",
 			    r->root, CONTAINER_MAX_DEPTH);
 	if (s.nids > 1)
 		return ambiguous(r, &s);
-	if (join(candidate, sizeof(candidate), r->root, s.best))
-		return fail(r, -ENAMETOOLONG, "path too long");
-	return check_cgroup(r, candidate);
+	if (na_cg_join(candidate, sizeof(candidate), r->root, s.best))
+		return na_cg_fail(r, -ENAMETOOLONG, "path too long");
+	return na_cg_check_cgroup(r, candidate);
 }

@@ -26,25 +26,25 @@ struct resolve {
 };
 
 /* strerrordesc_np(err), or "Unknown error". (cgroup.c) */
-const char *errdesc(int err);
+const char *na_cg_errdesc(int err);
 
 /* The part of path below root, or NULL when it is not below. (cgroup.c) */
-const char *path_below(const char *path, const char *root);
+const char *na_cg_path_below(const char *path, const char *root);
 
 /* out = root/rel without doubled slashes. (cgroup.c) */
-int join(char *out, size_t outlen, const char *root, const char *rel);
+int na_cg_join(char *out, size_t outlen, const char *root, const char *rel);
 
 /* Whether dir (relative to dirfd) holds a regular file cgroup.procs. (cgroup.c) */
-bool has_procs(int dirfd, const char *dir);
+bool na_cg_has_procs(int dirfd, const char *dir);
 
 /* Write "<spec>: <message>" to the caller's buffer and return ret. (cgroup.c) */
 __attribute__((format(printf, 3, 4)))
-int fail(const struct resolve *r, int ret, const char *fmt, ...);
+int na_cg_fail(const struct resolve *r, int ret, const char *fmt, ...);
 
 /* Check that candidate is a cgroup inside the root and fill r->out. (resolve.c) */
-int check_cgroup(struct resolve *r, const char *candidate);
+int na_cg_check_cgroup(struct resolve *r, const char *candidate);
 
 /* The container:<prefix> form. (container.c) */
-int resolve_container(struct resolve *r, const char *prefix);
+int na_cg_resolve_container(struct resolve *r, const char *prefix);
 
 #endif /* NA_CGROUP_INTERNAL_H */

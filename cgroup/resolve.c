@@ -18,7 +18,7 @@
  * The last step of every form: candidate must exist, lie inside the root
  * once symlinks and ".." are resolved, and be a cgroup directory.
  */
-int check_cgroup(struct resolve *r, const char *candidate)
+int na_cg_check_cgroup(struct resolve *r, const char *candidate)
 {
 	char canon[PATH_MAX];
 	struct stat st;
@@ -27,28 +27,28 @@ int check_cgroup(struct resolve *r, const char *candidate)
 	if (!realpath(candidate, canon)) {
 		ret = errno;
 		if (ret == ENOENT)
-			return fail(r, -ENOENT, "no such cgroup (looked for %s)",
+			return na_cg_fail(r, -ENOENT, "no such cgroup (looked for %s)",
 				    candidate);
-		return fail(r, -ret, "cannot resolve %s: %s", candidate,
-			    errdesc(ret));
+		return na_cg_fail(r, -ret, "cannot resolve %s: %s", candidate,
+			    na_cg_errdesc(ret));
 	}
-	if (!path_below(canon, r->root))
-		return fail(r, -EXDEV,
+	if (!na_cg_path_below(canon, r->root))
+		return na_cg_fail(r, -EXDEV,
 			    "%s is not inside the cgroup v2 hierarchy mounted at %s",
 			    canon, r->root);
 	if (stat(canon, &st)) {
 		ret = errno;
-		return fail(r, -ret, "cannot stat %s: %s", canon, errdesc(ret));
+		return na_cg_fail(r, -ret, "cannot stat %s: %s", canon, na_cg_errdesc(ret));
 	}
 	if (!S_ISDIR(st.st_mode))
-		return fail(r, -ENOTDIR, "not a cgroup (%s is not a directory)",
+		return na_cg_fail(r, -ENOTDIR, "not a cgroup (%s is not a directory)",
 			    canon);
-	if (!has_procs(AT_FDCWD, canon))
-		return fail(r, -ENOTDIR, "not a cgroup (no cgroup.procs in %s)",
+	if (!na_cg_has_procs(AT_FDCWD, canon))
+		return na_cg_fail(r, -ENOTDIR, "not a cgroup (no cgroup.procs in %s)",
 			    canon);
 	ret = na_cgroup_from_path(r->root, canon, r->out);
 	if (ret)
-		return fail(r, ret, "cannot use %s: %s", canon, errdesc(-ret));
+		return na_cg_fail(r, ret, "cannot use %s: %s", canon, na_cg_errdesc(-ret));
 	return 0;
 }
 
@@ -68,16 +68,16 @@ static int resolve_path(struct resolve *r)
 	struct stat st;
 
 	if (spec[0] == '/' &&
-	    (path_below(spec, r->root) || path_below(spec, r->given_root)))
-		return check_cgroup(r, spec);
-	if (join(candidate, sizeof(candidate), r->root, spec))
-		return fail(r, -ENAMETOOLONG, "path too long");
+	    (na_cg_path_below(spec, r->root) || na_cg_path_below(spec, r->given_root)))
+		return na_cg_check_cgroup(r, spec);
+	if (na_cg_join(candidate, sizeof(candidate), r->root, spec))
+		return na_cg_fail(r, -ENAMETOOLONG, "path too long");
 	if (spec[0] == '/' && lstat(candidate, &st) && errno == ENOENT &&
 	    !lstat(spec, &st))
-		return fail(r, -EXDEV,
+		return na_cg_fail(r, -EXDEV,
 			    "not inside the cgroup v2 hierarchy mounted at %s (and %s does not exist)",
 			    r->root, candidate);
-	return check_cgroup(r, candidate);
+	return na_cg_check_cgroup(r, candidate);
 }
 
 /* ---- pid form ---- */
@@ -125,7 +125,7 @@ int na_cgroup_of_pid(const char *root, const char *proc, long pid,
 		if (strncmp(line, "0::", 3))
 			continue;
 		line[strcspn(line, "\n")] = '\0';
-		ret = join(out, outlen, root, line + 3);
+		ret = na_cg_join(out, outlen, root, line + 3);
 		break;
 	}
 	if (ret == -ENODATA && ferror(f))
@@ -143,22 +143,22 @@ static int resolve_pid(struct resolve *r, const char *arg)
 
 	ret = parse_pid(arg, &pid);
 	if (ret == -ERANGE)
-		return fail(r, -EINVAL, "process id out of range");
+		return na_cg_fail(r, -EINVAL, "process id out of range");
 	if (ret)
-		return fail(r, -EINVAL,
+		return na_cg_fail(r, -EINVAL,
 			    "invalid process id (expected pid:<PID>, a positive decimal number)");
 	ret = na_cgroup_of_pid(r->root, r->proc, pid, path, sizeof(path));
 	if (ret == -ESRCH)
-		return fail(r, ret, "no such process (no %s/%ld/cgroup)",
+		return na_cg_fail(r, ret, "no such process (no %s/%ld/cgroup)",
 			    r->proc, pid);
 	if (ret == -ENODATA)
-		return fail(r, ret,
+		return na_cg_fail(r, ret,
 			    "process is in no cgroup v2 (no \"0::\" line in %s/%ld/cgroup)",
 			    r->proc, pid);
 	if (ret)
-		return fail(r, ret, "cannot read %s/%ld/cgroup: %s", r->proc,
-			    pid, errdesc(-ret));
-	return check_cgroup(r, path);
+		return na_cg_fail(r, ret, "cannot read %s/%ld/cgroup: %s", r->proc,
+			    pid, na_cg_errdesc(-ret));
+	return na_cg_check_cgroup(r, path);
 }
 
 /* ---- entry points ---- */
@@ -179,18 +179,18 @@ int na_cgroup_resolve(const char *root, const char *proc, const char *spec,
 	if (err && errlen)
 		err[0] = '\0';
 	if (!*r.spec)
-		return fail(&r, -EINVAL,
+		return na_cg_fail(&r, -EINVAL,
 			    "empty cgroup name (expected a path, pid:<PID> or container:<ID>)");
 	if (!root || !out)
-		return fail(&r, -EINVAL, "no cgroup root or result given");
+		return na_cg_fail(&r, -EINVAL, "no cgroup root or result given");
 	if (!realpath(root, r.root)) {
 		ret = errno;
-		return fail(&r, -ret, "cannot use cgroup v2 root %s: %s", root,
-			    errdesc(ret));
+		return na_cg_fail(&r, -ret, "cannot use cgroup v2 root %s: %s", root,
+			    na_cg_errdesc(ret));
 	}
 	if (!strncmp(r.spec, "pid:", 4))
 		return resolve_pid(&r, r.spec + 4);
 	if (!strncmp(r.spec, "container:", 10))
-		return resolve_container(&r, r.spec + 10);
+		return na_cg_resolve_container(&r, r.spec + 10);
 	return resolve_path(&r);
 }
