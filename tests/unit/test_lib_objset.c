@@ -1,0 +1,144 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The pin layout that objset.c reads from a skeleton, without the kernel:
+ * the naming rule, and that the bypass's object gives exactly the pins
+ * older versions made (so their state is recognised). Opening a BPF object
+ * parses its ELF only; nothing is loaded.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <bpf/libbpf.h>
+
+#include "bypass.skel.h"
+#include "objset.h"
+
+static void pin_names_take_the_last_word(void **state)
+{
+	char out[NA_PIN_NAME_MAX];
+
+	(void)state;
+	assert_int_equal(na_prog_pin_name("na_pm_bind4", out, sizeof(out)), 0);
+	assert_string_equal(out, "prog_bind4");
+	assert_int_equal(na_prog_pin_name("na_sockops", out, sizeof(out)), 0);
+	assert_string_equal(out, "prog_sockops");
+	assert_int_equal(na_prog_pin_name("na_veth_ingress", out, sizeof(out)), 0);
+	assert_string_equal(out, "prog_ingress");
+	assert_int_equal(na_link_pin_name("na_rxwatch", out, sizeof(out)), 0);
+	assert_string_equal(out, "link_rxwatch");
+	assert_int_equal(na_prog_pin_name("plain", out, sizeof(out)), 0);
+	assert_string_equal(out, "prog_plain");
+	assert_int_equal(na_prog_pin_name("na_a_long_enough_name", out, 8), -ENAMETOOLONG);
+}
+
+static int by_pin(const void *a, const void *b)
+{
+	return strcmp(((const struct na_pinned *)a)->pin, ((const struct na_pinned *)b)->pin);
+}
+
+/* The bypass's pins as the previous versions laid them out (links aside). */
+static void bypass_layout_is_unchanged(void **state)
+{
+	static const char *const want[] = {
+		"na_cgroups", "na_cgslot", "na_fitgen", "na_listeners", "na_procs",
+		"na_rxstate", "na_sk_state", "na_sockaddr", "na_sockhash", "na_stats",
+		"prog_create", "prog_fionread", "prog_getsockopt", "prog_msg",
+		"prog_rxwatch", "prog_setsockopt", "prog_sockops",
+	};
+	struct na_bypass *skel;
+	struct na_objset os;
+	size_t i;
+
+	(void)state;
+	libbpf_set_print(NULL);
+	skel = na_bypass__open();
+	assert_non_null(skel);
+	assert_int_equal(na_objset_init(&os, "/sys/fs/bpf/netaccel", skel->obj), 0);
+	na_bypass__destroy(skel);
+	assert_int_equal(os.n, sizeof(want) / sizeof(want[0]));
+	qsort(os.obj, os.n, sizeof(os.obj[0]), by_pin);
+	for (i = 0; i < os.n; i++) {
+		assert_string_equal(os.obj[i].pin, want[i]);
+		assert_int_equal(os.obj[i].fd, -1);
+		/* Only the tracing protections are the loader's choice. */
+		assert_int_equal(os.obj[i].optional, !strcmp(want[i], "prog_rxwatch") ||
+							     !strcmp(want[i], "prog_fionread"));
+		assert_int_equal(os.obj[i].prog, !strncmp(want[i], "prog_", 5));
+	}
+}
+
+static void touch(const char *dir, const char *name)
+{
+	char path[512];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_CREAT | O_WRONLY, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+}
+
+static void rm(const char *dir, const char *name)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	assert_int_equal(unlink(path), 0);
+}
+
+/* Whether a state holds any of the set's pins, and handing fds over. */
+static void any_pinned_and_take(void **state)
+{
+	char dir[] = "/tmp/na-unit-objset-XXXXXX";
+	struct na_bypass *skel;
+	struct na_objset os;
+	int fd;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	skel = na_bypass__open();
+	assert_non_null(skel);
+	assert_int_equal(na_objset_init(&os, dir, skel->obj), 0);
+	na_bypass__destroy(skel);
+	assert_false(na_objset_any_pinned(&os));
+	touch(dir, "other_file");
+	assert_false(na_objset_any_pinned(&os));
+	touch(dir, "prog_msg");
+	assert_true(na_objset_any_pinned(&os));
+
+	os.obj[0].fd = open("/dev/null", O_RDONLY);
+	assert_true(os.obj[0].fd >= 0);
+	fd = na_objset_take(&os, os.obj[0].name);
+	assert_true(fd >= 0);
+	assert_int_equal(os.obj[0].fd, -1);
+	assert_int_equal(na_objset_take(&os, os.obj[0].name), -ENOENT);
+	assert_int_equal(na_objset_take(&os, "no_such_map"), -ENOENT);
+	close(fd);
+	na_objset_close(&os);
+
+	rm(dir, "prog_msg");
+	rm(dir, "other_file");
+	assert_int_equal(rmdir(dir), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(pin_names_take_the_last_word),
+		cmocka_unit_test(bypass_layout_is_unchanged),
+		cmocka_unit_test(any_pinned_and_take),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
