@@ -30,6 +30,7 @@ struct link_kind {
 	const char *hook;
 };
 
+/* In the order of the NA_LINK_* bits. */
 static const struct link_kind link_kinds[] = {
 	{ "create", BPF_CGROUP_INET_SOCK_CREATE, "sock_create" },
 	{ "sockops", BPF_CGROUP_SOCK_OPS, "sock_ops" },
@@ -37,6 +38,8 @@ static const struct link_kind link_kinds[] = {
 	{ "getsockopt", BPF_CGROUP_GETSOCKOPT, "getsockopt" },
 };
 #define LINK_SOCKOPS 1	/* kept while a slot drains */
+_Static_assert(NA_LINK_SOCKOPS == 1 << LINK_SOCKOPS && NA_LINKS_ALL == (1 << 4) - 1,
+	       "link_kinds[] is in the order of the NA_LINK_* bits");
 
 static int link_pin_name(uint64_t cgid, const struct link_kind *k, char *out,
 			 size_t outlen)
@@ -45,6 +48,19 @@ static int link_pin_name(uint64_t cgid, const struct link_kind *k, char *out,
 			 k->suffix);
 
 	return n < 0 || (size_t)n >= outlen ? -ENAMETOOLONG : 0;
+}
+
+unsigned int na_bypass_links(const struct na_state *st, uint64_t cgid)
+{
+	char name[64], path[PATH_MAX];
+	unsigned int bits = 0;
+	size_t i;
+
+	for (i = 0; i < sizeof(link_kinds) / sizeof(link_kinds[0]); i++)
+		if (!link_pin_name(cgid, &link_kinds[i], name, sizeof(name)) &&
+		    !na_state_pin_path(st, name, path, sizeof(path)) && !access(path, F_OK))
+			bits |= 1u << i;
+	return bits;
 }
 
 static int unpin_link(const struct na_state *st, uint64_t cgid,

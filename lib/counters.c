@@ -4,8 +4,10 @@
  * enrollment slots and counters read through them.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -106,19 +108,51 @@ int na_state_read_total(const struct na_state *st, struct na_stats *out)
 	return 0;
 }
 
-long na_state_sockhash_fill(const struct na_state *st)
+long na_map_count(int fd, long max)
 {
-	struct na_sock_key key, next;
-	void *prev = NULL;
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	char *key, *next;
 	long n = 0;
 
-	while (bpf_map_get_next_key(st->map_sockhash, prev, &next) == 0) {
-		key = next;
-		prev = &key;
-		if (++n > NA_SOCKHASH_MAX)	/* the map changed under us */
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return -errno;
+	key = calloc(2, info.key_size ? info.key_size : 1);
+	if (!key)
+		return -ENOMEM;
+	next = key + info.key_size;
+	while (bpf_map_get_next_key(fd, n ? key : NULL, next) == 0) {
+		memcpy(key, next, info.key_size);
+		if (++n > max)	/* the map changed under us */
 			break;
 	}
+	free(key);
 	return n;
+}
+
+long na_state_sockhash_fill(const struct na_state *st)
+{
+	return na_map_count(st->map_sockhash, NA_SOCKHASH_MAX);
+}
+
+long na_state_map_count(const struct na_state *st, const char *map)
+{
+	int fd = na_state_get_pin(st, map);
+	long n;
+
+	if (fd < 0)
+		return fd;
+	n = na_map_count(fd, LONG_MAX - 1);
+	close(fd);
+	return n;
+}
+
+uint32_t na_prog_id(int fd)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+
+	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.id;
 }
 
 int na_stats_read(const char *dir, uint64_t cgid, struct na_stats *out)

@@ -41,6 +41,16 @@ int na_bypass_enroll(const struct na_state *st, const struct na_cgroup *cg, uint
 int64_t na_bypass_unenroll(const struct na_state *st, uint32_t slot, struct na_cgroup_cfg *cfg,
 			   struct na_reason *why);
 
+/* The links of a cgroup, as bits of what na_bypass_links says is pinned. */
+enum {
+	NA_LINK_CREATE = 1 << 0,
+	NA_LINK_SOCKOPS = 1 << 1,	/* kept while a slot drains */
+	NA_LINK_SETSOCKOPT = 1 << 2,
+	NA_LINK_GETSOCKOPT = 1 << 3,
+	NA_LINKS_ALL = (1 << 4) - 1,
+};
+unsigned int na_bypass_links(const struct na_state *st, uint64_t cgid);
+
 /* Stop new connections of every enrolled cgroup from joining (cleanup). */
 int na_bypass_drain_all(const struct na_state *st, struct na_reason *why);
 

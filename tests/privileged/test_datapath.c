@@ -32,7 +32,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <bpf/bpf.h>
 
 #include <netaccel/state.h>
 
@@ -285,23 +284,15 @@ static int rxstate_entries(void)
 {
 	struct na_reason why = { 0 };
 	struct na_state st;
-	uint64_t key, next;
-	void *prev = NULL;
-	int fd, n = 0;
+	long n;
 
 	if (na_state_open(&st, world.state_dir, 0, &why))
 		fail_msg("%s", why.msg);
-	fd = na_state_get_pin(&st, "na_rxstate");
+	n = na_state_map_count(&st, "na_rxstate");
 	na_state_close(&st);
-	if (fd < 0)
-		fail_msg("cannot open na_rxstate in %s: %s", world.state_dir, strerror(-fd));
-	while (bpf_map_get_next_key(fd, prev, &next) == 0 && n < 1000000) {
-		key = next;
-		prev = &key;
-		n++;
-	}
-	close(fd);
-	return n;
+	if (n < 0)
+		fail_msg("cannot count na_rxstate in %s: %s", world.state_dir, strerror((int)-n));
+	return (int)n;
 }
 
 /* Wait (2 s at most) for na_rxstate to hold want entries; the count. */
