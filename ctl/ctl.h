@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "na_cgroup.h"
+#include "output.h"
 
 /* Exit codes: 0 done, 1 failed, 2 the command line is wrong. */
 #define NA_EXIT_OK 0
@@ -60,11 +61,6 @@ static inline int na_exit_code(int err)
 int na_resolve_cgroup(const char *spec, struct na_cgroup *cg);
 /* The cgroup v2 root (found in /proc/self/mountinfo); prints the error. */
 int na_cgroup_root(char *out, size_t outlen);
-
-/* Print o as the JSON output of a command (pretty, slashes as they are)
- * and release it. */
-struct json_object;
-void na_print_json(struct json_object *o);
 
 /* Check the effective capabilities for what: "bpf" (read state) or
  * "attach" (change it). Prints what is missing. */

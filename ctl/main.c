@@ -2,7 +2,6 @@
 /* netaccel-ctl: the command table, option handling and dispatch. */
 #include <errno.h>
 #include <getopt.h>
-#include <json-c/json.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -131,12 +130,19 @@ const struct na_cmd *na_find_cmd(const char *name)
 
 static void usage(FILE *f)
 {
+	static const struct na_col cols[] = {
+		{ "", 10, NA_LEFT, "  " }, { "", 0 }, { NULL }
+	};
 	const struct na_cmd *c;
+	struct na_table t;
 
 	fprintf(f, "Usage: " PROG " [-v|-vv] [--state-dir DIR] <command> [options]\n\n"
 		   "Accelerates local TCP between enrolled cgroups with eBPF.\n\nCommands:\n");
-	for (c = na_commands; c->name; c++)
-		fprintf(f, "  %-10s %s\n", c->name, c->summary);
+	na_table_start(&t, f, cols);
+	for (c = na_commands; c->name; c++) {
+		na_table_cell(&t, "%s", c->name);
+		na_table_cell(&t, "%s", c->summary);
+	}
 	fprintf(f, "\nOptions:\n"
 		   "  -v, --verbose        say what is done; -vv adds libbpf and verifier output\n"
 		   "  -S, --state-dir DIR  bpffs directory for netaccel's pins (default %s,\n"
@@ -259,13 +265,6 @@ int na_cgroup_root(char *out, size_t outlen)
 	else if (err)
 		na_err("cannot read /proc/self/mountinfo: %s", strerror(-err));
 	return err;
-}
-
-void na_print_json(struct json_object *o)
-{
-	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
-					       JSON_C_TO_STRING_NOSLASHESCAPE));
-	json_object_put(o);
 }
 
 int na_caps_require(const char *command, bool attach)
