@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "na_cgroup.h"
 #include "output.h"
@@ -21,6 +22,10 @@ struct na_ctl {
 	int verbosity;
 };
 
+/*
+ * A command, in a table that ends with a { 0 } row. run gets argv[0] = its
+ * name and optind reset, so that its options parse from argv[1].
+ */
 struct na_cmd {
 	const char *name;
 	int (*run)(struct na_ctl *ctl, int argc, char **argv);
@@ -30,6 +35,29 @@ struct na_cmd {
 };
 
 extern const struct na_cmd na_commands[];
+
+/* ---- dispatch, help and usage errors (cmd.c) ---- */
+
+/* The entry of table called name, or NULL; na_find_cmd looks in
+ * na_commands. */
+const struct na_cmd *na_cmd_find(const struct na_cmd *table, const char *name);
+const struct na_cmd *na_find_cmd(const char *name);
+
+/* Run the command argv[0] names from table (argv: what follows the global
+ * options). "help [<command>]" prints the usage or a command's help. No
+ * command or an unknown one is a usage error. Returns the exit code. */
+int na_dispatch(struct na_ctl *ctl, const struct na_cmd *table, int argc, char **argv);
+
+/* netaccel-ctl --help: the program's usage with table's commands. */
+void na_usage(FILE *f, const struct na_cmd *table);
+/* <command> --help. */
+void na_cmd_help(const struct na_cmd *cmd);
+/* One-line usage error of cmd (NULL: of the program itself), on stderr;
+ * returns NA_EXIT_USAGE. */
+__attribute__((format(printf, 2, 3)))
+int na_usage_error(const struct na_cmd *cmd, const char *fmt, ...);
+
+/* ---- options ---- */
 
 /* Parse the options of one command: the ones in longopts plus -h/--help,
  * -v/--verbose and --state-dir, which every command takes. Returns the
@@ -44,12 +72,6 @@ int na_getopt(struct na_ctl *ctl, const struct na_cmd *cmd, int argc,
  * error printed. */
 int na_getopt_json(struct na_ctl *ctl, const struct na_cmd *cmd, int argc,
 		   char **argv, bool *json);
-
-/* One-line usage error for cmd; returns NA_EXIT_USAGE. */
-__attribute__((format(printf, 2, 3)))
-int na_usage_error(const struct na_cmd *cmd, const char *fmt, ...);
-const struct na_cmd *na_find_cmd(const char *name);
-void na_cmd_help(const struct na_cmd *cmd);
 
 /* The exit code for a failure: a malformed argument is a usage error. */
 static inline int na_exit_code(int err)

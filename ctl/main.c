@@ -1,10 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
-/* netaccel-ctl: the command table, option handling and dispatch. */
+/* netaccel-ctl: the command table, option handling and what commands share. */
 #include <errno.h>
 #include <getopt.h>
-#include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <netaccel/state.h>
@@ -112,65 +110,6 @@ const struct na_cmd na_commands[] = {
 	  "  -j, --json            machine-readable output (list)\n" },
 	{ 0 }
 };
-
-static const char cgroup_forms[] =
-	"<cgroup> is a cgroup v2 directory: an absolute path (/sys/fs/cgroup/app.slice),\n"
-	"a path relative to the cgroup v2 root (app.slice/api.service), pid:<PID>,\n"
-	"or container:<ID or unique prefix>.\n";
-
-const struct na_cmd *na_find_cmd(const char *name)
-{
-	const struct na_cmd *c;
-
-	for (c = na_commands; c->name; c++)
-		if (!strcmp(c->name, name))
-			return c;
-	return NULL;
-}
-
-static void usage(FILE *f)
-{
-	static const struct na_col cols[] = {
-		{ "", 10, NA_LEFT, "  " }, { "", 0 }, { NULL }
-	};
-	const struct na_cmd *c;
-	struct na_table t;
-
-	fprintf(f, "Usage: " PROG " [-v|-vv] [--state-dir DIR] <command> [options]\n\n"
-		   "Accelerates local TCP between enrolled cgroups with eBPF.\n\nCommands:\n");
-	na_table_start(&t, f, cols);
-	for (c = na_commands; c->name; c++) {
-		na_table_cell(&t, "%s", c->name);
-		na_table_cell(&t, "%s", c->summary);
-	}
-	fprintf(f, "\nOptions:\n"
-		   "  -v, --verbose        say what is done; -vv adds libbpf and verifier output\n"
-		   "  -S, --state-dir DIR  bpffs directory for netaccel's pins (default %s,\n"
-		   "                       or $" "NETACCEL_STATE_DIR" ")\n"
-		   "  -h, --help           this help; " PROG " <command> --help for a command\n"
-		   "  -V, --version        print the version\n\n%s",
-		NA_DEFAULT_STATE_DIR, cgroup_forms);
-}
-
-void na_cmd_help(const struct na_cmd *cmd)
-{
-	printf("Usage: " PROG " %s %s\n\n%s.\n\n%s", cmd->name, cmd->args,
-	       cmd->summary, cmd->help);
-	if (strstr(cmd->args, "<cgroup>"))
-		printf("\n%s", cgroup_forms);
-}
-
-int na_usage_error(const struct na_cmd *cmd, const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, PROG " %s: ", cmd->name);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, " (see " PROG " %s --help)\n", cmd->name);
-	return NA_EXIT_USAGE;
-}
 
 /* getopt leaves optopt set for a long option given a value it does not
  * take ("--force=yes"), so tell the cases apart by what was typed. */
@@ -328,7 +267,6 @@ int main(int argc, char **argv)
 		{ 0 }
 	};
 	struct na_ctl ctl = { 0 };
-	const struct na_cmd *cmd;
 	int c;
 
 	na_log_init(0);
@@ -337,7 +275,7 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "+:hVvS:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'h':
-			usage(stdout);
+			na_usage(stdout, na_commands);
 			return NA_EXIT_OK;
 		case 'V':
 			printf(PROG " %s\n", NA_VERSION);
@@ -346,46 +284,16 @@ int main(int argc, char **argv)
 			na_log_init(++ctl.verbosity);
 			break;
 		case 'S':
-			if (!*optarg) {
-				fprintf(stderr, PROG ": --state-dir needs a directory (see " PROG " --help)\n");
-				return NA_EXIT_USAGE;
-			}
+			if (!*optarg)
+				return na_usage_error(NULL, "--state-dir needs a directory");
 			ctl.state_dir = optarg;
 			break;
 		case ':':
-			fprintf(stderr, PROG ": option '%s' needs a value (see " PROG " --help)\n",
-				argv[optind - 1]);
-			return NA_EXIT_USAGE;
+			return na_usage_error(NULL, "option '%s' needs a value", argv[optind - 1]);
 		default:
 			bad_option(NULL, argv[optind - 1], optopt);
 			return NA_EXIT_USAGE;
 		}
 	}
-	if (optind >= argc) {
-		fprintf(stderr, PROG ": missing command (see " PROG " --help)\n");
-		return NA_EXIT_USAGE;
-	}
-	if (!strcmp(argv[optind], "help")) {
-		if (optind + 1 >= argc) {
-			usage(stdout);
-			return NA_EXIT_OK;
-		}
-		cmd = na_find_cmd(argv[optind + 1]);
-		if (!cmd) {
-			fprintf(stderr, PROG ": unknown command '%s' (see " PROG " --help)\n",
-				argv[optind + 1]);
-			return NA_EXIT_USAGE;
-		}
-		na_cmd_help(cmd);
-		return NA_EXIT_OK;
-	}
-	cmd = na_find_cmd(argv[optind]);
-	if (!cmd) {
-		fprintf(stderr, PROG ": unknown command '%s' (see " PROG " --help)\n", argv[optind]);
-		return NA_EXIT_USAGE;
-	}
-	argc -= optind;
-	argv += optind;
-	optind = 0;	/* restart getopt for the command's own options */
-	return cmd->run(&ctl, argc, argv);
+	return na_dispatch(&ctl, na_commands, argc - optind, argv + optind);
 }
