@@ -57,21 +57,58 @@ void na_cmd_help(const struct na_cmd *cmd);
 __attribute__((format(printf, 2, 3)))
 int na_usage_error(const struct na_cmd *cmd, const char *fmt, ...);
 
-/* ---- options ---- */
+/* ---- options (opt.c) ---- */
 
-/* Parse the options of one command: the ones in longopts plus -h/--help,
- * -v/--verbose and --state-dir, which every command takes. Returns the
- * option character, -1 at the end of options, '?' after printing a usage
- * error. On -h prints the command's help and returns 'h'. */
-struct option;
-int na_getopt(struct na_ctl *ctl, const struct na_cmd *cmd, int argc,
-	      char **argv, const char *shortopts, const struct option *longopts);
+/*
+ * A command's options, one row each, ending with a row whose name is NULL.
+ * key is what na_opt_next returns for the option, and also its short form
+ * when it is a letter or digit, unless NA_OPT_LONG. The end row's flags
+ * may say NA_OPT_IN_ORDER: options end at the first other argument (run
+ * needs it for its command's own options).
+ *
+ *	static const struct na_opt opts[] = {
+ *		{ "mode", 'm', NA_OPT_VALUE },
+ *		{ "allow-unprivileged", 'U', NA_OPT_LONG },
+ *		{ 0 }
+ *	};
+ */
+struct na_opt {
+	const char *name;	/* the long form, without "--" */
+	int key;
+	unsigned int flags;
+};
+#define NA_OPT_VALUE 1u		/* takes a value, in optarg */
+#define NA_OPT_LONG 2u		/* no short form */
+#define NA_OPT_IN_ORDER 4u	/* (end row) stop at the first argument */
+
+/* The next option of cmd (NULL: of the program itself) from opts, plus
+ * -h/--help, -v/--verbose and -S/--state-dir, which every command takes
+ * and which are handled here. Returns an option's key, -1 at the end of
+ * options (the arguments start at argv[optind]), '?' after printing a
+ * usage error, or 'h' after printing the help. Keys 'h', 'v', 'S' and '?'
+ * are taken. */
+int na_opt_next(struct na_ctl *ctl, const struct na_cmd *cmd, int argc,
+		char **argv, const struct na_opt *opts);
+
+/* The positional arguments after the options (argv[optind] on): missing
+ * lists, for each required one, the usage error when it is absent
+ * ("missing <cgroup>"; NULL-terminated, or NULL); more than max
+ * (-1: any number) is "unexpected argument '<the first extra>'". Returns 0,
+ * or NA_EXIT_USAGE after printing the usage error. */
+int na_opt_args(const struct na_cmd *cmd, int argc, char **argv,
+		const char *const missing[], int max);
 
 /* The options of a command whose only own option is --json: sets *json.
  * Returns -1 to go on, or the exit code when help was shown or a usage
  * error printed. */
 int na_getopt_json(struct na_ctl *ctl, const struct na_cmd *cmd, int argc,
 		   char **argv, bool *json);
+
+/* na_opt_next with getopt_long's own option descriptions, for the
+ * commands that still spell their options that way (portmap, veth). */
+struct option;
+int na_getopt(struct na_ctl *ctl, const struct na_cmd *cmd, int argc,
+	      char **argv, const char *shortopts, const struct option *longopts);
 
 /* The exit code for a failure: a malformed argument is a usage error. */
 static inline int na_exit_code(int err)

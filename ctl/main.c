@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
-/* netaccel-ctl: the command table, option handling and what commands share. */
+/* netaccel-ctl: the command table, what commands share, and main. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -111,90 +111,6 @@ const struct na_cmd na_commands[] = {
 	{ 0 }
 };
 
-/* getopt leaves optopt set for a long option given a value it does not
- * take ("--force=yes"), so tell the cases apart by what was typed. */
-static void bad_option(const char *cmd, const char *arg, int opt)
-{
-	char where[64];
-
-	snprintf(where, sizeof(where), PROG "%s%s", cmd ? " " : "", cmd ? cmd : "");
-	if (!strncmp(arg, "--", 2) && strchr(arg, '='))
-		fprintf(stderr, "%s: option '%.*s' takes no value (see %s --help)\n", where,
-			(int)(strchr(arg, '=') - arg), arg, where);
-	else if (arg[0] == '-' && arg[1] != '-' && opt)
-		fprintf(stderr, "%s: unknown option '-%c' (see %s --help)\n", where, opt, where);
-	else
-		fprintf(stderr, "%s: unknown option '%s' (see %s --help)\n", where, arg, where);
-}
-
-int na_getopt(struct na_ctl *ctl, const struct na_cmd *cmd, int argc,
-	      char **argv, const char *shortopts, const struct option *longopts)
-{
-	struct option all[16];
-	char shorts[32];
-	size_t n = 0;
-	int c;
-
-	for (; longopts && longopts[n].name && n < 12; n++)
-		all[n] = longopts[n];
-	all[n++] = (struct option){ "help", no_argument, NULL, 'h' };
-	all[n++] = (struct option){ "verbose", no_argument, NULL, 'v' };
-	all[n++] = (struct option){ "state-dir", required_argument, NULL, 'S' };
-	all[n] = (struct option){ 0 };
-	/* A leading '+' (stop at the first non-option) must stay first. */
-	if (shortopts[0] == '+')
-		snprintf(shorts, sizeof(shorts), "+:%shvS:", shortopts + 1);
-	else
-		snprintf(shorts, sizeof(shorts), ":%shvS:", shortopts);
-
-	for (;;) {
-		c = getopt_long(argc, argv, shorts, all, NULL);
-		switch (c) {
-		case 'h':
-			na_cmd_help(cmd);
-			return 'h';
-		case 'v':
-			na_log_init(++ctl->verbosity);
-			continue;
-		case 'S':
-			if (!*optarg) {
-				na_usage_error(cmd, "--state-dir needs a directory");
-				return '?';
-			}
-			ctl->state_dir = optarg;
-			continue;
-		case ':':
-			na_usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
-			return '?';
-		case '?':
-			bad_option(cmd->name, argv[optind - 1], optopt);
-			return '?';
-		default:
-			return c;
-		}
-	}
-}
-
-int na_getopt_json(struct na_ctl *ctl, const struct na_cmd *cmd, int argc,
-		   char **argv, bool *json)
-{
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ 0 }
-	};
-	int c;
-
-	*json = false;
-	while ((c = na_getopt(ctl, cmd, argc, argv, "j", opts)) != -1) {
-		if (c == 'h')
-			return NA_EXIT_OK;
-		if (c != 'j')
-			return NA_EXIT_USAGE;
-		*json = true;
-	}
-	return -1;
-}
-
 int na_cgroup_root(char *out, size_t outlen)
 {
 	int err = na_cgroup_find_mount("/proc/self/mountinfo", out, outlen);
@@ -259,41 +175,21 @@ int cmd_veth(struct na_ctl *ctl, int argc, char **argv) __attribute__((alias("cm
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "state-dir", required_argument, NULL, 'S' },
-		{ 0 }
+	static const struct na_opt opts[] = {
+		{ "version", 'V' },
+		{ .flags = NA_OPT_IN_ORDER },	/* global options end at the command */
 	};
 	struct na_ctl ctl = { 0 };
 	int c;
 
 	na_log_init(0);
-	opterr = 0;
-	/* '+': global options end at the command name. */
-	while ((c = getopt_long(argc, argv, "+:hVvS:", opts, NULL)) != -1) {
-		switch (c) {
-		case 'h':
-			na_usage(stdout, na_commands);
+	while ((c = na_opt_next(&ctl, NULL, argc, argv, opts)) != -1) {
+		if (c == 'h')
 			return NA_EXIT_OK;
-		case 'V':
-			printf(PROG " %s\n", NA_VERSION);
-			return NA_EXIT_OK;
-		case 'v':
-			na_log_init(++ctl.verbosity);
-			break;
-		case 'S':
-			if (!*optarg)
-				return na_usage_error(NULL, "--state-dir needs a directory");
-			ctl.state_dir = optarg;
-			break;
-		case ':':
-			return na_usage_error(NULL, "option '%s' needs a value", argv[optind - 1]);
-		default:
-			bad_option(NULL, argv[optind - 1], optopt);
+		if (c != 'V')
 			return NA_EXIT_USAGE;
-		}
+		printf(PROG " %s\n", NA_VERSION);
+		return NA_EXIT_OK;
 	}
 	return na_dispatch(&ctl, na_commands, argc - optind, argv + optind);
 }

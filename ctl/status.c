@@ -212,8 +212,8 @@ int cmd_status(struct na_ctl *ctl, int argc, char **argv)
 	c = na_getopt_json(ctl, cmd, argc, argv, &json);
 	if (c >= 0)
 		return c;
-	if (optind < argc)
-		return na_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+	if (na_opt_args(cmd, argc, argv, NULL, 0))
+		return NA_EXIT_USAGE;
 	if (na_caps_require("status", false))
 		return NA_EXIT_FAIL;
 
@@ -341,8 +341,8 @@ int cmd_stats(struct na_ctl *ctl, int argc, char **argv)
 	c = na_getopt_json(ctl, cmd, argc, argv, &json);
 	if (c >= 0)
 		return c;
-	if (optind + 1 < argc)
-		return na_usage_error(cmd, "unexpected argument '%s'", argv[optind + 1]);
+	if (na_opt_args(cmd, argc, argv, NULL, 1))
+		return NA_EXIT_USAGE;
 	if (na_caps_require("stats", false))
 		return NA_EXIT_FAIL;
 	if (optind < argc && (err = na_resolve_cgroup(argv[optind], &cg)))

@@ -13,6 +13,10 @@
 #include "capture.h"
 #include "ctl.h"
 
+void na_log_init(int verbosity)
+{
+}
+
 /* What the last handler was given: its argv joined with spaces. */
 static char seen[256];
 static int seen_optind;
