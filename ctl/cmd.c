@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * Dispatch for netaccel-ctl: the command a table names (na_commands, in
- * main.c), help texts and usage errors: help on stdout with exit code 0,
- * a mistake as one line on stderr with exit code 2.
+ * main.c), the subcommand of a command family (portmap add, veth list),
+ * help texts and usage errors. Every level says the same things the same
+ * way: help on stdout with exit code 0, a mistake as one line on stderr
+ * with exit code 2.
  */
 #include <getopt.h>
 #include <stdarg.h>
@@ -109,4 +111,84 @@ int na_dispatch(struct na_ctl *ctl, const struct na_cmd *table, int argc, char *
 	if (!c)
 		return na_usage_error(NULL, "unknown command '%s'", argv[0]);
 	return run(ctl, c, argc, argv);
+}
+
+/* "attach, add or del": the names of a table, as a message lists them. */
+static void list_names(const struct na_cmd *table, char *out, size_t outlen)
+{
+	const struct na_cmd *c;
+	size_t len = 0;
+
+	out[0] = '\0';
+	for (c = table; c->name && len < outlen; c++) {
+		const char *sep = c == table ? "" : c[1].name ? ", " : " or ";
+
+		len += (size_t)snprintf(out + len, outlen - len, "%s%s", sep, c->name);
+	}
+}
+
+static bool is_help(const char *arg)
+{
+	return !strcmp(arg, "-h") || !strcmp(arg, "--help");
+}
+
+/* Where the subcommand is, for a family whose options may come before it:
+ * the first word that is neither an option nor the value of one (or the
+ * word after "--"). -1 when help was asked for first. */
+static int find_sub(const struct na_family *fam, int argc, char **argv)
+{
+	int at;
+
+	for (at = 1; at < argc; at++) {
+		if (!strcmp(argv[at], "--") || argv[at][0] != '-')
+			break;
+		if (is_help(argv[at]))
+			return -1;
+		if (na_opt_takes_value(fam->lead, argv[at]))
+			at++;
+	}
+	if (at < argc && !strcmp(argv[at], "--"))
+		at++;
+	return at;
+}
+
+int na_dispatch_sub(struct na_ctl *ctl, const struct na_cmd *cmd,
+		    const struct na_family *fam, int argc, char **argv)
+{
+	const struct na_cmd *c;
+	char names[256];
+	char *sub;
+	int at = 1, i;
+
+	list_names(fam->subs, names, sizeof(names));
+	if (fam->lead) {
+		at = find_sub(fam, argc, argv);
+		if (at < 0) {
+			na_cmd_help(cmd);
+			return NA_EXIT_OK;
+		}
+	} else if (argc > 1 && argv[1][0] == '-') {
+		/* Nothing comes before the subcommand but a request for help. */
+		for (i = 1; i < argc; i++) {
+			if (is_help(argv[i])) {
+				na_cmd_help(cmd);
+				return NA_EXIT_OK;
+			}
+		}
+		return na_usage_error(cmd, "expected a subcommand (%s) before '%s'", names,
+				      argv[1]);
+	}
+	if (at >= argc)
+		return na_usage_error(cmd, "missing subcommand (%s)", names);
+	/* The subcommand becomes argv[0] of what follows, the options that
+	 * came before it its first options. */
+	sub = argv[at];
+	memmove(&argv[2], &argv[1], (size_t)(at - 1) * sizeof(*argv));
+	argv[1] = sub;
+	c = na_cmd_find(fam->subs, sub);
+	if (!c && (fam->flags & NA_FAMILY_NAME_SUBS))
+		return na_usage_error(cmd, "unknown subcommand '%s' (use %s)", sub, names);
+	if (!c)
+		return na_usage_error(cmd, "unknown subcommand '%s'", sub);
+	return run(ctl, c, argc - 1, argv + 1);
 }

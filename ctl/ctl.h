@@ -23,8 +23,9 @@ struct na_ctl {
 };
 
 /*
- * A command, in a table that ends with a { 0 } row. run gets argv[0] = its
- * name and optind reset, so that its options parse from argv[1].
+ * A command, or a subcommand of a command family: the same shape for both,
+ * in tables that end with a { 0 } row. run gets argv[0] = its name and
+ * optind reset, so that its options parse from argv[1].
  */
 struct na_cmd {
 	const char *name;
@@ -47,6 +48,24 @@ const struct na_cmd *na_find_cmd(const char *name);
  * options). "help [<command>]" prints the usage or a command's help. No
  * command or an unknown one is a usage error. Returns the exit code. */
 int na_dispatch(struct na_ctl *ctl, const struct na_cmd *table, int argc, char **argv);
+
+/* A command family: its subcommands, and what may come before one. */
+struct na_opt;
+struct na_family {
+	const struct na_cmd *subs;	/* in the order messages name them */
+	const struct na_opt *lead;	/* options allowed before the subcommand
+					 * (they move after it), or NULL: none */
+	unsigned int flags;		/* NA_FAMILY_* */
+};
+/* An unknown subcommand's message names those there are. */
+#define NA_FAMILY_NAME_SUBS 1u
+
+/* Run the subcommand of family cmd (argv[0] is the family's name) from
+ * fam->subs, with argv[0] the subcommand's name. -h/--help before the
+ * subcommand prints cmd's help; no subcommand, an unknown one, or (without
+ * fam->lead) an option before it are usage errors of cmd. */
+int na_dispatch_sub(struct na_ctl *ctl, const struct na_cmd *cmd,
+		    const struct na_family *fam, int argc, char **argv);
 
 /* netaccel-ctl --help: the program's usage with table's commands. */
 void na_usage(FILE *f, const struct na_cmd *table);
@@ -97,6 +116,10 @@ int na_opt_next(struct na_ctl *ctl, const struct na_cmd *cmd, int argc,
  * or NA_EXIT_USAGE after printing the usage error. */
 int na_opt_args(const struct na_cmd *cmd, int argc, char **argv,
 		const char *const missing[], int max);
+
+/* Whether arg is an option of opts (or a shared one) that takes the next
+ * argument as its value ("--netns", "-n"). */
+bool na_opt_takes_value(const struct na_opt *opts, const char *arg);
 
 /* The options of a command whose only own option is --json: sets *json.
  * Returns -1 to go on, or the exit code when help was shown or a usage

@@ -119,6 +119,23 @@ int na_opt_next(struct na_ctl *ctl, const struct na_cmd *cmd, int argc,
 	return na_getopt(ctl, cmd, argc, argv, shorts, longs);
 }
 
+bool na_opt_takes_value(const struct na_opt *opts, const char *arg)
+{
+	const struct na_opt *o;
+
+	if (!strcmp(arg, "-S") || !strcmp(arg, "--state-dir"))
+		return true;
+	for (o = opts; o->name; o++) {
+		if (!(o->flags & NA_OPT_VALUE))
+			continue;
+		if (!strncmp(arg, "--", 2) && !strcmp(arg + 2, o->name))
+			return true;
+		if (has_short(o) && arg[0] == '-' && arg[1] == o->key && !arg[2])
+			return true;
+	}
+	return false;
+}
+
 int na_opt_args(const struct na_cmd *cmd, int argc, char **argv,
 		const char *const missing[], int max)
 {

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* The dispatcher of netaccel-ctl (ctl/cmd.c): commands from a table,
- * help, and usage errors. */
+ * subcommands of a family, help, and the usage errors of each level. */
 #include <getopt.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -39,13 +39,35 @@ const struct na_cmd na_commands[] = {
 	{ 0 }
 };
 
+static const struct na_cmd subs[] = {
+	{ "add", record, "<x> <y>", "add one", NULL },
+	{ "list", record, "[--json]", "list them", NULL },
+	{ "del", record, "<x>", "delete one", NULL },
+	{ 0 }
+};
+
+/* Like portmap: nothing before the subcommand; an unknown one is told
+ * which there are. */
+static const struct na_family strict = { subs, NULL, NA_FAMILY_NAME_SUBS };
+
+/* Like veth: options may come before the subcommand. */
+static const struct na_opt lead[] = {
+	{ "netns", 'n', NA_OPT_VALUE },
+	{ "hook", 'H', NA_OPT_VALUE | NA_OPT_LONG },
+	{ "json", 'j' },
+	{ 0 }
+};
+static const struct na_family loose = { subs, lead, 0 };
+
 struct result {
 	int rc;
 	struct capture cap;
 };
 
-/* Run na_dispatch on a copy of the words given. */
-static void dispatch(struct result *r, int argc, const char *const *words)
+/* Run na_dispatch (fam NULL) or na_dispatch_sub of "fam" on a copy of
+ * the words given. */
+static void dispatch(struct result *r, const struct na_family *fam, int argc,
+		     const char *const *words)
 {
 	struct na_ctl ctl = { 0 };
 	char *argv[16] = { 0 };
@@ -57,13 +79,16 @@ static void dispatch(struct result *r, int argc, const char *const *words)
 	seen_optind = -1;
 	optind = 7;
 	capture_start(&r->cap);
-	r->rc = na_dispatch(&ctl, na_commands, argc, argv);
+	if (fam)
+		r->rc = na_dispatch_sub(&ctl, &na_commands[1], fam, argc, argv);
+	else
+		r->rc = na_dispatch(&ctl, na_commands, argc, argv);
 	capture_stop(&r->cap);
 }
 
 #define WORDS(...) ((const char *const[]){ __VA_ARGS__ })
 #define NWORDS(...) ((int)(sizeof(WORDS(__VA_ARGS__)) / sizeof(char *)))
-#define DISPATCH(r, ...) dispatch(r, NWORDS(__VA_ARGS__), WORDS(__VA_ARGS__))
+#define DISPATCH(r, fam, ...) dispatch(r, fam, NWORDS(__VA_ARGS__), WORDS(__VA_ARGS__))
 
 /* A usage error: exit code 2, one line on stderr, nothing on stdout. */
 static void assert_usage_error(struct result *r, const char *line)
@@ -99,7 +124,7 @@ static void runs_the_command(void **state)
 	struct result r;
 
 	(void)state;
-	DISPATCH(&r, "enroll", "--mode", "all", "x");
+	DISPATCH(&r, NULL, "enroll", "--mode", "all", "x");
 	assert_ran(&r, "enroll --mode all x");
 }
 
@@ -108,11 +133,11 @@ static void top_level_mistakes(void **state)
 	struct result r;
 
 	(void)state;
-	dispatch(&r, 0, NULL);
+	dispatch(&r, NULL, 0, NULL);
 	assert_usage_error(&r, "netaccel-ctl: missing command (see netaccel-ctl --help)\n");
-	DISPATCH(&r, "frobnicate");
+	DISPATCH(&r, NULL, "frobnicate");
 	assert_usage_error(&r, "netaccel-ctl: unknown command 'frobnicate' (see netaccel-ctl --help)\n");
-	DISPATCH(&r, "help", "frobnicate");
+	DISPATCH(&r, NULL, "help", "frobnicate");
 	assert_usage_error(&r, "netaccel-ctl: unknown command 'frobnicate' (see netaccel-ctl --help)\n");
 }
 
@@ -121,19 +146,94 @@ static void help_command(void **state)
 	struct result r;
 
 	(void)state;
-	DISPATCH(&r, "help");
+	DISPATCH(&r, NULL, "help");
 	assert_non_null(strstr(r.cap.out_text, "Commands:\n  enroll     enroll a cgroup\n"
 						"  fam        a family\n\nOptions:\n"));
 	assert_help(&r, "Usage: netaccel-ctl [-v|-vv] [--state-dir DIR] <command> [options]\n");
 
-	DISPATCH(&r, "help", "enroll");
+	DISPATCH(&r, NULL, "help", "enroll");
 	assert_non_null(strstr(r.cap.out_text, "pid:<PID>"));	/* <cgroup> is explained */
 	assert_help(&r, "Usage: netaccel-ctl enroll <cgroup>\n\nenroll a cgroup.\n\nMore.\n\n");
 
-	DISPATCH(&r, "help", "fam");
+	DISPATCH(&r, NULL, "help", "fam");
 	assert_string_equal(r.cap.out_text,
 			    "Usage: netaccel-ctl fam add|list|del\n\na family.\n\nSubcommands.\n");
 	assert_help(&r, "Usage: netaccel-ctl fam");
+}
+
+static void runs_the_subcommand(void **state)
+{
+	struct result r;
+
+	(void)state;
+	DISPATCH(&r, &strict, "fam", "add", "x", "--udp", "y");
+	assert_ran(&r, "add x --udp y");
+
+	DISPATCH(&r, &loose, "fam", "del", "x");
+	assert_ran(&r, "del x");
+}
+
+#define MISSING "netaccel-ctl fam: missing subcommand (add, list or del) (see netaccel-ctl fam --help)\n"
+#define HELP "Usage: netaccel-ctl fam add|list|del\n"
+
+/* What "fam" says to a command line that reaches no subcommand: a usage
+ * error, or (err NULL) its help. */
+static const struct {
+	const struct na_family *fam;
+	const char *words[6];
+	const char *err;
+} not_run[] = {
+	{ &strict, { "fam" }, MISSING },
+	{ &strict, { "fam", "frob" },
+	  "netaccel-ctl fam: unknown subcommand 'frob' (use add, list or del) (see netaccel-ctl fam --help)\n" },
+	{ &strict, { "fam", "--udp", "add" },
+	  "netaccel-ctl fam: expected a subcommand (add, list or del) before '--udp' (see netaccel-ctl fam --help)\n" },
+	{ &strict, { "fam", "--", "add" },
+	  "netaccel-ctl fam: expected a subcommand (add, list or del) before '--' (see netaccel-ctl fam --help)\n" },
+	{ &strict, { "fam", "--help" } },
+	{ &strict, { "fam", "-x", "-h", "add" } },
+	{ &loose, { "fam" }, MISSING },
+	{ &loose, { "fam", "frob" },
+	  "netaccel-ctl fam: unknown subcommand 'frob' (see netaccel-ctl fam --help)\n" },
+	/* An option whose value is missing is no subcommand. */
+	{ &loose, { "fam", "-n" }, MISSING },
+	{ &loose, { "fam", "--json", "--" }, MISSING },
+	{ &loose, { "fam", "--netns", "ns", "-h", "list" } },
+};
+
+static void no_subcommand_run(void **state)
+{
+	struct result r;
+	size_t i;
+	int n;
+
+	(void)state;
+	for (i = 0; i < sizeof(not_run) / sizeof(not_run[0]); i++) {
+		for (n = 0; not_run[i].words[n]; n++)
+			;
+		dispatch(&r, not_run[i].fam, n, not_run[i].words);
+		if (not_run[i].err)
+			assert_usage_error(&r, not_run[i].err);
+		else
+			assert_help(&r, HELP);
+	}
+}
+
+static void options_before_the_subcommand_move_after_it(void **state)
+{
+	struct result r;
+
+	(void)state;
+	DISPATCH(&r, &loose, "fam", "--netns", "ns", "-j", "list", "--hook", "tc");
+	assert_ran(&r, "list --netns ns -j --hook tc");
+
+	/* A value that looks like an option is still a value. */
+	DISPATCH(&r, &loose, "fam", "-n", "--help", "--state-dir", "/x", "list");
+	assert_ran(&r, "list -n --help --state-dir /x");
+
+	/* "--" ends what comes before; it stays for the subcommand's getopt. */
+	DISPATCH(&r, &loose, "fam", "-j", "--", "del", "x");
+	assert_ran(&r, "del -j -- x");
 }
 
 static void usage_errors_name_the_command(void **state)
@@ -150,8 +250,8 @@ static void usage_errors_name_the_command(void **state)
 			    "netaccel-ctl fam: add: missing <x> (see netaccel-ctl fam --help)\n");
 	capture_free(&cap);
 	assert_ptr_equal(na_find_cmd("fam"), &na_commands[1]);
-	assert_ptr_equal(na_cmd_find(na_commands, "enroll"), &na_commands[0]);
-	assert_null(na_cmd_find(na_commands, "help"));
+	assert_ptr_equal(na_cmd_find(subs, "del"), &subs[2]);
+	assert_null(na_cmd_find(subs, "fam"));
 }
 
 int main(void)
@@ -160,6 +260,9 @@ int main(void)
 		cmocka_unit_test(runs_the_command),
 		cmocka_unit_test(top_level_mistakes),
 		cmocka_unit_test(help_command),
+		cmocka_unit_test(runs_the_subcommand),
+		cmocka_unit_test(no_subcommand_run),
+		cmocka_unit_test(options_before_the_subcommand_move_after_it),
 		cmocka_unit_test(usage_errors_name_the_command),
 	};
 

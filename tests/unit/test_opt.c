@@ -240,6 +240,20 @@ static void positional_arguments(void **state)
 	capture_free(&cap);
 }
 
+static void which_take_a_value(void **state)
+{
+	(void)state;
+	assert_true(na_opt_takes_value(opts, "--mode"));
+	assert_true(na_opt_takes_value(opts, "-m"));
+	assert_true(na_opt_takes_value(opts, "-S"));
+	assert_true(na_opt_takes_value(opts, "--state-dir"));
+	assert_false(na_opt_takes_value(opts, "-mall"));
+	assert_false(na_opt_takes_value(opts, "--mode=all"));
+	assert_false(na_opt_takes_value(opts, "-f"));
+	assert_false(na_opt_takes_value(opts, "--udp"));
+	assert_false(na_opt_takes_value(opts, "mode"));
+}
+
 static void json_only(void **state)
 {
 	struct na_ctl ctl = { 0 };
@@ -273,6 +287,7 @@ int main(void)
 		cmocka_unit_test(in_order_stops_at_the_first_argument),
 		cmocka_unit_test(the_program_itself),
 		cmocka_unit_test(positional_arguments),
+		cmocka_unit_test(which_take_a_value),
 		cmocka_unit_test(json_only),
 	};
 
