@@ -36,6 +36,9 @@ static const char *const done_words[] = {
 	[NA_REENROLLED] = "re-enrolled",
 };
 
+/* enroll and unenroll take one <cgroup>. */
+static const char *const one_cgroup[] = { "missing <cgroup>", NULL };
+
 static const char *display(const struct na_cgroup *cg)
 {
 	return cg->rel[0] ? cg->rel : "/";
@@ -43,8 +46,8 @@ static const char *display(const struct na_cgroup *cg)
 
 int cmd_enroll(struct na_ctl *ctl, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "mode", required_argument, NULL, 'm' },
+	static const struct na_opt opts[] = {
+		{ "mode", 'm', NA_OPT_VALUE },
 		{ 0 }
 	};
 	const struct na_cmd *cmd = na_find_cmd("enroll");
@@ -55,7 +58,7 @@ int cmd_enroll(struct na_ctl *ctl, int argc, char **argv)
 	struct na_state st;
 	int c, err;
 
-	while ((c = na_getopt(ctl, cmd, argc, argv, "m:", opts)) != -1) {
+	while ((c = na_opt_next(ctl, cmd, argc, argv, opts)) != -1) {
 		if (c == 'h')
 			return NA_EXIT_OK;
 		if (c == '?')
@@ -63,10 +66,8 @@ int cmd_enroll(struct na_ctl *ctl, int argc, char **argv)
 		if (c == 'm' && parse_mode(optarg, &mode))
 			return na_usage_error(cmd, "unknown mode '%s' (use all or opt-in)", optarg);
 	}
-	if (optind >= argc)
-		return na_usage_error(cmd, "missing <cgroup>");
-	if (optind + 1 < argc)
-		return na_usage_error(cmd, "unexpected argument '%s'", argv[optind + 1]);
+	if (na_opt_args(cmd, argc, argv, one_cgroup, 1))
+		return NA_EXIT_USAGE;
 
 	if (na_caps_require("enroll", true))
 		return NA_EXIT_FAIL;
@@ -111,7 +112,7 @@ static int find_by_path(const struct na_state *st, const char *spec,
 int cmd_unenroll(struct na_ctl *ctl, int argc, char **argv)
 {
 	const struct na_cmd *cmd = na_find_cmd("unenroll");
-	static const struct option opts[] = { { 0 } };
+	static const struct na_opt opts[] = { { 0 } };
 	char why[1024], root[PATH_MAX], name[NA_CGROUP_PATH_MAX + 1];
 	struct na_cgroup_cfg cfg;
 	struct na_cgroup cg;
@@ -120,15 +121,13 @@ int cmd_unenroll(struct na_ctl *ctl, int argc, char **argv)
 	int c, slot, err, rerr;
 	int64_t live;
 
-	while ((c = na_getopt(ctl, cmd, argc, argv, "", opts)) != -1) {
+	while ((c = na_opt_next(ctl, cmd, argc, argv, opts)) != -1) {
 		if (c == 'h')
 			return NA_EXIT_OK;
 		return NA_EXIT_USAGE;
 	}
-	if (optind >= argc)
-		return na_usage_error(cmd, "missing <cgroup>");
-	if (optind + 1 < argc)
-		return na_usage_error(cmd, "unexpected argument '%s'", argv[optind + 1]);
+	if (na_opt_args(cmd, argc, argv, one_cgroup, 1))
+		return NA_EXIT_USAGE;
 	if (na_caps_require("unenroll", true))
 		return NA_EXIT_FAIL;
 	if (na_cgroup_root(root, sizeof(root)))
@@ -193,8 +192,8 @@ out:
 
 int cmd_cleanup(struct na_ctl *ctl, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "force", no_argument, NULL, 'f' },
+	static const struct na_opt opts[] = {
+		{ "force", 'f' },
 		{ 0 }
 	};
 	const struct na_cmd *cmd = na_find_cmd("cleanup");
@@ -204,7 +203,7 @@ int cmd_cleanup(struct na_ctl *ctl, int argc, char **argv)
 	int c, err, pm, veth;
 	long fill;
 
-	while ((c = na_getopt(ctl, cmd, argc, argv, "f", opts)) != -1) {
+	while ((c = na_opt_next(ctl, cmd, argc, argv, opts)) != -1) {
 		if (c == 'h')
 			return NA_EXIT_OK;
 		if (c == 'f')
@@ -212,8 +211,8 @@ int cmd_cleanup(struct na_ctl *ctl, int argc, char **argv)
 		else
 			return NA_EXIT_USAGE;
 	}
-	if (optind < argc)
-		return na_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+	if (na_opt_args(cmd, argc, argv, NULL, 0))
+		return NA_EXIT_USAGE;
 	if (na_caps_require("cleanup", true))
 		return NA_EXIT_FAIL;
 	/* The veth redirect first: it has nothing to drain, and its pins sit

@@ -1,11 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
-/* netaccel-ctl: the command table, option handling and dispatch. */
+/* netaccel-ctl: the command table, what commands share, and main. */
 #include <errno.h>
 #include <getopt.h>
-#include <json-c/json.h>
-#include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <netaccel/state.h>
@@ -114,142 +111,6 @@ const struct na_cmd na_commands[] = {
 	{ 0 }
 };
 
-static const char cgroup_forms[] =
-	"<cgroup> is a cgroup v2 directory: an absolute path (/sys/fs/cgroup/app.slice),\n"
-	"a path relative to the cgroup v2 root (app.slice/api.service), pid:<PID>,\n"
-	"or container:<ID or unique prefix>.\n";
-
-const struct na_cmd *na_find_cmd(const char *name)
-{
-	const struct na_cmd *c;
-
-	for (c = na_commands; c->name; c++)
-		if (!strcmp(c->name, name))
-			return c;
-	return NULL;
-}
-
-static void usage(FILE *f)
-{
-	const struct na_cmd *c;
-
-	fprintf(f, "Usage: " PROG " [-v|-vv] [--state-dir DIR] <command> [options]\n\n"
-		   "Accelerates local TCP between enrolled cgroups with eBPF.\n\nCommands:\n");
-	for (c = na_commands; c->name; c++)
-		fprintf(f, "  %-10s %s\n", c->name, c->summary);
-	fprintf(f, "\nOptions:\n"
-		   "  -v, --verbose        say what is done; -vv adds libbpf and verifier output\n"
-		   "  -S, --state-dir DIR  bpffs directory for netaccel's pins (default %s,\n"
-		   "                       or $" "NETACCEL_STATE_DIR" ")\n"
-		   "  -h, --help           this help; " PROG " <command> --help for a command\n"
-		   "  -V, --version        print the version\n\n%s",
-		NA_DEFAULT_STATE_DIR, cgroup_forms);
-}
-
-void na_cmd_help(const struct na_cmd *cmd)
-{
-	printf("Usage: " PROG " %s %s\n\n%s.\n\n%s", cmd->name, cmd->args,
-	       cmd->summary, cmd->help);
-	if (strstr(cmd->args, "<cgroup>"))
-		printf("\n%s", cgroup_forms);
-}
-
-int na_usage_error(const struct na_cmd *cmd, const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, PROG " %s: ", cmd->name);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, " (see " PROG " %s --help)\n", cmd->name);
-	return NA_EXIT_USAGE;
-}
-
-/* getopt leaves optopt set for a long option given a value it does not
- * take ("--force=yes"), so tell the cases apart by what was typed. */
-static void bad_option(const char *cmd, const char *arg, int opt)
-{
-	char where[64];
-
-	snprintf(where, sizeof(where), PROG "%s%s", cmd ? " " : "", cmd ? cmd : "");
-	if (!strncmp(arg, "--", 2) && strchr(arg, '='))
-		fprintf(stderr, "%s: option '%.*s' takes no value (see %s --help)\n", where,
-			(int)(strchr(arg, '=') - arg), arg, where);
-	else if (arg[0] == '-' && arg[1] != '-' && opt)
-		fprintf(stderr, "%s: unknown option '-%c' (see %s --help)\n", where, opt, where);
-	else
-		fprintf(stderr, "%s: unknown option '%s' (see %s --help)\n", where, arg, where);
-}
-
-int na_getopt(struct na_ctl *ctl, const struct na_cmd *cmd, int argc,
-	      char **argv, const char *shortopts, const struct option *longopts)
-{
-	struct option all[16];
-	char shorts[32];
-	size_t n = 0;
-	int c;
-
-	for (; longopts && longopts[n].name && n < 12; n++)
-		all[n] = longopts[n];
-	all[n++] = (struct option){ "help", no_argument, NULL, 'h' };
-	all[n++] = (struct option){ "verbose", no_argument, NULL, 'v' };
-	all[n++] = (struct option){ "state-dir", required_argument, NULL, 'S' };
-	all[n] = (struct option){ 0 };
-	/* A leading '+' (stop at the first non-option) must stay first. */
-	if (shortopts[0] == '+')
-		snprintf(shorts, sizeof(shorts), "+:%shvS:", shortopts + 1);
-	else
-		snprintf(shorts, sizeof(shorts), ":%shvS:", shortopts);
-
-	for (;;) {
-		c = getopt_long(argc, argv, shorts, all, NULL);
-		switch (c) {
-		case 'h':
-			na_cmd_help(cmd);
-			return 'h';
-		case 'v':
-			na_log_init(++ctl->verbosity);
-			continue;
-		case 'S':
-			if (!*optarg) {
-				na_usage_error(cmd, "--state-dir needs a directory");
-				return '?';
-			}
-			ctl->state_dir = optarg;
-			continue;
-		case ':':
-			na_usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
-			return '?';
-		case '?':
-			bad_option(cmd->name, argv[optind - 1], optopt);
-			return '?';
-		default:
-			return c;
-		}
-	}
-}
-
-int na_getopt_json(struct na_ctl *ctl, const struct na_cmd *cmd, int argc,
-		   char **argv, bool *json)
-{
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ 0 }
-	};
-	int c;
-
-	*json = false;
-	while ((c = na_getopt(ctl, cmd, argc, argv, "j", opts)) != -1) {
-		if (c == 'h')
-			return NA_EXIT_OK;
-		if (c != 'j')
-			return NA_EXIT_USAGE;
-		*json = true;
-	}
-	return -1;
-}
-
 int na_cgroup_root(char *out, size_t outlen)
 {
 	int err = na_cgroup_find_mount("/proc/self/mountinfo", out, outlen);
@@ -259,13 +120,6 @@ int na_cgroup_root(char *out, size_t outlen)
 	else if (err)
 		na_err("cannot read /proc/self/mountinfo: %s", strerror(-err));
 	return err;
-}
-
-void na_print_json(struct json_object *o)
-{
-	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
-					       JSON_C_TO_STRING_NOSLASHESCAPE));
-	json_object_put(o);
 }
 
 int na_caps_require(const char *command, bool attach)
@@ -321,72 +175,21 @@ int cmd_veth(struct na_ctl *ctl, int argc, char **argv) __attribute__((alias("cm
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "state-dir", required_argument, NULL, 'S' },
-		{ 0 }
+	static const struct na_opt opts[] = {
+		{ "version", 'V' },
+		{ .flags = NA_OPT_IN_ORDER },	/* global options end at the command */
 	};
 	struct na_ctl ctl = { 0 };
-	const struct na_cmd *cmd;
 	int c;
 
 	na_log_init(0);
-	opterr = 0;
-	/* '+': global options end at the command name. */
-	while ((c = getopt_long(argc, argv, "+:hVvS:", opts, NULL)) != -1) {
-		switch (c) {
-		case 'h':
-			usage(stdout);
+	while ((c = na_opt_next(&ctl, NULL, argc, argv, opts)) != -1) {
+		if (c == 'h')
 			return NA_EXIT_OK;
-		case 'V':
-			printf(PROG " %s\n", NA_VERSION);
-			return NA_EXIT_OK;
-		case 'v':
-			na_log_init(++ctl.verbosity);
-			break;
-		case 'S':
-			if (!*optarg) {
-				fprintf(stderr, PROG ": --state-dir needs a directory (see " PROG " --help)\n");
-				return NA_EXIT_USAGE;
-			}
-			ctl.state_dir = optarg;
-			break;
-		case ':':
-			fprintf(stderr, PROG ": option '%s' needs a value (see " PROG " --help)\n",
-				argv[optind - 1]);
+		if (c != 'V')
 			return NA_EXIT_USAGE;
-		default:
-			bad_option(NULL, argv[optind - 1], optopt);
-			return NA_EXIT_USAGE;
-		}
-	}
-	if (optind >= argc) {
-		fprintf(stderr, PROG ": missing command (see " PROG " --help)\n");
-		return NA_EXIT_USAGE;
-	}
-	if (!strcmp(argv[optind], "help")) {
-		if (optind + 1 >= argc) {
-			usage(stdout);
-			return NA_EXIT_OK;
-		}
-		cmd = na_find_cmd(argv[optind + 1]);
-		if (!cmd) {
-			fprintf(stderr, PROG ": unknown command '%s' (see " PROG " --help)\n",
-				argv[optind + 1]);
-			return NA_EXIT_USAGE;
-		}
-		na_cmd_help(cmd);
+		printf(PROG " %s\n", NA_VERSION);
 		return NA_EXIT_OK;
 	}
-	cmd = na_find_cmd(argv[optind]);
-	if (!cmd) {
-		fprintf(stderr, PROG ": unknown command '%s' (see " PROG " --help)\n", argv[optind]);
-		return NA_EXIT_USAGE;
-	}
-	argc -= optind;
-	argv += optind;
-	optind = 0;	/* restart getopt for the command's own options */
-	return cmd->run(&ctl, argc, argv);
+	return na_dispatch(&ctl, na_commands, argc - optind, argv + optind);
 }

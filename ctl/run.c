@@ -227,10 +227,10 @@ static void own_cgroup(char *out, size_t outlen)
 
 int cmd_run(struct na_ctl *ctl, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "strict", no_argument, NULL, 's' },
-		{ "cgroup", required_argument, NULL, 'c' },
-		{ 0 }
+	static const struct na_opt opts[] = {
+		{ "strict", 's' },
+		{ "cgroup", 'c', NA_OPT_VALUE },
+		{ .flags = NA_OPT_IN_ORDER },	/* options end at the command to run */
 	};
 	const struct na_cmd *cmd = na_find_cmd("run");
 	const char *cgspec = NULL;
@@ -239,7 +239,7 @@ int cmd_run(struct na_ctl *ctl, int argc, char **argv)
 	bool strict = false;
 	int c, err, enrolled;
 
-	while ((c = na_getopt(ctl, cmd, argc, argv, "+sc:", opts)) != -1) {
+	while ((c = na_opt_next(ctl, cmd, argc, argv, opts)) != -1) {
 		switch (c) {
 		case 's':
 			strict = true;

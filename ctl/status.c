@@ -38,24 +38,17 @@ const char *na_slot_state_name(uint32_t state)
 	}
 }
 
+_Static_assert(sizeof(struct na_stats) == NA_NUM_COUNTERS * sizeof(uint64_t),
+	       "struct na_stats is its counters");
+
 static json_object *counters_json(const struct na_stats *s)
 {
-	const __u64 *v = (const __u64 *)s;
-	json_object *o = json_object_new_object();
-	size_t i;
-
-	for (i = 0; i < NA_NUM_COUNTERS; i++)
-		json_object_object_add(o, counter_names[i], json_object_new_int64((int64_t)v[i]));
-	return o;
+	return na_json_counters(counter_names, (const uint64_t *)s, NA_NUM_COUNTERS);
 }
 
 static void counters_text(const struct na_stats *s)
 {
-	const __u64 *v = (const __u64 *)s;
-	size_t i;
-
-	for (i = 0; i < NA_NUM_COUNTERS; i++)
-		printf("  %-18s %llu\n", counter_names[i], (unsigned long long)v[i]);
+	na_text_counters(stdout, counter_names, (const uint64_t *)s, NA_NUM_COUNTERS);
 }
 
 static bool link_pinned(const struct na_state *st, uint64_t cgid,
@@ -188,11 +181,21 @@ static void print_features(const struct utsname *uts, const struct na_feature *f
 	}
 }
 
+/* status's tables: protections, and enrolled cgroups. */
+static const struct na_col prot_cols[] = {
+	{ "", 8, NA_LEFT, "  " }, { "", 11 }, { "", 0 }, { NULL }
+};
+static const struct na_col cgroup_cols[] = {
+	{ "CGROUP", 40 }, { "ID", 10, NA_RIGHT }, { "MODE", 7 }, { "STATE", 9 },
+	{ "LIVE", 6, NA_RIGHT }, { "LINKS", 0, NA_LEFT, "  " }, { NULL }
+};
+
 int cmd_status(struct na_ctl *ctl, int argc, char **argv)
 {
 	const struct na_cmd *cmd = na_find_cmd("status");
 	struct na_feature feats[NA_MAX_FEATURES];
-	char label[64], root[PATH_MAX];
+	char root[PATH_MAX];
+	struct na_table t;
 	struct na_cgroup_cfg cfg;
 	json_object *jo = NULL, *jcg = NULL;
 	struct na_stats s;
@@ -209,8 +212,8 @@ int cmd_status(struct na_ctl *ctl, int argc, char **argv)
 	c = na_getopt_json(ctl, cmd, argc, argv, &json);
 	if (c >= 0)
 		return c;
-	if (optind < argc)
-		return na_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+	if (na_opt_args(cmd, argc, argv, NULL, 0))
+		return NA_EXIT_USAGE;
 	if (na_caps_require("status", false))
 		return NA_EXIT_FAIL;
 
@@ -279,11 +282,15 @@ int cmd_status(struct na_ctl *ctl, int argc, char **argv)
 			       prog_id(st.prog_setsockopt), prog_id(st.prog_getsockopt));
 			printf("fast path: %ld sockets in na_sockhash (max %d)\n", fill, NA_SOCKHASH_MAX);
 			printf("protections:\n");
-			for (i = 0; i < nprot; i++)
-				printf("  %-8s %-11s %s%s\n", prot[i].name,
-				       prot[i].active ? "active" : "unavailable", prot[i].what,
-				       prot[i].active ? "" : prot[i].if_missing);
-			printf("%-40s %10s %-7s %-9s %6s  %s\n", "CGROUP", "ID", "MODE", "STATE", "LIVE", "LINKS");
+			na_table_start(&t, stdout, prot_cols);
+			for (i = 0; i < nprot; i++) {
+				na_table_cell(&t, "%s", prot[i].name);
+				na_table_cell(&t, "%s", prot[i].active ? "active" : "unavailable");
+				na_table_cell(&t, "%s%s", prot[i].what,
+					      prot[i].active ? "" : prot[i].if_missing);
+			}
+			na_table_start(&t, stdout, cgroup_cols);
+			na_table_header(&t);
 		}
 		for (slot = 0; slot < NA_MAX_CGROUPS; slot++) {
 			if (na_state_get_slot(&st, slot, &cfg) || cfg.state == NA_SLOT_FREE)
@@ -296,12 +303,13 @@ int cmd_status(struct na_ctl *ctl, int argc, char **argv)
 				json_object_object_add(e, "links", json_object_new_string(links_state(&st, &cfg)));
 				json_object_array_add(jcg, e);
 			} else {
-				snprintf(label, sizeof(label), "%s%s", na_slot_state_name(cfg.state),
-					 cgroup_gone(root, &cfg) ? " (cgroup removed)" : "");
-				printf("%-40s %10llu %-7s %-9s %6lld  %s\n", cfg.path[0] ? cfg.path : "/",
-				       (unsigned long long)cfg.cgid, na_mode_name(cfg.mode),
-				       label, (long long)live_of(&s),
-				       links_state(&st, &cfg));
+				na_table_cell(&t, "%s", cfg.path[0] ? cfg.path : "/");
+				na_table_cell(&t, "%llu", (unsigned long long)cfg.cgid);
+				na_table_cell(&t, "%s", na_mode_name(cfg.mode));
+				na_table_cell(&t, "%s%s", na_slot_state_name(cfg.state),
+					      cgroup_gone(root, &cfg) ? " (cgroup removed)" : "");
+				na_table_cell(&t, "%lld", (long long)live_of(&s));
+				na_table_cell(&t, "%s", links_state(&st, &cfg));
 			}
 		}
 		na_state_close(&st);
@@ -333,8 +341,8 @@ int cmd_stats(struct na_ctl *ctl, int argc, char **argv)
 	c = na_getopt_json(ctl, cmd, argc, argv, &json);
 	if (c >= 0)
 		return c;
-	if (optind + 1 < argc)
-		return na_usage_error(cmd, "unexpected argument '%s'", argv[optind + 1]);
+	if (na_opt_args(cmd, argc, argv, NULL, 1))
+		return NA_EXIT_USAGE;
 	if (na_caps_require("stats", false))
 		return NA_EXIT_FAIL;
 	if (optind < argc && (err = na_resolve_cgroup(argv[optind], &cg)))
