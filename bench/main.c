@@ -20,8 +20,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <bpf/bpf.h>
-#include <bpf/libbpf.h>
 
 #include "bench.h"
 #include <netaccel/state.h>

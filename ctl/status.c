@@ -7,12 +7,11 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-#include <bpf/bpf.h>
-#include <bpf/libbpf.h>
 #include <json-c/json.h>
 
 #include "ctl.h"
 #include "log.h"
+#include <netaccel/bypass.h>
 #include <netaccel/state.h>
 #include "veth.h"
 
@@ -51,26 +50,16 @@ static void counters_text(const struct na_stats *s)
 	na_text_counters(stdout, counter_names, (const uint64_t *)s, NA_NUM_COUNTERS);
 }
 
-static bool link_pinned(const struct na_state *st, uint64_t cgid,
-			const char *kind)
-{
-	char name[64], path[PATH_MAX];
-
-	snprintf(name, sizeof(name), "cg%llu_%s", (unsigned long long)cgid, kind);
-	return !na_state_pin_path(st, name, path, sizeof(path)) && !access(path, F_OK);
-}
-
 /* Whether the links of an enrolled cgroup are all pinned. */
 static const char *links_state(const struct na_state *st,
 			       const struct na_cgroup_cfg *cfg)
 {
-	bool sockops = link_pinned(st, cfg->cgid, "sockops");
+	unsigned int links = na_bypass_links(st, cfg->cgid);
+	bool sockops = links & NA_LINK_SOCKOPS;
 
 	if (cfg->state == NA_SLOT_DRAINING)
 		return sockops ? "sock_ops" : "none";
-	if (sockops && link_pinned(st, cfg->cgid, "create") &&
-	    link_pinned(st, cfg->cgid, "setsockopt") &&
-	    link_pinned(st, cfg->cgid, "getsockopt"))
+	if (links == NA_LINKS_ALL)
 		return "ok";
 	return "incomplete (run enroll again to repair)";
 }
@@ -80,14 +69,6 @@ static const char *links_state(const struct na_state *st,
 static bool cgroup_gone(const char *root, const struct na_cgroup_cfg *cfg)
 {
 	return root[0] && na_cgroup_id_exists(root, cfg->cgid) == 0;
-}
-
-static uint32_t prog_id(int fd)
-{
-	struct bpf_prog_info info = {};
-	__u32 len = sizeof(info);
-
-	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.id;
 }
 
 static int64_t live_of(const struct na_stats *s)
@@ -267,19 +248,19 @@ int cmd_status(struct na_ctl *ctl, int argc, char **argv)
 			}
 			json_object_object_add(jo, "protections", jpr);
 
-			json_object_object_add(jp, "na_sock_create", json_object_new_int64(prog_id(st.prog_create)));
-			json_object_object_add(jp, "na_sockops", json_object_new_int64(prog_id(st.prog_sockops)));
-			json_object_object_add(jp, "na_msg", json_object_new_int64(prog_id(st.prog_msg)));
-			json_object_object_add(jp, "na_setsockopt", json_object_new_int64(prog_id(st.prog_setsockopt)));
-			json_object_object_add(jp, "na_getsockopt", json_object_new_int64(prog_id(st.prog_getsockopt)));
+			json_object_object_add(jp, "na_sock_create", json_object_new_int64(na_prog_id(st.prog_create)));
+			json_object_object_add(jp, "na_sockops", json_object_new_int64(na_prog_id(st.prog_sockops)));
+			json_object_object_add(jp, "na_msg", json_object_new_int64(na_prog_id(st.prog_msg)));
+			json_object_object_add(jp, "na_setsockopt", json_object_new_int64(na_prog_id(st.prog_setsockopt)));
+			json_object_object_add(jp, "na_getsockopt", json_object_new_int64(na_prog_id(st.prog_getsockopt)));
 			json_object_object_add(jo, "programs", jp);
 			json_object_object_add(jo, "sockhash_entries", json_object_new_int64(fill));
 			json_object_object_add(jo, "sockhash_max", json_object_new_int64(NA_SOCKHASH_MAX));
 		} else {
 			printf("programs: na_sock_create (id %u), na_sockops (id %u), na_msg (id %u, on na_sockhash),\n"
 			       "          na_setsockopt (id %u), na_getsockopt (id %u)\n",
-			       prog_id(st.prog_create), prog_id(st.prog_sockops), prog_id(st.prog_msg),
-			       prog_id(st.prog_setsockopt), prog_id(st.prog_getsockopt));
+			       na_prog_id(st.prog_create), na_prog_id(st.prog_sockops), na_prog_id(st.prog_msg),
+			       na_prog_id(st.prog_setsockopt), na_prog_id(st.prog_getsockopt));
 			printf("fast path: %ld sockets in na_sockhash (max %d)\n", fill, NA_SOCKHASH_MAX);
 			printf("protections:\n");
 			na_table_start(&t, stdout, prot_cols);
