@@ -10,7 +10,6 @@
  * entry except removing the whole state (cleanup --force).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -76,6 +75,11 @@ static int unpin_link(const struct na_state *st, uint64_t cgid,
 	return 0;
 }
 
+static const struct na_attach_needs needs = {
+	.perm = " (needs CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON)",
+	.kernel = " (the kernel lacks cgroup BPF links for this hook; needs Linux >= 5.7 with CONFIG_CGROUP_BPF)",
+};
+
 /* Attach prog to the cgroup through a link pinned in the state directory,
  * unless that pin exists already. Returns 1 when it attached, 0 when it was
  * there, negative errno on failure. */
@@ -83,7 +87,6 @@ static int attach_link(const struct na_state *st, const struct na_cgroup *cg,
 		       int cgfd, int prog, const struct link_kind *k, struct na_reason *why)
 {
 	char name[64], path[PATH_MAX];
-	struct na_reason r = { 0 };
 	int err;
 
 	err = link_pin_name(cg->id, k, name, sizeof(name));
@@ -91,16 +94,7 @@ static int attach_link(const struct na_state *st, const struct na_cgroup *cg,
 		err = na_state_pin_path(st, name, path, sizeof(path));
 	if (err)
 		return err;
-	err = na_link_pin(prog, cgfd, k->type, path, &r);
-	if (err < 0 && r.kind == NA_WHY_ATTACH_FAILED)
-		na_reason_set(why, err, "cannot attach %s to %s: %s%s", k->hook, cg->path,
-			      strerror(-err),
-			      err == -EPERM ? " (needs CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON)" :
-			      err == -EINVAL || err == -EOPNOTSUPP ?
-				" (the kernel lacks cgroup BPF links for this hook; needs Linux >= 5.7 with CONFIG_CGROUP_BPF)" : "");
-	else if (err < 0)
-		na_reason_set(why, err, "%s", r.msg);
-	return err;
+	return na_link_pin_cgroup(prog, cg, cgfd, k->type, k->hook, path, &needs, why);
 }
 
 static int zero_stats(const struct na_state *st, uint32_t slot)
@@ -226,10 +220,9 @@ static int attach_all(const struct na_state *st, const struct na_cgroup *cg,
 	int cgfd, err = 0;
 	size_t i;
 
-	cgfd = open(cg->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cgfd = na_open_cgroup(cg, why);
 	if (cgfd < 0)
-		return na_reason_set(why, -errno, "cannot open cgroup %s: %s", cg->path,
-				     strerror(errno));
+		return cgfd;
 	for (i = 0; i < sizeof(link_kinds) / sizeof(link_kinds[0]); i++) {
 		err = attach_link(st, cg, cgfd, progs[i], &link_kinds[i], why);
 		if (err < 0)

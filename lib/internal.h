@@ -17,4 +17,27 @@ void na_lib_log(enum na_log_level level, const char *fmt, ...);
 struct na_state;
 int na_state_begin(struct na_state *st, const char *dir, bool create, struct na_reason *why);
 
+/* The directory of cg, open for attaching to: its fd, or a negative
+ * errno with why said. */
+struct na_cgroup;
+int na_open_cgroup(const struct na_cgroup *cg, struct na_reason *why);
+
+/* What a datapath's refused cgroup attachment says after the kernel's
+ * cause: perm after EPERM, kernel after EINVAL or EOPNOTSUPP (a hook
+ * this kernel does not have). */
+struct na_attach_needs {
+	const char *perm;
+	const char *kernel;
+};
+
+/*
+ * na_link_pin for the hook of a cgroup (cg, open as cgfd) that people
+ * know as hook: a refused attachment is said as "cannot attach <hook> to
+ * <cgroup>: <cause>" and what it needs, with kind NA_WHY_ATTACH_FAILED.
+ */
+enum bpf_attach_type;
+int na_link_pin_cgroup(int prog, const struct na_cgroup *cg, int cgfd, enum bpf_attach_type type,
+		       const char *hook, const char *path, const struct na_attach_needs *needs,
+		       struct na_reason *why);
+
 #endif /* NA_LIB_INTERNAL_H */

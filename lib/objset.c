@@ -28,6 +28,14 @@ int na_link_pin_name(const char *prog, char *out, size_t outlen)
 	return pin_name("link", prog, out, outlen);
 }
 
+int na_cglink_pin_name(uint64_t cgid, const char *prog, char *out, size_t outlen)
+{
+	char kind[32];
+
+	snprintf(kind, sizeof(kind), "cg%llu", (unsigned long long)cgid);
+	return pin_name(kind, prog, out, outlen);
+}
+
 static int path_of(const struct na_objset *os, const char *pin, char *out, size_t outlen)
 {
 	int n = snprintf(out, outlen, "%s/%s", os->dir, pin);

@@ -16,6 +16,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <netaccel/reason.h>
 
@@ -38,10 +39,13 @@ struct na_objset {
 	struct na_pinned obj[NA_OBJSET_MAX];
 };
 
-/* The pin of a program called prog ("prog_" and the last word), and of a
- * link made from it ("link_" and the same word). 0 or -ENAMETOOLONG. */
+/* The pin of a program called prog ("prog_" and the last word), of a
+ * link made from it ("link_" and the same word), and of its link to the
+ * cgroup with id cgid ("cg<cgid>_" and the same word). 0 or
+ * -ENAMETOOLONG. */
 int na_prog_pin_name(const char *prog, char *out, size_t outlen);
 int na_link_pin_name(const char *prog, char *out, size_t outlen);
+int na_cglink_pin_name(uint64_t cgid, const char *prog, char *out, size_t outlen);
 
 /*
  * Describe obj (opened, not loaded yet) as pinned in dir, and point

@@ -2,6 +2,7 @@
 /* Pins on bpffs that every datapath's state directory holds alike. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -12,6 +13,7 @@
 #include <netaccel/state.h>
 
 #include "internal.h"
+#include "na_cgroup.h"
 
 int na_unpin_dir(const char *dir, const char *const *order, size_t n, int *first)
 {
@@ -83,6 +85,34 @@ int na_link_pin(int prog, int target, enum bpf_attach_type type, const char *pat
 	}
 	close(lfd);
 	return 1;
+}
+
+int na_open_cgroup(const struct na_cgroup *cg, struct na_reason *why)
+{
+	int fd = open(cg->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return na_reason_set(why, -errno, "cannot open cgroup %s: %s", cg->path,
+				     strerror(errno));
+	return fd;
+}
+
+int na_link_pin_cgroup(int prog, const struct na_cgroup *cg, int cgfd, enum bpf_attach_type type,
+		       const char *hook, const char *path, const struct na_attach_needs *needs,
+		       struct na_reason *why)
+{
+	struct na_reason r = { 0 };
+	int err;
+
+	err = na_link_pin(prog, cgfd, type, path, &r);
+	if (err < 0 && r.kind == NA_WHY_ATTACH_FAILED)
+		na_reason_set_kind(why, NA_WHY_ATTACH_FAILED, err, "cannot attach %s to %s: %s%s",
+				   hook, cg->path, strerror(-err),
+				   err == -EPERM ? needs->perm :
+				   err == -EINVAL || err == -EOPNOTSUPP ? needs->kernel : "");
+	else if (err < 0)
+		na_reason_set(why, err, "%s", r.msg);
+	return err;
 }
 
 int na_pin_prog_once(struct bpf_program *prog, const char *path, struct na_reason *why)
