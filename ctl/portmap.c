@@ -75,13 +75,17 @@ static const char *display(const struct na_cgroup *cg)
 	return cg->rel[0] ? cg->rel : "/";
 }
 
-static int pm_add(struct na_ctl *ctl, const struct na_cmd *cmd, int argc, char **argv)
+static int pm_add(struct na_ctl *ctl, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "udp", no_argument, NULL, 'u' },
-		{ "allow-unprivileged", no_argument, NULL, 'U' },
+	static const struct na_opt opts[] = {
+		{ "udp", 'u', NA_OPT_LONG },
+		{ "allow-unprivileged", 'U', NA_OPT_LONG },
 		{ 0 }
 	};
+	static const char *const missing[] = {
+		"add: missing <cgroup>", "add: missing <port>[:<real port>]", NULL
+	};
+	const struct na_cmd *cmd = na_find_cmd("portmap");
 	struct na_pm_key key = { .proto = NA_PM_TCP };
 	struct na_reason why = { 0 };
 	struct na_pm_rule rule;
@@ -93,7 +97,7 @@ static int pm_add(struct na_ctl *ctl, const struct na_cmd *cmd, int argc, char *
 	char what[32];
 	int c, err;
 
-	while ((c = na_getopt(ctl, cmd, argc, argv, "", opts)) != -1) {
+	while ((c = na_opt_next(ctl, cmd, argc, argv, opts)) != -1) {
 		if (c == 'h')
 			return NA_EXIT_OK;
 		if (c == 'u')
@@ -103,12 +107,8 @@ static int pm_add(struct na_ctl *ctl, const struct na_cmd *cmd, int argc, char *
 		else
 			return NA_EXIT_USAGE;
 	}
-	if (optind >= argc)
-		return na_usage_error(cmd, "add: missing <cgroup>");
-	if (optind + 1 >= argc)
-		return na_usage_error(cmd, "add: missing <port>[:<real port>]");
-	if (optind + 2 < argc)
-		return na_usage_error(cmd, "unexpected argument '%s'", argv[optind + 2]);
+	if (na_opt_args(cmd, argc, argv, missing, 2))
+		return NA_EXIT_USAGE;
 	if (parse_rule(cmd, argv[optind + 1], &vport, &rport, true))
 		return NA_EXIT_USAGE;
 	if (rport && rport == vport)
@@ -149,12 +149,16 @@ static int pm_add(struct na_ctl *ctl, const struct na_cmd *cmd, int argc, char *
 	return NA_EXIT_OK;
 }
 
-static int pm_del(struct na_ctl *ctl, const struct na_cmd *cmd, int argc, char **argv)
+static int pm_del(struct na_ctl *ctl, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "udp", no_argument, NULL, 'u' },
+	static const struct na_opt opts[] = {
+		{ "udp", 'u', NA_OPT_LONG },
 		{ 0 }
 	};
+	static const char *const missing[] = {
+		"del: missing <cgroup>", "del: missing <port>", NULL
+	};
+	const struct na_cmd *cmd = na_find_cmd("portmap");
 	struct na_pm_key key = { .proto = NA_PM_TCP };
 	struct na_reason why = { 0 };
 	struct na_pm_bound left;
@@ -164,7 +168,7 @@ static int pm_del(struct na_ctl *ctl, const struct na_cmd *cmd, int argc, char *
 	char what[32];
 	int c, err;
 
-	while ((c = na_getopt(ctl, cmd, argc, argv, "", opts)) != -1) {
+	while ((c = na_opt_next(ctl, cmd, argc, argv, opts)) != -1) {
 		if (c == 'h')
 			return NA_EXIT_OK;
 		if (c == 'u')
@@ -172,12 +176,8 @@ static int pm_del(struct na_ctl *ctl, const struct na_cmd *cmd, int argc, char *
 		else
 			return NA_EXIT_USAGE;
 	}
-	if (optind >= argc)
-		return na_usage_error(cmd, "del: missing <cgroup>");
-	if (optind + 1 >= argc)
-		return na_usage_error(cmd, "del: missing <port>");
-	if (optind + 2 < argc)
-		return na_usage_error(cmd, "unexpected argument '%s'", argv[optind + 2]);
+	if (na_opt_args(cmd, argc, argv, missing, 2))
+		return NA_EXIT_USAGE;
 	if (parse_rule(cmd, argv[optind + 1], &vport, &unused, false))
 		return NA_EXIT_USAGE;
 	if (na_caps_require("portmap del", true))
@@ -285,8 +285,9 @@ static void list_bindings(struct na_pm *pm, json_object *jb)
 		printf("(none)\n");
 }
 
-static int pm_list(struct na_ctl *ctl, const struct na_cmd *cmd, int argc, char **argv)
+static int pm_list(struct na_ctl *ctl, int argc, char **argv)
 {
+	const struct na_cmd *cmd = na_find_cmd("portmap");
 	json_object *jo = NULL, *jr = NULL, *jb = NULL;
 	struct na_pm *pm;
 	bool json = false;
@@ -295,8 +296,8 @@ static int pm_list(struct na_ctl *ctl, const struct na_cmd *cmd, int argc, char 
 	c = na_getopt_json(ctl, cmd, argc, argv, &json);
 	if (c >= 0)
 		return c;
-	if (optind < argc)
-		return na_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+	if (na_opt_args(cmd, argc, argv, NULL, 0))
+		return NA_EXIT_USAGE;
 	if (na_caps_require("portmap list", false))
 		return NA_EXIT_FAIL;
 	if (json) {
@@ -329,33 +330,15 @@ static int pm_list(struct na_ctl *ctl, const struct na_cmd *cmd, int argc, char 
 
 int cmd_portmap(struct na_ctl *ctl, int argc, char **argv)
 {
-	const struct na_cmd *cmd = na_find_cmd("portmap");
-	const char *sub;
-	int i;
+	static const struct na_cmd subs[] = {
+		{ "add", pm_add },
+		{ "list", pm_list },
+		{ "del", pm_del },
+		{ 0 }
+	};
+	static const struct na_family fam = { subs, NULL, NA_FAMILY_NAME_SUBS };
 
-	/* Help asked for before any subcommand. */
-	if (argc < 2 || argv[1][0] == '-') {
-		for (i = 1; i < argc; i++) {
-			if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-				na_cmd_help(cmd);
-				return NA_EXIT_OK;
-			}
-		}
-		if (argc < 2)
-			return na_usage_error(cmd, "missing subcommand (add, list or del)");
-		return na_usage_error(cmd, "expected a subcommand (add, list or del) before '%s'", argv[1]);
-	}
-	sub = argv[1];
-	argc--;
-	argv++;
-	optind = 0;
-	if (!strcmp(sub, "add"))
-		return pm_add(ctl, cmd, argc, argv);
-	if (!strcmp(sub, "del"))
-		return pm_del(ctl, cmd, argc, argv);
-	if (!strcmp(sub, "list"))
-		return pm_list(ctl, cmd, argc, argv);
-	return na_usage_error(cmd, "unknown subcommand '%s' (use add, list or del)", sub);
+	return na_dispatch_sub(ctl, na_find_cmd("portmap"), &fam, argc, argv);
 }
 
 int na_portmap_cleanup(struct na_ctl *ctl)
@@ -369,26 +352,6 @@ int na_portmap_cleanup(struct na_ctl *ctl)
 	else if (err > 0)
 		printf("removed port remapping (%d rules) from the kernel\n", rules);
 	return err;
-}
-
-static json_object *counters_json(const struct na_pm_stats *s)
-{
-	json_object *o = json_object_new_object();
-	size_t i;
-
-	for (i = 0; i < NA_PM_NUM_COUNTERS; i++)
-		json_object_object_add(o, pm_counter_names[i],
-				       json_object_new_int64((int64_t)((const __u64 *)s)[i]));
-	return o;
-}
-
-static void counters_text(const struct na_pm_stats *s)
-{
-	size_t i;
-
-	for (i = 0; i < NA_PM_NUM_COUNTERS; i++)
-		printf("  %-18s %llu\n", pm_counter_names[i],
-		       (unsigned long long)((const __u64 *)s)[i]);
 }
 
 int na_portmap_stats(struct na_ctl *ctl, uint64_t only, json_object *jo)
@@ -423,21 +386,28 @@ int na_portmap_stats(struct na_ctl *ctl, uint64_t only, json_object *jo)
 			json_object_object_add(e, "path", json_object_new_string(cg->scope.path));
 			json_object_object_add(e, "id", json_object_new_int64((int64_t)cg->id));
 			json_object_object_add(e, "rules", json_object_new_int64(cg->scope.rules));
-			json_object_object_add(e, "counters", counters_json(&cg->stats));
+			json_object_object_add(e, "counters",
+					       na_json_counters(pm_counter_names,
+								(const uint64_t *)&cg->stats,
+								NA_PM_NUM_COUNTERS));
 			json_object_array_add(jcg, e);
 		} else {
 			printf("portmap %s (id %llu, %u rules)\n",
 			       cg->scope.path[0] ? cg->scope.path : "/",
 			       (unsigned long long)cg->id, cg->scope.rules);
-			counters_text(&cg->stats);
+			na_text_counters(stdout, pm_counter_names, (const uint64_t *)&cg->stats,
+					 NA_PM_NUM_COUNTERS);
 		}
 	}
 	if (!only) {
 		if (jo) {
-			json_object_object_add(jpm, "total", counters_json(&total));
+			json_object_object_add(jpm, "total",
+					       na_json_counters(pm_counter_names, (const uint64_t *)&total,
+								NA_PM_NUM_COUNTERS));
 		} else if (n) {
 			printf("portmap total\n");
-			counters_text(&total);
+			na_text_counters(stdout, pm_counter_names, (const uint64_t *)&total,
+					 NA_PM_NUM_COUNTERS);
 		}
 	}
 	if (jo)
