@@ -53,6 +53,7 @@
 #include "ctl.h"
 #include "log.h"
 #include <netaccel/state.h>
+#include "netlink.h"
 #include "veth.h"
 #include "veth.skel.h"
 

@@ -21,7 +21,7 @@
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 
-#include "veth.h"
+#include "netlink.h"
 
 int na_nl_open(struct mnl_socket **out)
 {
