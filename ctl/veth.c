@@ -3,7 +3,7 @@
  * veth attach|add|del|list|detach|watch: the veth redirect, which hands a
  * frame from one container straight to another on the same bridge. The
  * redirect itself is in libnetaccel (lib/veth_*.c), the watch loop in
- * veth_watch.c; this file parses, calls them and prints.
+ * agent/veth_watch.c; this file parses, calls them and prints.
  */
 #include <errno.h>
 #include <getopt.h>
