@@ -46,12 +46,8 @@ static void veth_err(const struct na_reason *why, int err)
 		na_err("%s%s", why->msg, advice(why, err));
 }
 
-/*
- * Open the veth state under dir and say what is wrong; quiet says only
- * what is wrong beyond a state that is missing, incomplete or unreadable.
- */
-static int open_state(const char *dir, unsigned int flags, bool quiet, struct na_veth_state **v,
-		      struct na_reason *why)
+int na_veth_ctl_open(const char *dir, unsigned int flags, bool quiet, struct na_veth_state **v,
+		     struct na_reason *why)
 {
 	int err = na_veth_open(v, dir, flags, why);
 
@@ -95,7 +91,7 @@ static int open_for_change(struct na_ctl *ctl, int hook, struct na_veth_state **
 	struct na_reason why = { 0 };
 	int err;
 
-	err = open_state(na_state_dir(ctl->state_dir), NA_VETH_CREATE | NA_VETH_LOCK, false, v,
+	err = na_veth_ctl_open(na_state_dir(ctl->state_dir), NA_VETH_CREATE | NA_VETH_LOCK, false, v,
 			 &why);
 	if (err)
 		return err;
@@ -256,7 +252,7 @@ static int sub_detach(struct na_ctl *ctl, int argc, char **argv)
 		return NA_EXIT_FAIL;
 	sel = (struct na_veth_sel){ o.bridges, o.nbridges, argv + optind, (size_t)n };
 
-	err = open_state(dir, NA_VETH_LOCK, true, &v, &why);
+	err = na_veth_ctl_open(dir, NA_VETH_LOCK, true, &v, &why);
 	if (err == -ENOENT || err == -ENODATA) {
 		/* Nothing to detach from; the names must still be right. */
 		na_reason_clear(&why);
@@ -345,7 +341,7 @@ static int sub_del(struct na_ctl *ctl, int argc, char **argv)
 		return na_usage_error(cmd, "bad address '%s' (an IPv4 or IPv6 address)", argv[optind]);
 	if (na_caps_require("veth del", true))
 		return NA_EXIT_FAIL;
-	err = open_state(na_state_dir(ctl->state_dir), NA_VETH_LOCK, false, &v, &why);
+	err = na_veth_ctl_open(na_state_dir(ctl->state_dir), NA_VETH_LOCK, false, &v, &why);
 	if (err == -ENOENT) {
 		printf("%s is not an endpoint\n", argv[optind]);
 		return NA_EXIT_OK;
@@ -365,108 +361,7 @@ static int sub_del(struct na_ctl *ctl, int argc, char **argv)
 	return NA_EXIT_OK;
 }
 
-/* ---- list, status, stats ---- */
-
-static const char *const veth_counter_names[] = { NA_VETH_COUNTER_NAMES };
-_Static_assert(sizeof(veth_counter_names) / sizeof(veth_counter_names[0]) == NA_VETH_NUM_COUNTERS,
-	       "every veth counter needs a name");
-
-static json_object *totals_json(const struct na_veth_stats *t)
-{
-	json_object *o = json_object_new_object();
-	size_t i;
-
-	for (i = 0; i < NA_VETH_NUM_COUNTERS; i++)
-		json_object_object_add(o, veth_counter_names[i],
-				       json_object_new_int64((int64_t)((const __u64 *)t)[i]));
-	return o;
-}
-
-static void endpoint_out(const struct na_veth_endpoint *e, json_object *ja)
-{
-	char a[INET6_ADDRSTRLEN], m[18];
-	bool manual = e->ep.flags & NA_VETH_EP_MANUAL;
-	json_object *j;
-
-	na_veth_addr_str(&e->key, a, sizeof(a));
-	na_veth_mac_str(e->ep.mac, m, sizeof(m));
-	if (!ja) {
-		printf("%-39s %-15s %-17s %-15s %5u %12llu %14llu%s\n", a, e->veth, m, e->bridge,
-		       e->ep.mtu, (unsigned long long)e->count.packets,
-		       (unsigned long long)e->count.bytes, manual ? "  (manual)" : "");
-		return;
-	}
-	j = json_object_new_object();
-	json_object_object_add(j, "address", json_object_new_string(a));
-	json_object_object_add(j, "veth", json_object_new_string(e->veth));
-	json_object_object_add(j, "ifindex", json_object_new_int((int)e->ep.ifindex));
-	json_object_object_add(j, "peer_mac", json_object_new_string(m));
-	json_object_object_add(j, "bridge", json_object_new_string(e->bridge));
-	json_object_object_add(j, "mtu", json_object_new_int((int)e->ep.mtu));
-	json_object_object_add(j, "manual", json_object_new_boolean(manual));
-	json_object_object_add(j, "packets", json_object_new_int64((int64_t)e->count.packets));
-	json_object_object_add(j, "bytes", json_object_new_int64((int64_t)e->count.bytes));
-	json_object_array_add(ja, j);
-}
-
-static void port_out(const struct na_veth_port_info *p, json_object *jp)
-{
-	json_object *j;
-
-	if (!jp) {
-		printf("%-15s %-15s %s\n", p->veth, p->bridge, na_veth_hook_name(p->port.hook));
-		return;
-	}
-	j = json_object_new_object();
-	json_object_object_add(j, "veth", json_object_new_string(p->veth));
-	json_object_object_add(j, "ifindex", json_object_new_int(p->ifindex));
-	json_object_object_add(j, "bridge", json_object_new_string(p->bridge));
-	json_object_object_add(j, "hook", json_object_new_string(na_veth_hook_name(p->port.hook)));
-	json_object_array_add(jp, j);
-}
-
-/* Endpoints and ports as JSON or text (list), or endpoint counters (stats). */
-static void describe(struct na_veth_state *v, json_object *jo, bool with_ports)
-{
-	const struct na_veth_stats *t;
-	json_object *ja = NULL, *jp = NULL;
-	struct na_veth_list l;
-	size_t i;
-
-	na_veth_list(v, with_ports, &l);
-	t = &l.total;
-	if (jo) {
-		ja = json_object_new_array();
-		json_object_object_add(jo, "endpoints", ja);
-	} else {
-		printf("%-39s %-15s %-17s %-15s %5s %12s %14s\n", "ADDRESS", "VETH", "PEER MAC",
-		       "BRIDGE", "MTU", "PACKETS", "BYTES");
-	}
-	for (i = 0; i < l.neps; i++)
-		endpoint_out(&l.eps[i], ja);
-	if (with_ports) {
-		if (jo) {
-			jp = json_object_new_array();
-			json_object_object_add(jo, "ports", jp);
-		} else {
-			printf("\n%-15s %-15s %s\n", "PORT", "BRIDGE", "HOOK");
-		}
-		for (i = 0; i < l.nports; i++)
-			port_out(&l.ports[i], jp);
-	}
-	if (jo) {
-		json_object_object_add(jo, "total", totals_json(t));
-	} else {
-		printf("\ntotal: %llu frames (%llu bytes) redirected, %llu passed:",
-		       (unsigned long long)t->redirected, (unsigned long long)t->bytes_redirected,
-		       (unsigned long long)t->passed);
-		for (i = 3; i < NA_VETH_NUM_COUNTERS; i++)
-			printf(" %s %llu", veth_counter_names[i],
-			       (unsigned long long)((const __u64 *)t)[i]);
-		printf("\n");
-	}
-	na_veth_list_free(&l);
-}
+/* ---- list ---- */
 
 static int sub_list(struct na_ctl *ctl, int argc, char **argv)
 {
@@ -484,7 +379,7 @@ static int sub_list(struct na_ctl *ctl, int argc, char **argv)
 		return na_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
 	if (na_caps_require("veth list", false))
 		return NA_EXIT_FAIL;
-	err = open_state(na_state_dir(ctl->state_dir), 0, false, &v, &why);
+	err = na_veth_ctl_open(na_state_dir(ctl->state_dir), 0, false, &v, &why);
 	if (err == -ENOENT) {
 		if (o.json) {
 			jo = json_object_new_object();
@@ -500,59 +395,11 @@ static int sub_list(struct na_ctl *ctl, int argc, char **argv)
 		return NA_EXIT_FAIL;
 	if (o.json)
 		jo = json_object_new_object();
-	describe(v, jo, true);
+	na_veth_show(v, jo, true);
 	if (jo)
 		na_print_json(jo);
 	na_veth_close(v);
 	return NA_EXIT_OK;
-}
-
-void na_veth_status(const char *state_dir, json_object *jo)
-{
-	struct na_veth_state *v = NULL;
-	struct na_reason why = { 0 };
-	struct na_veth_summary s;
-	json_object *j;
-
-	if (open_state(state_dir, 0, true, &v, &why)) {
-		if (jo)
-			json_object_object_add(jo, "veth", NULL);
-		return;
-	}
-	na_veth_summarize(v, &s);
-	if (jo) {
-		j = json_object_new_object();
-		json_object_object_add(j, "ports", json_object_new_int64((int64_t)s.ports));
-		json_object_object_add(j, "tcx_ports", json_object_new_int64((int64_t)s.tcx_ports));
-		json_object_object_add(j, "endpoints", json_object_new_int64((int64_t)s.endpoints));
-		json_object_object_add(j, "redirected", json_object_new_int64((int64_t)s.total.redirected));
-		json_object_object_add(jo, "veth", j);
-	} else {
-		printf("veth redirect: %zu veth%s (%zu tcx, %zu clsact), %zu endpoint%s, %llu frames redirected (netaccel-ctl veth list)\n",
-		       s.ports, s.ports == 1 ? "" : "s", s.tcx_ports, s.ports - s.tcx_ports,
-		       s.endpoints, s.endpoints == 1 ? "" : "s",
-		       (unsigned long long)s.total.redirected);
-	}
-	na_veth_close(v);
-}
-
-void na_veth_stats(const char *state_dir, json_object *jo)
-{
-	struct na_veth_state *v = NULL;
-	struct na_reason why = { 0 };
-	json_object *j;
-
-	if (open_state(state_dir, 0, true, &v, &why))
-		return;
-	if (jo) {
-		j = json_object_new_object();
-		describe(v, j, false);
-		json_object_object_add(jo, "veth", j);
-	} else {
-		printf("veth redirect\n");
-		describe(v, NULL, false);
-	}
-	na_veth_close(v);
 }
 
 int na_veth_cleanup(const char *state_dir)
@@ -624,7 +471,7 @@ static int sub_watch(struct na_ctl *ctl, int argc, char **argv)
 		veth_err(&why, err);
 		return NA_EXIT_FAIL;
 	}
-	err = open_state(na_state_dir(ctl->state_dir), NA_VETH_CREATE | NA_VETH_LOCK, false, &v,
+	err = na_veth_ctl_open(na_state_dir(ctl->state_dir), NA_VETH_CREATE | NA_VETH_LOCK, false, &v,
 			 &why);
 	if (err)
 		goto out;
