@@ -15,21 +15,8 @@
 
 #include <netaccel/state.h>
 
+#include "internal.h"
 #include "veth_internal.h"
-
-static bool dir_has_pins(const char *dir)
-{
-	struct dirent *de;
-	bool any = false;
-	DIR *d = opendir(dir);
-
-	if (!d)
-		return false;
-	while (!any && (de = readdir(d)))
-		any = de->d_name[0] != '.';
-	closedir(d);
-	return any;
-}
 
 int na_veth_remove_all(struct na_veth_state *v)
 {
@@ -54,7 +41,7 @@ int na_veth_remove_all(struct na_veth_state *v)
 	if (n == 0)
 		detached += links;
 	/* The state directory goes too when nothing else is in it. */
-	if (!err && !dir_has_pins(v->top))
+	if (!err && !na_dir_has_pins(v->top, true))
 		rmdir(v->top);
 	return err ? err : detached;
 }

@@ -270,15 +270,9 @@ static int open_top(struct na_veth_state *v, unsigned int flags, struct na_reaso
 					     strerror(-err));
 		}
 	}
-	v->top_fd = open(v->top, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	v->top_fd = na_state_open_dir(v->top, flags & NA_VETH_LOCK, why);
 	if (v->top_fd < 0)
-		return -errno;
-	if (!on_bpffs(v->top))
-		return na_reason_set(why, -ENOTSUP,
-				     "state directory %s is not on a bpffs mount (choose a directory under /sys/fs/bpf)",
-				     v->top);
-	if ((flags & NA_VETH_LOCK) && flock(v->top_fd, LOCK_EX))
-		return -errno;
+		return v->top_fd;
 	if ((flags & NA_VETH_CREATE) && mkdirat(v->top_fd, NA_VETH_SUBDIR, 0700) &&
 	    errno != EEXIST) {
 		err = -errno;
