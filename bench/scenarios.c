@@ -12,6 +12,7 @@
 
 #include "bench.h"
 #include <netaccel/state.h>
+#include <netaccel/veth.h>
 
 #define BRIDGE "br0"
 #define ADDR_A "198.18.0.1"

@@ -1,63 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
-/* veth redirect: what veth.c shares with the rest of netaccel-ctl, and the
- * netlink view of the host (veth_nl.c) it works from. */
+/* veth redirect: what veth.c shares with the rest of netaccel-ctl. */
 #ifndef NA_VETH_H
 #define NA_VETH_H
 
-#include <net/if.h>
 #include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
 
 #include <json-c/json.h>
 
-struct mnl_socket;
-
-/* One network device, as RTM_GETLINK describes it. */
-struct na_nl_link {
-	int ifindex;
-	char name[IF_NAMESIZE];
-	char kind[16];		/* IFLA_INFO_KIND: "veth", "bridge", ... */
-	int master;		/* IFLA_MASTER, 0 when none */
-	int link;		/* IFLA_LINK: a veth's peer, in link_nsid */
-	int link_nsid;		/* IFLA_LINK_NETNSID, -1 when the same netns */
-	unsigned int mtu;
-	unsigned int flags;	/* IFF_* */
-	uint8_t mac[6];
-	int vlan_filtering;	/* a bridge's IFLA_BR_VLAN_FILTERING */
-	int port_state;		/* a bridge port's IFLA_BRPORT_STATE, -1 unknown */
-	int isolated;		/* a bridge port's IFLA_BRPORT_ISOLATED */
-};
-
-/* One address of a device. */
-struct na_nl_addr {
-	int ifindex;
-	int family;		/* AF_INET or AF_INET6 */
-	uint32_t addr[4];	/* network byte order; IPv4 in addr[0] */
-};
-
-struct na_nl_links {
-	struct na_nl_link *v;
-	size_t n;
-};
-
-struct na_nl_addrs {
-	struct na_nl_addr *v;
-	size_t n;
-};
-
-/* A netlink route socket with strict checking of dump requests. */
-int na_nl_open(struct mnl_socket **out);
-void na_nl_close(struct mnl_socket *nl);
-/* Every device, or every address, of the netns with id nsid as seen from
- * ours (-1: our own). */
-int na_nl_links(struct mnl_socket *nl, int nsid, struct na_nl_links *out);
-int na_nl_addrs(struct mnl_socket *nl, int nsid, struct na_nl_addrs *out);
-/* Filters on a tc parent of a device (any kind, anyone's). */
-int na_nl_count_filters(struct mnl_socket *nl, int ifindex, uint32_t parent);
-const struct na_nl_link *na_nl_find(const struct na_nl_links *l, int ifindex);
-const struct na_nl_link *na_nl_find_name(const struct na_nl_links *l,
-					 const char *name);
+struct na_reason;
+struct na_veth_state;
 
 /* netaccel-ctl cleanup: remove every veth attachment under state_dir and
  * say so. Returns 1 when there was veth state, 0 when there was none, or a
@@ -67,5 +18,16 @@ int na_veth_cleanup(const char *state_dir);
 void na_veth_status(const char *state_dir, json_object *jo);
 /* Per-endpoint and total counters for stats (text, or into jo). */
 void na_veth_stats(const char *state_dir, json_object *jo);
+
+/*
+ * Open the veth state under dir (na_veth_open) and say what is wrong;
+ * quiet says only what is wrong beyond a state that is missing,
+ * incomplete or unreadable (veth.c).
+ */
+int na_veth_ctl_open(const char *dir, unsigned int flags, bool quiet, struct na_veth_state **v,
+		     struct na_reason *why);
+/* Endpoints and ports as text or into jo (list), or only the endpoints'
+ * counters (stats) (veth_show.c). */
+void na_veth_show(struct na_veth_state *v, json_object *jo, bool with_ports);
 
 #endif /* NA_VETH_H */

@@ -81,22 +81,6 @@ static bool kernel_wants(const struct btf *vmlinux, const struct na_guard *g)
 	       !kernel_fixed(vmlinux, g);
 }
 
-/* Whether dir holds any pin of the local bypass (subdirectories are other
- * datapaths' state). */
-static bool has_bypass_pins(const char *dir)
-{
-	struct dirent *de;
-	bool any = false;
-	DIR *d = opendir(dir);
-
-	if (!d)
-		return false;
-	while (!any && (de = readdir(d)))
-		any = de->d_name[0] != '.' && de->d_type != DT_DIR;
-	closedir(d);
-	return any;
-}
-
 /* The bypass's pins, as its object describes them. */
 static int describe(const struct na_state *st, struct na_objset *os)
 {
@@ -377,7 +361,7 @@ int na_state_open(struct na_state *st, const char *dir, unsigned int flags,
 			 * interrupted run. enroll completes it, cleanup
 			 * removes it. With none of it, only other datapaths
 			 * use the directory. */
-			err = has_bypass_pins(st->dir) ? -ENODATA : -ENOENT;
+			err = na_dir_has_pins(st->dir, false) ? -ENODATA : -ENOENT;
 		}
 	}
 	if (err)

@@ -11,6 +11,14 @@
 __attribute__((format(printf, 2, 3)))
 void na_lib_log(enum na_log_level level, const char *fmt, ...);
 
+/* Whether dir holds anything (pins, and with subdirs other datapaths'
+ * subdirectories). */
+bool na_dir_has_pins(const char *dir, bool subdirs);
+
+/* An fd of the state directory dir, which must be on a bpffs, holding its
+ * lock when lock; negative errno. */
+int na_state_open_dir(const char *dir, bool lock, struct na_reason *why);
+
 /* Open and lock the state directory dir for st (made, with bpffs mounted
  * where needed, when create); why says what is wrong. The caller closes st
  * with na_state_close, also on failure. */

@@ -43,6 +43,20 @@ int na_unpin_dir(const char *dir, const char *const *order, size_t n, int *first
 	return err;
 }
 
+bool na_dir_has_pins(const char *dir, bool subdirs)
+{
+	struct dirent *de;
+	bool any = false;
+	DIR *d = opendir(dir);
+
+	if (!d)
+		return false;
+	while (!any && (de = readdir(d)))
+		any = de->d_name[0] != '.' && (subdirs || de->d_type != DT_DIR);
+	closedir(d);
+	return any;
+}
+
 int na_sweep_cgroup_links(const char *dir, bool (*in_use)(uint64_t id, void *arg), void *arg)
 {
 	unsigned long long id;

@@ -84,20 +84,3 @@ size_t na_prog_stats(const char *state_dir, struct na_prog_stat *out, size_t max
 	read_dir(state_dir, 0, out, max, &n);
 	return n;
 }
-
-int na_veth_read_totals(const char *state_dir, struct na_veth_stats *out)
-{
-	char path[PATH_MAX + 32];
-	uint32_t key = 0;
-	int fd, err;
-
-	_Static_assert(sizeof(*out) == NA_VETH_NUM_COUNTERS * sizeof(uint64_t),
-		       "struct na_veth_stats is its counters");
-	snprintf(path, sizeof(path), "%s/" NA_VETH_SUBDIR "/na_veth_stats", state_dir);
-	fd = bpf_obj_get(path);
-	if (fd < 0)
-		return -errno;
-	err = na_percpu_sum(fd, &key, (uint64_t *)out, NA_VETH_NUM_COUNTERS);
-	close(fd);
-	return err;
-}

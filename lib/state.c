@@ -147,6 +147,28 @@ int na_state_ensure_bpffs(const char *dir, struct na_reason *why)
 	return 0;
 }
 
+int na_state_open_dir(const char *dir, bool lock, struct na_reason *why)
+{
+	int fd, err;
+
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (!on_bpffs(dir)) {
+		close(fd);
+		return na_reason_set(why, -ENOTSUP,
+				     "state directory %s is not on a bpffs mount (choose a directory under /sys/fs/bpf)",
+				     dir);
+	}
+	/* One writer at a time: commands are read-modify-write on the maps. */
+	if (lock && flock(fd, LOCK_EX)) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
 static int lock_dir(struct na_state *st, bool create, struct na_reason *why)
 {
 	const char *base = strrchr(st->dir, '/');
@@ -163,16 +185,11 @@ static int lock_dir(struct na_state *st, bool create, struct na_reason *why)
 		return na_reason_set(why, err, "cannot create state directory %s: %s", st->dir,
 				     strerror(-err));
 	}
-	st->dir_fd = open(st->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (st->dir_fd < 0)
-		return -errno;
-	if (!on_bpffs(st->dir))
-		return na_reason_set(why, -ENOTSUP,
-				     "state directory %s is not on a bpffs mount (choose a directory under /sys/fs/bpf)",
-				     st->dir);
-	/* One writer at a time: commands are read-modify-write on the maps. */
-	if (flock(st->dir_fd, LOCK_EX))
-		return -errno;
+	int fd = na_state_open_dir(st->dir, true, why);
+
+	if (fd < 0)
+		return fd;
+	st->dir_fd = fd;
 	return 0;
 }
 

@@ -23,6 +23,9 @@ enum na_reason_kind {
 	NA_WHY_STATE_INCONSISTENT,	/* programs and maps do not belong together */
 	NA_WHY_ATTACH_FAILED,		/* the kernel refused to attach a program:
 					 * the caller knows what the hook is */
+	NA_WHY_OTHER_NAMESPACE,		/* the state belongs to, or is only seen
+					 * from, another namespace: the caller
+					 * knows how to get there */
 };
 
 struct na_reason {

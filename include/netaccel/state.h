@@ -195,10 +195,4 @@ int na_prog_stats_enable(void);
 /* Fills at most max; returns how many. */
 size_t na_prog_stats(const char *state_dir, struct na_prog_stat *out, size_t max);
 
-/* The veth redirect keeps its pins in this subdirectory of the state
- * directory. Its counters summed over the CPUs: -ENOENT when it is not
- * loaded. */
-#define NA_VETH_SUBDIR "veth"
-int na_veth_read_totals(const char *state_dir, struct na_veth_stats *out);
-
 #endif /* NA_STATE_H */

@@ -21,7 +21,7 @@
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 
-#include "veth.h"
+#include "netlink.h"
 
 int na_nl_open(struct mnl_socket **out)
 {
@@ -89,10 +89,43 @@ static int dump(struct mnl_socket *nl, struct nlmsghdr *nlh, mnl_cb_t cb,
 	}
 }
 
-struct link_ctx {
-	struct na_nl_links *out;
+/* A dump into an array that grows: links or addresses. */
+struct dump_ctx {
+	void *out;
 	int err;
 };
+
+/*
+ * Dump every object of type (RTM_GETLINK, RTM_GETADDR: the extra header of
+ * hdrlen starts with the family) in the netns with id nsid (-1: ours,
+ * else nsid_attr carries it) into ctx->out through cb. On failure the
+ * array is freed and empty.
+ */
+static int dump_all(struct mnl_socket *nl, uint16_t type, size_t hdrlen, uint16_t nsid_attr,
+		    int nsid, mnl_cb_t cb, struct dump_ctx *ctx, void **v, size_t *n)
+{
+	char buf[256];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	unsigned char *family;
+	int err;
+
+	*v = NULL;
+	*n = 0;
+	nlh->nlmsg_type = type;
+	family = mnl_nlmsg_put_extra_header(nlh, hdrlen);
+	*family = AF_UNSPEC;
+	if (nsid >= 0)
+		mnl_attr_put_u32(nlh, nsid_attr, (uint32_t)nsid);
+	err = dump(nl, nlh, cb, ctx);
+	if (ctx->err)
+		err = ctx->err;
+	if (err) {
+		free(*v);
+		*v = NULL;
+		*n = 0;
+	}
+	return err;
+}
 
 static void parse_linkinfo(const struct nlattr *info, struct na_nl_link *l)
 {
@@ -124,7 +157,7 @@ static void parse_linkinfo(const struct nlattr *info, struct na_nl_link *l)
 
 static int link_cb(const struct nlmsghdr *nlh, void *data)
 {
-	struct link_ctx *ctx = data;
+	struct dump_ctx *ctx = data;
 	struct ifinfomsg *ifm = mnl_nlmsg_get_payload(nlh);
 	struct na_nl_links *out = ctx->out;
 	struct na_nl_link *l;
@@ -173,38 +206,15 @@ static int link_cb(const struct nlmsghdr *nlh, void *data)
 
 int na_nl_links(struct mnl_socket *nl, int nsid, struct na_nl_links *out)
 {
-	char buf[256];
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	struct link_ctx ctx = { out, 0 };
-	struct ifinfomsg *ifm;
-	int err;
+	struct dump_ctx ctx = { out, 0 };
 
-	out->v = NULL;
-	out->n = 0;
-	nlh->nlmsg_type = RTM_GETLINK;
-	ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
-	ifm->ifi_family = AF_UNSPEC;
-	if (nsid >= 0)
-		mnl_attr_put_u32(nlh, IFLA_TARGET_NETNSID, (uint32_t)nsid);
-	err = dump(nl, nlh, link_cb, &ctx);
-	if (ctx.err)
-		err = ctx.err;
-	if (err) {
-		free(out->v);
-		out->v = NULL;
-		out->n = 0;
-	}
-	return err;
+	return dump_all(nl, RTM_GETLINK, sizeof(struct ifinfomsg), IFLA_TARGET_NETNSID, nsid,
+			link_cb, &ctx, (void **)&out->v, &out->n);
 }
-
-struct addr_ctx {
-	struct na_nl_addrs *out;
-	int err;
-};
 
 static int addr_cb(const struct nlmsghdr *nlh, void *data)
 {
-	struct addr_ctx *ctx = data;
+	struct dump_ctx *ctx = data;
 	struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
 	const struct nlattr *a, *local = NULL, *addr = NULL;
 	struct na_nl_addrs *out = ctx->out;
@@ -240,28 +250,10 @@ static int addr_cb(const struct nlmsghdr *nlh, void *data)
 
 int na_nl_addrs(struct mnl_socket *nl, int nsid, struct na_nl_addrs *out)
 {
-	char buf[256];
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	struct addr_ctx ctx = { out, 0 };
-	struct ifaddrmsg *ifa;
-	int err;
+	struct dump_ctx ctx = { out, 0 };
 
-	out->v = NULL;
-	out->n = 0;
-	nlh->nlmsg_type = RTM_GETADDR;
-	ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
-	ifa->ifa_family = AF_UNSPEC;
-	if (nsid >= 0)
-		mnl_attr_put_u32(nlh, IFA_TARGET_NETNSID, (uint32_t)nsid);
-	err = dump(nl, nlh, addr_cb, &ctx);
-	if (ctx.err)
-		err = ctx.err;
-	if (err) {
-		free(out->v);
-		out->v = NULL;
-		out->n = 0;
-	}
-	return err;
+	return dump_all(nl, RTM_GETADDR, sizeof(struct ifaddrmsg), IFA_TARGET_NETNSID, nsid,
+			addr_cb, &ctx, (void **)&out->v, &out->n);
 }
 
 static int count_cb(const struct nlmsghdr *nlh, void *data)
