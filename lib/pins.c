@@ -128,15 +128,3 @@ int na_link_pin_cgroup(int prog, const struct na_cgroup *cg, int cgfd, enum bpf_
 		na_reason_set(why, err, "%s", r.msg);
 	return err;
 }
-
-int na_pin_prog_once(struct bpf_program *prog, const char *path, struct na_reason *why)
-{
-	int err;
-
-	if (access(path, F_OK) == 0)
-		return 0;
-	err = bpf_program__pin(prog, path);
-	if (err)
-		na_reason_set(why, err, "cannot pin %s: %s", path, strerror(-err));
-	return err;
-}

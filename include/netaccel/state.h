@@ -162,11 +162,6 @@ int na_percpu_zero(int fd, const void *key, size_t value_size, uint64_t flags);
  * 64-bit counters, into out[0..n). 0 or negative errno (out zeroed then). */
 int na_percpu_sum(int fd, const void *key, uint64_t *out, size_t n);
 
-/* Pin prog at path unless something is pinned there already (a state
- * being completed keeps its programs). */
-struct bpf_program;
-int na_pin_prog_once(struct bpf_program *prog, const char *path, struct na_reason *why);
-
 /* Sum of the per-CPU counters of one slot, and of all slots. */
 int na_state_read_total(const struct na_state *st, struct na_stats *out);
 void na_stats_add(struct na_stats *sum, const struct na_stats *add);
