@@ -29,7 +29,7 @@ void na_test_pattern_fill(uint64_t seed, uint64_t off, void *buf, size_t len);
 ssize_t na_test_pattern_check(uint64_t seed, uint64_t off, const void *buf,
 			      size_t len);
 
-/* ---- sockets (sock.c) --------------------------------------------------- */
+/* ---- sockets (sock.c; pairs: pair.c; reads and writes: io.c) ------------ */
 
 #define NA_TEST_TIMEOUT_MS 10000	/* default bound of a single wait */
 
