@@ -178,7 +178,7 @@ int na_test_lo_up(void);
 /* Milliseconds on CLOCK_MONOTONIC. */
 int64_t na_test_now_ms(void);
 
-/* ---- traffic engine (traffic.c) ---------------------------------------- */
+/* ---- traffic engine (traffic.c, traffic_events.c, traffic_threads.c) --- */
 
 enum na_test_io {
 	NA_TEST_IO_POLL,	/* non-blocking sockets, poll() */
