@@ -55,7 +55,7 @@ static int ctl_run(struct na_world *w, struct na_ctl_result *r,
 		goto out;
 	}
 	if (pid == 0) {
-		reset_signals_in_child();
+		na_tl_reset_signals_in_child();
 		dup2(out[1], 1);
 		dup2(errp[1], 2);
 		syscall(SYS_close_range, 3, ~0U, 0);
@@ -104,7 +104,7 @@ static int ctl_run(struct na_world *w, struct na_ctl_result *r,
 			}
 		}
 	}
-	r->status = reap_bounded(pid, err == -ETIMEDOUT ? 0 : NA_WORLD_CTL_TIMEOUT_MS);
+	r->status = na_tl_reap_bounded(pid, err == -ETIMEDOUT ? 0 : NA_WORLD_CTL_TIMEOUT_MS);
 	if (r->status < 0 && !err)
 		err = r->status;
 out:
@@ -195,5 +195,5 @@ int na_world_stats(struct na_world *w, uint64_t cgid, struct na_stats *out)
 
 bool na_world_state_exists(struct na_world *w)
 {
-	return exists(w->state_dir);
+	return na_tl_exists(w->state_dir);
 }

@@ -3,7 +3,9 @@
  * What the files of tests/lib share and the tests do not use: where a
  * world's directories are, the parts of the teardown (teardown.c) that
  * the set-up and the CLI runner call too, and what the traffic engine's
- * styles share. The interfaces are na_test.h and na_world.h.
+ * styles share. The interfaces are na_test.h and na_world.h. The
+ * functions carry the na_tl_ prefix, so that the library (and the bench,
+ * which builds from these files) exports no bare names such as load.
  */
 #ifndef NA_TEST_INTERNAL_H
 #define NA_TEST_INTERNAL_H
@@ -20,19 +22,19 @@
 /* ---- teardown.c ---------------------------------------------------------- */
 
 /* Reap pid within timeout_ms (SIGKILL after): exit code, 128 + signal, or -errno. */
-int reap_bounded(pid_t pid, int timeout_ms);
+int na_tl_reap_bounded(pid_t pid, int timeout_ms);
 
 /* Whether path exists (lstat, links not followed). */
-bool exists(const char *path);
+bool na_tl_exists(const char *path);
 
 /* Tear w down at exit and on fatal signals (SIGPIPE ignored). */
-void arm_teardown(struct na_world *w);
+void na_tl_arm_teardown(struct na_world *w);
 
 /* In a forked helper: default signal handling, no alarm, no signal blocked. */
-void reset_signals_in_child(void);
+void na_tl_reset_signals_in_child(void);
 
 /* Remove the worlds of test programs that died without their teardown. */
-void sweep_stale(const char *ctl, const char *cgroot);
+void na_tl_sweep_stale(const char *ctl, const char *cgroot);
 
 /* ---- traffic engine (traffic.c, traffic_events.c, traffic_threads.c) ---- */
 
@@ -44,47 +46,47 @@ void sweep_stale(const char *ctl, const char *cgroot);
 /* One direction's bookkeeping (traffic.c). */
 
 /* *p, read atomically (the engine's counters are read while it runs). */
-size_t load(const size_t *p);
+size_t na_tl_load(const size_t *p);
 
 /* *p = v, atomically. */
-void store(size_t *p, size_t v);
+void na_tl_store(size_t *p, size_t v);
 
 /* Called by the writer of d only: an unbounded stream ends where it is. */
-void maybe_freeze(struct na_test_dir *d, const struct na_test_run_opts *o);
+void na_tl_maybe_freeze(struct na_test_dir *d, const struct na_test_run_opts *o);
 
 /* The reader has everything it will get (or the direction failed). */
-bool dir_finished(const struct na_test_dir *d);
+bool na_tl_dir_finished(const struct na_test_dir *d);
 
 /* The writer of d has bytes left to send and d has not failed. */
-bool dir_wants_write(const struct na_test_dir *d);
+bool na_tl_dir_wants_write(const struct na_test_dir *d);
 
 /* Record err as d's first error. */
-void set_err(struct na_test_dir *d, int err);
+void na_tl_set_err(struct na_test_dir *d, int err);
 
 /* shutdown(SHUT_WR) of fd once d is sent whole, when d asks for it. */
-void do_shutdown(struct na_test_dir *d, int fd);
+void na_tl_do_shutdown(struct na_test_dir *d, int fd);
 
 /* Check n received bytes at the current reader offset and account them. */
-void dir_account(struct na_test_dir *d, const char *buf, size_t n);
+void na_tl_dir_account(struct na_test_dir *d, const char *buf, size_t n);
 
 /* The reader of d saw end of file: an error before the last byte. */
-void dir_eof(struct na_test_dir *d);
+void na_tl_dir_eof(struct na_test_dir *d);
 
 /* Whether fd is in non-blocking mode. */
-bool fd_nonblock(int fd);
+bool na_tl_fd_nonblock(int fd);
 
 /* The engines, each bounded by deadline (na_test_now_ms()). */
 
 /* POLL (traffic_events.c). */
-int run_poll(struct na_test_conn *c, size_t n,
-	     const struct na_test_run_opts *o, int64_t deadline);
+int na_tl_run_poll(struct na_test_conn *c, size_t n,
+		   const struct na_test_run_opts *o, int64_t deadline);
 
 /* EPOLL_ET (traffic_events.c). */
-int run_epoll_et(struct na_test_conn *c, size_t n,
-		 const struct na_test_run_opts *o, int64_t deadline);
+int na_tl_run_epoll_et(struct na_test_conn *c, size_t n,
+		       const struct na_test_run_opts *o, int64_t deadline);
 
 /* BLOCKING and THREADS (traffic_threads.c). */
-int run_threads(struct na_test_conn *c, size_t n,
-		const struct na_test_run_opts *o, int64_t deadline);
+int na_tl_run_threads(struct na_test_conn *c, size_t n,
+		      const struct na_test_run_opts *o, int64_t deadline);
 
 #endif /* NA_TEST_INTERNAL_H */

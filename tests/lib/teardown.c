@@ -94,7 +94,7 @@ static int64_t now_ms(void)
  * Reap pid within timeout_ms, SIGKILL it after that. Returns the exit code,
  * 128 + signal, or a negative errno. A pidfd makes the wait a poll().
  */
-int reap_bounded(pid_t pid, int timeout_ms)
+int na_tl_reap_bounded(pid_t pid, int timeout_ms)
 {
 	int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	int status, r;
@@ -227,10 +227,10 @@ static int run_force_cleanup(const char *ctl, const char *dir)
 		execv(ctl, argv);
 		_exit(127);
 	}
-	return reap_bounded(pid, TEARDOWN_CTL_MS);
+	return na_tl_reap_bounded(pid, TEARDOWN_CTL_MS);
 }
 
-bool exists(const char *path)
+bool na_tl_exists(const char *path)
 {
 	struct stat st;
 
@@ -249,7 +249,7 @@ void na_world_teardown(struct na_world *w)
 
 	for (int i = 0; i < w->nkids; i++) {
 		kill(w->kids[i], SIGKILL);
-		reap_bounded(w->kids[i], 1000);
+		na_tl_reap_bounded(w->kids[i], 1000);
 	}
 	w->nkids = 0;
 
@@ -261,11 +261,11 @@ void na_world_teardown(struct na_world *w)
 	if (!out_of_world)
 		say("# teardown: cannot move back to ", w->orig_cg);
 
-	if (exists(w->state_dir)) {
+	if (na_tl_exists(w->state_dir)) {
 		err = run_force_cleanup(w->ctl, w->state_dir);
 		if (err != 0)
 			say("# teardown: `cleanup --force` failed for ", w->state_dir);
-		if (exists(w->state_dir)) {
+		if (na_tl_exists(w->state_dir)) {
 			say("# teardown: removing the pins left in ", w->state_dir);
 			rm_tree(w->state_dir, false, 0);
 		}
@@ -276,9 +276,9 @@ void na_world_teardown(struct na_world *w)
 	else
 		for (int i = w->ncgroups - 1; i >= 0; i--)
 			rmdir(w->cgroups[i]);
-	if (exists(w->base))
+	if (na_tl_exists(w->base))
 		say("# teardown: cannot remove ", w->base);
-	if (exists(w->state_dir))
+	if (na_tl_exists(w->state_dir))
 		say("# teardown: cannot remove ", w->state_dir);
 }
 
@@ -302,7 +302,7 @@ static void on_fatal_signal(int sig)
 
 static const int fatal_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGALRM };
 
-void arm_teardown(struct na_world *w)
+void na_tl_arm_teardown(struct na_world *w)
 {
 	static bool armed;
 	struct sigaction sa = { .sa_handler = on_fatal_signal };
@@ -319,7 +319,7 @@ void arm_teardown(struct na_world *w)
 	signal(SIGPIPE, SIG_IGN);
 }
 
-void reset_signals_in_child(void)
+void na_tl_reset_signals_in_child(void)
 {
 	sigset_t none;
 
@@ -355,7 +355,7 @@ static long world_pid(const char *entry)
 
 /* Remove the worlds of test programs that died without their teardown
  * (SIGKILL). Worlds of live processes are left alone. */
-void sweep_stale(const char *ctl, const char *cgroot)
+void na_tl_sweep_stale(const char *ctl, const char *cgroot)
 {
 	const char *dirs[] = { BPFFS, cgroot };
 
@@ -375,11 +375,11 @@ void sweep_stale(const char *ctl, const char *cgroot)
 			snprintf(cg, sizeof(cg), "%s/%s", cgroot, e->d_name);
 			na_test_diag("sweeping the world of dead test process %ld: %s",
 				     pid, e->d_name);
-			if (exists(sdir)) {
+			if (na_tl_exists(sdir)) {
 				run_force_cleanup(ctl, sdir);
 				rm_tree(sdir, false, 0);
 			}
-			if (exists(cg))
+			if (na_tl_exists(cg))
 				kill_and_remove_cgroup(cg);
 		}
 		closedir(d);

@@ -33,12 +33,12 @@ void na_test_dir_init(struct na_test_dir *d, uint64_t seed, size_t len,
 	d->bad = -1;
 }
 
-size_t load(const size_t *p)
+size_t na_tl_load(const size_t *p)
 {
 	return __atomic_load_n(p, __ATOMIC_SEQ_CST);
 }
 
-void store(size_t *p, size_t v)
+void na_tl_store(size_t *p, size_t v)
 {
 	__atomic_store_n(p, v, __ATOMIC_SEQ_CST);
 }
@@ -49,10 +49,10 @@ static bool stop_raised(const struct na_test_run_opts *o)
 }
 
 /* Called by the writer of d only: an unbounded stream ends where it is. */
-void maybe_freeze(struct na_test_dir *d, const struct na_test_run_opts *o)
+void na_tl_maybe_freeze(struct na_test_dir *d, const struct na_test_run_opts *o)
 {
-	if (load(&d->len) == NA_TEST_UNBOUNDED && stop_raised(o))
-		store(&d->len, load(&d->sent));
+	if (na_tl_load(&d->len) == NA_TEST_UNBOUNDED && stop_raised(o))
+		na_tl_store(&d->len, na_tl_load(&d->sent));
 }
 
 static bool dir_failed(const struct na_test_dir *d)
@@ -61,38 +61,38 @@ static bool dir_failed(const struct na_test_dir *d)
 }
 
 /* The reader has everything it will get (or the direction failed). */
-bool dir_finished(const struct na_test_dir *d)
+bool na_tl_dir_finished(const struct na_test_dir *d)
 {
 	if (dir_failed(d))
 		return true;
-	return load(&d->rcvd) == load(&d->len) && (!d->shut || d->eof);
+	return na_tl_load(&d->rcvd) == na_tl_load(&d->len) && (!d->shut || d->eof);
 }
 
-bool dir_wants_write(const struct na_test_dir *d)
+bool na_tl_dir_wants_write(const struct na_test_dir *d)
 {
-	return !dir_failed(d) && load(&d->sent) < load(&d->len);
+	return !dir_failed(d) && na_tl_load(&d->sent) < na_tl_load(&d->len);
 }
 
-void set_err(struct na_test_dir *d, int err)
+void na_tl_set_err(struct na_test_dir *d, int err)
 {
 	if (!d->err)
 		d->err = err;
 }
 
-void do_shutdown(struct na_test_dir *d, int fd)
+void na_tl_do_shutdown(struct na_test_dir *d, int fd)
 {
 	if (!d->shut || d->shut_done || dir_failed(d) ||
-	    load(&d->sent) != load(&d->len))
+	    na_tl_load(&d->sent) != na_tl_load(&d->len))
 		return;
 	if (shutdown(fd, SHUT_WR) < 0)
-		set_err(d, -errno);
+		na_tl_set_err(d, -errno);
 	d->shut_done = true;
 }
 
 /* Check n received bytes at the current reader offset and account them. */
-void dir_account(struct na_test_dir *d, const char *buf, size_t n)
+void na_tl_dir_account(struct na_test_dir *d, const char *buf, size_t n)
 {
-	size_t rcvd = load(&d->rcvd), len = load(&d->len);
+	size_t rcvd = na_tl_load(&d->rcvd), len = na_tl_load(&d->len);
 	size_t good = n;
 	ssize_t off;
 
@@ -103,14 +103,14 @@ void dir_account(struct na_test_dir *d, const char *buf, size_t n)
 		d->bad = (int64_t)(rcvd + (size_t)off);
 	else if (good < n)
 		d->bad = (int64_t)(rcvd + good);
-	store(&d->rcvd, rcvd + n);
+	na_tl_store(&d->rcvd, rcvd + n);
 }
 
-void dir_eof(struct na_test_dir *d)
+void na_tl_dir_eof(struct na_test_dir *d)
 {
 	d->eof = true;
-	if (load(&d->rcvd) != load(&d->len))
-		set_err(d, -ENODATA);	/* end of file before the last byte */
+	if (na_tl_load(&d->rcvd) != na_tl_load(&d->len))
+		na_tl_set_err(d, -ENODATA);	/* end of file before the last byte */
 }
 
 /* Directions that have not finished by the deadline. */
@@ -118,11 +118,11 @@ static void mark_timeouts(struct na_test_conn *c, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		for (int d = 0; d < 2; d++)
-			if (!dir_finished(&c[i].dir[d]))
-				set_err(&c[i].dir[d], -ETIMEDOUT);
+			if (!na_tl_dir_finished(&c[i].dir[d]))
+				na_tl_set_err(&c[i].dir[d], -ETIMEDOUT);
 }
 
-bool fd_nonblock(int fd)
+bool na_tl_fd_nonblock(int fd)
 {
 	int fl = fcntl(fd, F_GETFL);
 
@@ -145,7 +145,7 @@ int na_test_run(struct na_test_conn *conns, size_t n,
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++)
 		for (int e = 0; e < 2; e++)
-			was_nb[2 * i + e] = fd_nonblock(conns[i].fd[e]);
+			was_nb[2 * i + e] = na_tl_fd_nonblock(conns[i].fd[e]);
 	if (opts->io != NA_TEST_IO_THREADS)
 		for (size_t i = 0; i < n && !err; i++)
 			for (int e = 0; e < 2 && !err; e++)
@@ -155,14 +155,14 @@ int na_test_run(struct na_test_conn *conns, size_t n,
 		goto restore;
 	switch (opts->io) {
 	case NA_TEST_IO_POLL:
-		err = run_poll(conns, n, opts, deadline);
+		err = na_tl_run_poll(conns, n, opts, deadline);
 		break;
 	case NA_TEST_IO_EPOLL_ET:
-		err = run_epoll_et(conns, n, opts, deadline);
+		err = na_tl_run_epoll_et(conns, n, opts, deadline);
 		break;
 	case NA_TEST_IO_BLOCKING:
 	case NA_TEST_IO_THREADS:
-		err = run_threads(conns, n, opts, deadline);
+		err = na_tl_run_threads(conns, n, opts, deadline);
 		break;
 	}
 	if (err == -ETIMEDOUT)

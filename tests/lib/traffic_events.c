@@ -30,15 +30,15 @@ static void dir_write_nb(struct na_test_dir *d, int fd, char *buf, size_t bufsz,
 		size_t sent, n;
 		ssize_t r;
 
-		maybe_freeze(d, o);
-		if (!dir_wants_write(d))
+		na_tl_maybe_freeze(d, o);
+		if (!na_tl_dir_wants_write(d))
 			break;
 		if (budget == 0) {
 			d->more = true;
 			return;
 		}
-		sent = load(&d->sent);
-		n = load(&d->len) - sent;
+		sent = na_tl_load(&d->sent);
+		n = na_tl_load(&d->len) - sent;
 		if (n > d->chunk)
 			n = d->chunk;
 		if (n > bufsz)
@@ -49,33 +49,33 @@ static void dir_write_nb(struct na_test_dir *d, int fd, char *buf, size_t bufsz,
 			if (errno == EINTR)
 				continue;
 			if (errno != EAGAIN)
-				set_err(d, -errno);
+				na_tl_set_err(d, -errno);
 			return;
 		}
-		store(&d->sent, sent + (size_t)r);
+		na_tl_store(&d->sent, sent + (size_t)r);
 		budget = (size_t)r < budget ? budget - (size_t)r : 0;
 	}
-	do_shutdown(d, fd);
+	na_tl_do_shutdown(d, fd);
 }
 
 /* Non-blocking reads until EAGAIN, end of file, or the end of the stream. */
 static void dir_read_nb(struct na_test_dir *d, int fd, char *buf, size_t bufsz)
 {
-	while (!dir_finished(d)) {
+	while (!na_tl_dir_finished(d)) {
 		ssize_t r = recv(fd, buf, bufsz, MSG_DONTWAIT);
 
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
 			if (errno != EAGAIN)
-				set_err(d, -errno);
+				na_tl_set_err(d, -errno);
 			return;
 		}
 		if (r == 0) {
-			dir_eof(d);
+			na_tl_dir_eof(d);
 			return;
 		}
-		dir_account(d, buf, (size_t)r);
+		na_tl_dir_account(d, buf, (size_t)r);
 	}
 }
 
@@ -112,7 +112,7 @@ static void bufs_free(struct bufs *b)
 static bool all_finished(struct na_test_conn *c, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		if (!dir_finished(&c[i].dir[0]) || !dir_finished(&c[i].dir[1]))
+		if (!na_tl_dir_finished(&c[i].dir[0]) || !na_tl_dir_finished(&c[i].dir[1]))
 			return false;
 	return true;
 }
@@ -123,13 +123,13 @@ static void pending_work(struct na_test_conn *c, size_t n,
 {
 	for (size_t i = 0; i < n; i++)
 		for (int e = 0; e < 2; e++) {
-			maybe_freeze(&c[i].dir[e], o);
-			do_shutdown(&c[i].dir[e], c[i].fd[e]);
+			na_tl_maybe_freeze(&c[i].dir[e], o);
+			na_tl_do_shutdown(&c[i].dir[e], c[i].fd[e]);
 		}
 }
 
-int run_poll(struct na_test_conn *c, size_t n,
-	     const struct na_test_run_opts *o, int64_t deadline)
+int na_tl_run_poll(struct na_test_conn *c, size_t n,
+		   const struct na_test_run_opts *o, int64_t deadline)
 {
 	struct pollfd *pfd = calloc(2 * n, sizeof(*pfd));
 	struct bufs b;
@@ -159,9 +159,9 @@ int run_poll(struct na_test_conn *c, size_t n,
 				p->fd = c[i].fd[e];
 				p->events = 0;
 				p->revents = 0;
-				if (dir_wants_write(tx))
+				if (na_tl_dir_wants_write(tx))
 					p->events |= POLLOUT;
-				if (!dir_finished(rx))
+				if (!na_tl_dir_finished(rx))
 					p->events |= POLLIN | POLLRDHUP;
 				if (!p->events)
 					p->fd = -1;
@@ -190,8 +190,8 @@ int run_poll(struct na_test_conn *c, size_t n,
 	return err;
 }
 
-int run_epoll_et(struct na_test_conn *c, size_t n,
-		 const struct na_test_run_opts *o, int64_t deadline)
+int na_tl_run_epoll_et(struct na_test_conn *c, size_t n,
+		       const struct na_test_run_opts *o, int64_t deadline)
 {
 	struct epoll_event evs[64];
 	struct bufs b;

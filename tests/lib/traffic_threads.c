@@ -69,7 +69,7 @@ static void *writer_main(void *arg)
 	char *buf = malloc(bufsz);
 
 	if (!buf) {
-		set_err(d, -ENOMEM);
+		na_tl_set_err(d, -ENOMEM);
 		goto out;
 	}
 	for (;;) {
@@ -77,11 +77,11 @@ static void *writer_main(void *arg)
 		int64_t t0;
 		ssize_t r;
 
-		maybe_freeze(d, w->o);
-		if (!dir_wants_write(d))
+		na_tl_maybe_freeze(d, w->o);
+		if (!na_tl_dir_wants_write(d))
 			break;
-		sent = load(&d->sent);
-		n = load(&d->len) - sent;
+		sent = na_tl_load(&d->sent);
+		n = na_tl_load(&d->len) - sent;
 		if (n > bufsz)
 			n = bufsz;
 		na_test_pattern_fill(d->seed, sent, buf, n);
@@ -99,12 +99,12 @@ static void *writer_main(void *arg)
 			} else {
 				err = blocking_errno(errno, t0, w->timeout_ms);
 			}
-			set_err(d, err);
+			na_tl_set_err(d, err);
 			break;
 		}
-		store(&d->sent, sent + (size_t)r);
+		na_tl_store(&d->sent, sent + (size_t)r);
 	}
-	do_shutdown(d, w->fd);
+	na_tl_do_shutdown(d, w->fd);
 	free(buf);
 out:
 	return NULL;
@@ -117,10 +117,10 @@ static void *reader_main(void *arg)
 	char *buf = malloc(READ_BUF);
 
 	if (!buf) {
-		set_err(d, -ENOMEM);
+		na_tl_set_err(d, -ENOMEM);
 		goto out;
 	}
-	while (!dir_finished(d)) {
+	while (!na_tl_dir_finished(d)) {
 		int64_t t0 = na_test_now_ms();
 		ssize_t r = recv(w->fd, buf, READ_BUF, 0);
 
@@ -136,14 +136,14 @@ static void *reader_main(void *arg)
 			} else {
 				err = blocking_errno(errno, t0, w->timeout_ms);
 			}
-			set_err(d, err);
+			na_tl_set_err(d, err);
 			break;
 		}
 		if (r == 0) {
-			dir_eof(d);
+			na_tl_dir_eof(d);
 			break;
 		}
-		dir_account(d, buf, (size_t)r);
+		na_tl_dir_account(d, buf, (size_t)r);
 	}
 	free(buf);
 out:
@@ -151,8 +151,8 @@ out:
 }
 
 /* BLOCKING (the fds were made blocking) and THREADS (each in its mode). */
-int run_threads(struct na_test_conn *c, size_t n,
-		const struct na_test_run_opts *o, int64_t deadline)
+int na_tl_run_threads(struct na_test_conn *c, size_t n,
+		      const struct na_test_run_opts *o, int64_t deadline)
 {
 	size_t nw = 4 * n;
 	struct worker *w = calloc(nw, sizeof(*w));
@@ -172,12 +172,12 @@ int run_threads(struct na_test_conn *c, size_t n,
 			na_test_set_timeouts(c[i].fd[d], (int)left);
 			*wr = (struct worker){ .d = &c[i].dir[d], .fd = c[i].fd[d],
 					       .writer = true, .o = o,
-					       .nonblock = fd_nonblock(c[i].fd[d]),
+					       .nonblock = na_tl_fd_nonblock(c[i].fd[d]),
 					       .timeout_ms = (int)left,
 					       .deadline = deadline };
 			*rd = (struct worker){ .d = &c[i].dir[d], .fd = c[i].fd[1 - d],
 					       .o = o,
-					       .nonblock = fd_nonblock(c[i].fd[1 - d]),
+					       .nonblock = na_tl_fd_nonblock(c[i].fd[1 - d]),
 					       .timeout_ms = (int)left,
 					       .deadline = deadline };
 		}
@@ -186,7 +186,7 @@ int run_threads(struct na_test_conn *c, size_t n,
 				       w[k].writer ? writer_main : reader_main, &w[k]);
 
 		if (r) {
-			set_err(w[k].d, -r);
+			na_tl_set_err(w[k].d, -r);
 			err = -r;
 			break;
 		}

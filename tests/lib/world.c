@@ -76,14 +76,14 @@ int na_world_init(struct na_world *w, const char *name)
 			       sizeof(w->orig_cg));
 	if (err)
 		return err;
-	sweep_stale(w->ctl, w->cgroot);
+	na_tl_sweep_stale(w->ctl, w->cgroot);
 
 	if ((size_t)snprintf(w->base, sizeof(w->base), "%s/" WORLD_PREFIX "%s-%d",
 			     w->cgroot, w->name, (int)w->owner) >= sizeof(w->base))
 		return -ENAMETOOLONG;
 	snprintf(w->state_dir, sizeof(w->state_dir), BPFFS "/" WORLD_PREFIX "%s-%d",
 		 w->name, (int)w->owner);
-	arm_teardown(w);
+	na_tl_arm_teardown(w);
 	if (mkdir(w->base, 0755) < 0 && errno != EEXIST)
 		return -errno;
 	snprintf(w->cgroups[0], sizeof(w->cgroups[0]), "%s", w->base);
@@ -138,7 +138,7 @@ pid_t na_world_fork(struct na_world *w, int (*fn)(void *), void *arg)
 	if (pid == 0) {
 		int rc;
 
-		reset_signals_in_child();
+		na_tl_reset_signals_in_child();
 		rc = fn(arg);
 		fflush(NULL);
 		_exit(rc & 0xff);
@@ -154,7 +154,7 @@ int na_world_wait(struct na_world *w, pid_t pid, int timeout_ms)
 			w->kids[i] = w->kids[--w->nkids];
 			break;
 		}
-	return reap_bounded(pid, timeout_ms);
+	return na_tl_reap_bounded(pid, timeout_ms);
 }
 
 /* ---- per-test bracket --------------------------------------------------- */
@@ -175,7 +175,7 @@ void na_world_test_end(struct na_world *w)
 	alarm(0);
 	for (int i = 0; i < w->nkids; i++) {
 		kill(w->kids[i], SIGKILL);
-		reap_bounded(w->kids[i], 1000);
+		na_tl_reap_bounded(w->kids[i], 1000);
 	}
 	w->nkids = 0;
 	for (int fd = 0; fd < MAX_TRACKED_FD; fd++)
