@@ -29,7 +29,7 @@ void na_test_pattern_fill(uint64_t seed, uint64_t off, void *buf, size_t len);
 ssize_t na_test_pattern_check(uint64_t seed, uint64_t off, const void *buf,
 			      size_t len);
 
-/* ---- sockets (sock.c) --------------------------------------------------- */
+/* ---- sockets (sock.c; pairs: pair.c; reads and writes: io.c) ------------ */
 
 #define NA_TEST_TIMEOUT_MS 10000	/* default bound of a single wait */
 
@@ -178,7 +178,7 @@ int na_test_lo_up(void);
 /* Milliseconds on CLOCK_MONOTONIC. */
 int64_t na_test_now_ms(void);
 
-/* ---- traffic engine (traffic.c) ---------------------------------------- */
+/* ---- traffic engine (traffic.c, traffic_events.c, traffic_threads.c) --- */
 
 enum na_test_io {
 	NA_TEST_IO_POLL,	/* non-blocking sockets, poll() */
