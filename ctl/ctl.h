@@ -127,11 +127,6 @@ bool na_opt_takes_value(const struct na_opt *opts, const char *arg);
 int na_getopt_json(struct na_ctl *ctl, const struct na_cmd *cmd, int argc,
 		   char **argv, bool *json);
 
-/* na_opt_next with getopt_long's own option descriptions, for the
- * commands that still spell their options that way (portmap, veth). */
-struct option;
-int na_getopt(struct na_ctl *ctl, const struct na_cmd *cmd, int argc,
-	      char **argv, const char *shortopts, const struct option *longopts);
 
 /* The exit code for a failure: a malformed argument is a usage error. */
 static inline int na_exit_code(int err)

@@ -34,8 +34,10 @@ static void bad_option(const char *cmd, const char *arg, int opt)
 		fprintf(stderr, "%s: unknown option '%s' (see %s --help)\n", where, arg, where);
 }
 
-int na_getopt(struct na_ctl *ctl, const struct na_cmd *cmd, int argc,
-	      char **argv, const char *shortopts, const struct option *longopts)
+/* getopt_long over longopts plus the options every command takes, which
+ * are handled here (see na_opt_next). */
+static int getopt_all(struct na_ctl *ctl, const struct na_cmd *cmd, int argc,
+		      char **argv, const char *shortopts, const struct option *longopts)
 {
 	struct option all[MAX_OPTS + 4];
 	char shorts[2 * MAX_OPTS + 8];
@@ -116,7 +118,7 @@ int na_opt_next(struct na_ctl *ctl, const struct na_cmd *cmd, int argc,
 		memmove(shorts + 1, shorts, s + 1);
 		shorts[0] = '+';
 	}
-	return na_getopt(ctl, cmd, argc, argv, shorts, longs);
+	return getopt_all(ctl, cmd, argc, argv, shorts, longs);
 }
 
 bool na_opt_takes_value(const struct na_opt *opts, const char *arg)

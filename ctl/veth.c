@@ -115,23 +115,26 @@ static const struct na_cmd *veth_cmd(void)
 }
 
 /* Options of a subcommand; allowed lists which ones it takes. */
+/* The options of every veth subcommand (each takes those it names in
+ * parse_opts' allowed); they may also come before the subcommand. */
+static const struct na_opt veth_opts[] = {
+	{ "bridge", 'b', NA_OPT_VALUE },
+	{ "json", 'j', 0 },
+	{ "hook", 'H', NA_OPT_VALUE | NA_OPT_LONG },
+	{ "netns", 'n', NA_OPT_VALUE },
+	{ 0 }
+};
+
 static int parse_opts(struct na_ctl *ctl, const char *sub, const char *allowed,
 		      int argc, char **argv, struct vopts *o)
 {
-	static const struct option opts[] = {
-		{ "bridge", required_argument, NULL, 'b' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "hook", required_argument, NULL, 'H' },
-		{ "netns", required_argument, NULL, 'n' },
-		{ 0 }
-	};
 	const struct na_cmd *cmd = veth_cmd();
 	struct na_reason why = { 0 };
 	const char *netns = NULL;
 	int c, err;
 
 	memset(o, 0, sizeof(*o));
-	while ((c = na_getopt(ctl, cmd, argc, argv, "b:jn:", opts)) != -1) {
+	while ((c = na_opt_next(ctl, cmd, argc, argv, veth_opts)) != -1) {
 		if (c == 'h')
 			return 'h';
 		if (c == '?')
@@ -500,44 +503,16 @@ out:
 
 int cmd_veth(struct na_ctl *ctl, int argc, char **argv)
 {
-	static const struct {
-		const char *name;
-		int (*run)(struct na_ctl *, int, char **);
-	} subs[] = {
-		{ "attach", sub_attach }, { "detach", sub_detach }, { "add", sub_add },
-		{ "del", sub_del }, { "list", sub_list }, { "watch", sub_watch },
+	static const struct na_cmd subs[] = {
+		{ "attach", sub_attach },
+		{ "add", sub_add },
+		{ "del", sub_del },
+		{ "list", sub_list },
+		{ "detach", sub_detach },
+		{ "watch", sub_watch },
+		{ 0 }
 	};
-	static const char *const with_value[] = {
-		"-n", "--netns", "-b", "--bridge", "--hook", "-S", "--state-dir",
-	};
-	const struct na_cmd *cmd = veth_cmd();
-	char *sub;
-	size_t i, j;
-	int at;
+	static const struct na_family fam = { subs, veth_opts, 0 };
 
-	/* Options may come before the subcommand (veth --netns X list): the
-	 * subcommand is the first word that is neither an option nor the
-	 * value of one. It moves to argv[0] for the subcommand's getopt. */
-	for (at = 1; at < argc; at++) {
-		if (!strcmp(argv[at], "--") || argv[at][0] != '-')
-			break;
-		if (!strcmp(argv[at], "-h") || !strcmp(argv[at], "--help")) {
-			na_cmd_help(cmd);
-			return NA_EXIT_OK;
-		}
-		for (j = 0; j < sizeof(with_value) / sizeof(with_value[0]); j++)
-			if (!strcmp(argv[at], with_value[j]))
-				at++;
-	}
-	if (at < argc && !strcmp(argv[at], "--"))
-		at++;
-	if (at >= argc)
-		return na_usage_error(cmd, "missing subcommand (attach, add, del, list, detach or watch)");
-	sub = argv[at];
-	memmove(&argv[2], &argv[1], (size_t)(at - 1) * sizeof(*argv));
-	argv[1] = sub;
-	for (i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
-		if (!strcmp(sub, subs[i].name))
-			return subs[i].run(ctl, argc - 1, argv + 1);
-	return na_usage_error(cmd, "unknown subcommand '%s'", sub);
+	return na_dispatch_sub(ctl, veth_cmd(), &fam, argc, argv);
 }
