@@ -7,24 +7,25 @@
 
 #include <netaccel/veth.h>
 
+#include "output.h"
 #include "veth.h"
 
 static const char *const veth_counter_names[] = { NA_VETH_COUNTER_NAMES };
 _Static_assert(sizeof(veth_counter_names) / sizeof(veth_counter_names[0]) == NA_VETH_NUM_COUNTERS,
 	       "every veth counter needs a name");
 
-static json_object *totals_json(const struct na_veth_stats *t)
-{
-	json_object *o = json_object_new_object();
-	size_t i;
+static const struct na_col endpoint_cols[] = {
+	{ "ADDRESS", 39 }, { "VETH", 15 }, { "PEER MAC", 17 }, { "BRIDGE", 15 },
+	{ "MTU", 5, NA_RIGHT }, { "PACKETS", 12, NA_RIGHT }, { "BYTES", 14, NA_RIGHT },
+	{ "", 0, NA_LEFT, "" },		/* "  (manual)" */
+	{ NULL }
+};
 
-	for (i = 0; i < NA_VETH_NUM_COUNTERS; i++)
-		json_object_object_add(o, veth_counter_names[i],
-				       json_object_new_int64((int64_t)((const __u64 *)t)[i]));
-	return o;
-}
+static const struct na_col port_cols[] = {
+	{ "PORT", 15 }, { "BRIDGE", 15 }, { "HOOK", 0 }, { NULL }
+};
 
-static void endpoint_out(const struct na_veth_endpoint *e, json_object *ja)
+static void endpoint_out(struct na_table *t, const struct na_veth_endpoint *e, json_object *ja)
 {
 	char a[INET6_ADDRSTRLEN], m[18];
 	bool manual = e->ep.flags & NA_VETH_EP_MANUAL;
@@ -33,9 +34,14 @@ static void endpoint_out(const struct na_veth_endpoint *e, json_object *ja)
 	na_veth_addr_str(&e->key, a, sizeof(a));
 	na_veth_mac_str(e->ep.mac, m, sizeof(m));
 	if (!ja) {
-		printf("%-39s %-15s %-17s %-15s %5u %12llu %14llu%s\n", a, e->veth, m, e->bridge,
-		       e->ep.mtu, (unsigned long long)e->count.packets,
-		       (unsigned long long)e->count.bytes, manual ? "  (manual)" : "");
+		na_table_cell(t, "%s", a);
+		na_table_cell(t, "%s", e->veth);
+		na_table_cell(t, "%s", m);
+		na_table_cell(t, "%s", e->bridge);
+		na_table_cell(t, "%u", e->ep.mtu);
+		na_table_cell(t, "%llu", (unsigned long long)e->count.packets);
+		na_table_cell(t, "%llu", (unsigned long long)e->count.bytes);
+		na_table_cell(t, "%s", manual ? "  (manual)" : "");
 		return;
 	}
 	j = json_object_new_object();
@@ -51,12 +57,14 @@ static void endpoint_out(const struct na_veth_endpoint *e, json_object *ja)
 	json_object_array_add(ja, j);
 }
 
-static void port_out(const struct na_veth_port_info *p, json_object *jp)
+static void port_out(struct na_table *t, const struct na_veth_port_info *p, json_object *jp)
 {
 	json_object *j;
 
 	if (!jp) {
-		printf("%-15s %-15s %s\n", p->veth, p->bridge, na_veth_hook_name(p->port.hook));
+		na_table_cell(t, "%s", p->veth);
+		na_table_cell(t, "%s", p->bridge);
+		na_table_cell(t, "%s", na_veth_hook_name(p->port.hook));
 		return;
 	}
 	j = json_object_new_object();
@@ -72,6 +80,7 @@ void na_veth_show(struct na_veth_state *v, json_object *jo, bool with_ports)
 	const struct na_veth_stats *t;
 	json_object *ja = NULL, *jp = NULL;
 	struct na_veth_list l;
+	struct na_table tab;
 	size_t i;
 
 	na_veth_list(v, with_ports, &l);
@@ -80,23 +89,27 @@ void na_veth_show(struct na_veth_state *v, json_object *jo, bool with_ports)
 		ja = json_object_new_array();
 		json_object_object_add(jo, "endpoints", ja);
 	} else {
-		printf("%-39s %-15s %-17s %-15s %5s %12s %14s\n", "ADDRESS", "VETH", "PEER MAC",
-		       "BRIDGE", "MTU", "PACKETS", "BYTES");
+		na_table_start(&tab, stdout, endpoint_cols);
+		na_table_header(&tab);
 	}
 	for (i = 0; i < l.neps; i++)
-		endpoint_out(&l.eps[i], ja);
+		endpoint_out(&tab, &l.eps[i], ja);
 	if (with_ports) {
 		if (jo) {
 			jp = json_object_new_array();
 			json_object_object_add(jo, "ports", jp);
 		} else {
-			printf("\n%-15s %-15s %s\n", "PORT", "BRIDGE", "HOOK");
+			printf("\n");
+			na_table_start(&tab, stdout, port_cols);
+			na_table_header(&tab);
 		}
 		for (i = 0; i < l.nports; i++)
-			port_out(&l.ports[i], jp);
+			port_out(&tab, &l.ports[i], jp);
 	}
 	if (jo) {
-		json_object_object_add(jo, "total", totals_json(t));
+		json_object_object_add(jo, "total",
+				       na_json_counters(veth_counter_names, (const uint64_t *)t,
+							NA_VETH_NUM_COUNTERS));
 	} else {
 		printf("\ntotal: %llu frames (%llu bytes) redirected, %llu passed:",
 		       (unsigned long long)t->redirected, (unsigned long long)t->bytes_redirected,
