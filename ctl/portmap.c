@@ -75,59 +75,82 @@ static const char *display(const struct na_cgroup *cg)
 	return cg->rel[0] ? cg->rel : "/";
 }
 
-static int pm_add(struct na_ctl *ctl, int argc, char **argv)
+/* What add and del are told: the rule's key (cgroup, protocol, port), the
+ * real port and --allow-unprivileged (add only), and how to name it. */
+struct rule_args {
+	struct na_pm_key key;
+	uint16_t rport;
+	bool unpriv;
+	struct na_cgroup cg;
+	char what[32];
+};
+
+/*
+ * Parse `portmap add|del <cgroup> <port>[...] [options]`, check the
+ * privileges to change the state and resolve the cgroup. -1 to go on, or
+ * the exit code (after printing why).
+ */
+static int rule_args(struct na_ctl *ctl, bool add, int argc, char **argv, struct rule_args *a)
 {
-	static const struct na_opt opts[] = {
-		{ "udp", 'u', NA_OPT_LONG },
+	static const struct na_opt add_opts[] = {
 		{ "allow-unprivileged", 'U', NA_OPT_LONG },
+		{ "udp", 'u', NA_OPT_LONG },
 		{ 0 }
 	};
-	static const char *const missing[] = {
+	static const char *const add_missing[] = {
 		"add: missing <cgroup>", "add: missing <port>[:<real port>]", NULL
 	};
+	static const char *const del_missing[] = {
+		"del: missing <cgroup>", "del: missing <port>", NULL
+	};
 	const struct na_cmd *cmd = na_find_cmd("portmap");
-	struct na_pm_key key = { .proto = NA_PM_TCP };
-	struct na_reason why = { 0 };
-	struct na_pm_rule rule;
-	bool unpriv = false;
-	uint16_t vport = 0, rport = 0;
-	struct na_cgroup cg;
-	struct na_pm *pm;
-	const char *priv_note = "";
-	char what[32];
 	int c, err;
 
-	while ((c = na_opt_next(ctl, cmd, argc, argv, opts)) != -1) {
+	memset(a, 0, sizeof(*a));
+	a->key.proto = NA_PM_TCP;
+	/* del takes --udp only: add's table without its first option. */
+	while ((c = na_opt_next(ctl, cmd, argc, argv, add ? add_opts : add_opts + 1)) != -1) {
 		if (c == 'h')
 			return NA_EXIT_OK;
 		if (c == 'u')
-			key.proto = NA_PM_UDP;
+			a->key.proto = NA_PM_UDP;
 		else if (c == 'U')
-			unpriv = true;
+			a->unpriv = true;
 		else
 			return NA_EXIT_USAGE;
 	}
-	if (na_opt_args(cmd, argc, argv, missing, 2))
+	if (na_opt_args(cmd, argc, argv, add ? add_missing : del_missing, 2) ||
+	    parse_rule(cmd, argv[optind + 1], &a->key.vport, &a->rport, add))
 		return NA_EXIT_USAGE;
-	if (parse_rule(cmd, argv[optind + 1], &vport, &rport, true))
-		return NA_EXIT_USAGE;
-	if (rport && rport == vport)
-		return na_usage_error(cmd, "real port %u is the virtual port itself", rport);
-	if (na_caps_require("portmap add", true))
+	if (a->rport && a->rport == a->key.vport)
+		return na_usage_error(cmd, "real port %u is the virtual port itself", a->rport);
+	if (na_caps_require(add ? "portmap add" : "portmap del", true))
 		return NA_EXIT_FAIL;
-	err = na_resolve_cgroup(argv[optind], &cg);
+	err = na_resolve_cgroup(argv[optind], &a->cg);
 	if (err)
 		return na_exit_code(err);
+	a->key.cgid = a->cg.id;
+	na_pm_port_text(&a->key, a->what, sizeof(a->what));
+	return -1;
+}
 
-	key.cgid = cg.id;
-	key.vport = vport;
-	rule = na_pm_rule_make(vport, rport, unpriv);
-	na_pm_port_text(&key, what, sizeof(what));
+static int pm_add(struct na_ctl *ctl, int argc, char **argv)
+{
+	struct na_reason why = { 0 };
+	const char *priv_note = "";
+	struct na_pm_rule rule;
+	struct rule_args a;
+	struct na_pm *pm;
+	int err;
 
+	err = rule_args(ctl, true, argc, argv, &a);
+	if (err >= 0)
+		return err;
+	rule = na_pm_rule_make(a.key.vport, a.rport, a.unpriv);
 	if (pm_open(ctl, true, &pm))
 		return NA_EXIT_FAIL;
 	pm_reconcile(pm, true);
-	err = na_pm_rule_add(pm, &cg, &key, &rule, &why);
+	err = na_pm_rule_add(pm, &a.cg, &a.key, &rule, &why);
 	na_pm_close(pm);
 	if (err == -EEXIST) {
 		na_err("%s (portmap del it first)", why.msg);
@@ -138,65 +161,36 @@ static int pm_add(struct na_ctl *ctl, int argc, char **argv)
 		return NA_EXIT_FAIL;
 	}
 	if (rule.flags & NA_PMF_PRIV_VPORT)
-		priv_note = unpriv ? "; unprivileged processes may bind it too" :
-				     "; binding it needs CAP_NET_BIND_SERVICE";
-	if (rport)
-		printf("%s: port %s binds real port %u%s\n", display(&cg), what, rport,
+		priv_note = a.unpriv ? "; unprivileged processes may bind it too" :
+				       "; binding it needs CAP_NET_BIND_SERVICE";
+	if (a.rport)
+		printf("%s: port %s binds real port %u%s\n", display(&a.cg), a.what, a.rport,
 		       priv_note);
 	else
 		printf("%s: port %s binds a real port the kernel picks (portmap list shows it)%s\n",
-		       display(&cg), what, priv_note);
+		       display(&a.cg), a.what, priv_note);
 	return NA_EXIT_OK;
 }
 
 static int pm_del(struct na_ctl *ctl, int argc, char **argv)
 {
-	static const struct na_opt opts[] = {
-		{ "udp", 'u', NA_OPT_LONG },
-		{ 0 }
-	};
-	static const char *const missing[] = {
-		"del: missing <cgroup>", "del: missing <port>", NULL
-	};
-	const struct na_cmd *cmd = na_find_cmd("portmap");
-	struct na_pm_key key = { .proto = NA_PM_TCP };
 	struct na_reason why = { 0 };
 	struct na_pm_bound left;
-	struct na_cgroup cg;
+	struct rule_args a;
 	struct na_pm *pm;
-	uint16_t vport = 0, unused;
-	char what[32];
-	int c, err;
+	int err;
 
-	while ((c = na_opt_next(ctl, cmd, argc, argv, opts)) != -1) {
-		if (c == 'h')
-			return NA_EXIT_OK;
-		if (c == 'u')
-			key.proto = NA_PM_UDP;
-		else
-			return NA_EXIT_USAGE;
-	}
-	if (na_opt_args(cmd, argc, argv, missing, 2))
-		return NA_EXIT_USAGE;
-	if (parse_rule(cmd, argv[optind + 1], &vport, &unused, false))
-		return NA_EXIT_USAGE;
-	if (na_caps_require("portmap del", true))
-		return NA_EXIT_FAIL;
-	err = na_resolve_cgroup(argv[optind], &cg);
-	if (err)
-		return na_exit_code(err);
-	key.cgid = cg.id;
-	key.vport = vport;
-	na_pm_port_text(&key, what, sizeof(what));
-
+	err = rule_args(ctl, false, argc, argv, &a);
+	if (err >= 0)
+		return err;
 	err = pm_open(ctl, false, &pm);
 	if (err == -ENOENT) {
-		na_err("%s has no rule for port %s (no port rules at all)", display(&cg), what);
+		na_err("%s has no rule for port %s (no port rules at all)", display(&a.cg), a.what);
 		return NA_EXIT_FAIL;
 	}
 	if (err)
 		return NA_EXIT_FAIL;
-	err = na_pm_rule_del(pm, &cg, &key, &left, &why);
+	err = na_pm_rule_del(pm, &a.cg, &a.key, &left, &why);
 	if (err == -ENOENT)
 		na_err("%s (see netaccel-ctl portmap list)", why.msg);
 	else if (err)
@@ -208,9 +202,9 @@ static int pm_del(struct na_ctl *ctl, int argc, char **argv)
 		return NA_EXIT_FAIL;
 	if (left.refs)
 		printf("%s: deleted the rule for %s; %u sockets bound through it keep their real port %u until they close\n",
-		       display(&cg), what, left.refs, left.rport);
+		       display(&a.cg), a.what, left.refs, left.rport);
 	else
-		printf("%s: deleted the rule for %s\n", display(&cg), what);
+		printf("%s: deleted the rule for %s\n", display(&a.cg), a.what);
 	return NA_EXIT_OK;
 }
 
