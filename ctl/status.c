@@ -306,6 +306,29 @@ int cmd_status(struct na_ctl *ctl, int argc, char **argv)
 	return NA_EXIT_OK;
 }
 
+/* stats <cgroup> for a cgroup that is not enrolled: its port remap
+ * counters if it has any, else an error naming it (and the state
+ * directory, when nothing is loaded there: empty_dir). */
+static int portmap_only(struct na_ctl *ctl, bool json, const char *name, uint64_t cgid,
+			const char *empty_dir)
+{
+	json_object *jo = json ? json_object_new_object() : NULL;
+
+	if (json)
+		json_object_object_add(jo, "cgroups", json_object_new_array());
+	if (na_portmap_stats(ctl, cgid, jo) > 0) {
+		if (json)
+			na_print_json(jo);
+		return NA_EXIT_OK;
+	}
+	json_object_put(jo);
+	if (empty_dir)
+		na_err("%s is not enrolled (nothing is loaded in %s)", name, empty_dir);
+	else
+		na_err("%s is not enrolled", name);
+	return NA_EXIT_FAIL;
+}
+
 int cmd_stats(struct na_ctl *ctl, int argc, char **argv)
 {
 	const struct na_cmd *cmd = na_find_cmd("stats");
@@ -331,21 +354,10 @@ int cmd_stats(struct na_ctl *ctl, int argc, char **argv)
 
 	err = na_state_open(&st, na_state_dir(ctl->state_dir), 0, &why);
 	if (err == -ENOENT) {
+		if (optind < argc)
+			return portmap_only(ctl, json, argv[optind], cg.id,
+					    na_state_dir(ctl->state_dir));
 		jo = json ? json_object_new_object() : NULL;
-		if (optind < argc) {
-			/* Not enrolled, but perhaps remapping ports. */
-			if (json)
-				json_object_object_add(jo, "cgroups", json_object_new_array());
-			if (na_portmap_stats(ctl, cg.id, jo) > 0) {
-				if (json)
-					na_print_json(jo);
-				return NA_EXIT_OK;
-			}
-			json_object_put(jo);
-			na_err("%s is not enrolled (nothing is loaded in %s)", argv[optind],
-			       na_state_dir(ctl->state_dir));
-			return NA_EXIT_FAIL;
-		}
 		memset(&total, 0, sizeof(total));
 		if (json) {
 			json_object_object_add(jo, "cgroups", json_object_new_array());
@@ -368,17 +380,7 @@ int cmd_stats(struct na_ctl *ctl, int argc, char **argv)
 		only = na_state_find_slot(&st, cg.id, &cfg);
 		if (only < 0) {
 			na_state_close(&st);
-			jo = json ? json_object_new_object() : NULL;
-			if (json)
-				json_object_object_add(jo, "cgroups", json_object_new_array());
-			if (na_portmap_stats(ctl, cg.id, jo) > 0) {
-				if (json)
-					na_print_json(jo);
-				return NA_EXIT_OK;
-			}
-			json_object_put(jo);
-			na_err("%s is not enrolled", argv[optind]);
-			return NA_EXIT_FAIL;
+			return portmap_only(ctl, json, argv[optind], cg.id, NULL);
 		}
 	}
 

@@ -84,14 +84,7 @@ static bool kernel_wants(const struct btf *vmlinux, const struct na_guard *g)
 /* The bypass's pins, as its object describes them. */
 static int describe(const struct na_state *st, struct na_objset *os)
 {
-	struct na_bypass *skel = na_bypass__open();
-	int err;
-
-	if (!skel)
-		return -errno;
-	err = na_objset_init(os, st->dir, skel->obj);
-	na_bypass__destroy(skel);
-	return err;
+	return NA_OBJSET_DESCRIBE(os, st->dir, na_bypass);
 }
 
 /* Open every pinned object; -ENOENT when any is missing. */

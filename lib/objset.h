@@ -54,6 +54,17 @@ int na_cglink_pin_name(uint64_t cgid, const char *prog, char *out, size_t outlen
  */
 int na_objset_init(struct na_objset *os, const char *dir, struct bpf_object *obj);
 
+/* na_objset_init of the skeleton type skel (na_bypass, na_veth, ...),
+ * opened only to be described and destroyed again. 0 or negative errno. */
+#define NA_OBJSET_DESCRIBE(os, dir, skel)                                      \
+	({                                                                     \
+		struct skel *skel_ = skel##__open();                           \
+		int err_ = skel_ ? na_objset_init(os, dir, skel_->obj) : -errno; \
+									       \
+		skel##__destroy(skel_);                                        \
+		err_;                                                          \
+	})
+
 /* After obj is loaded: pin each loaded program that is not pinned yet (a
  * state being completed keeps the programs it has). */
 int na_objset_pin(const struct na_objset *os, struct bpf_object *obj, struct na_reason *why);

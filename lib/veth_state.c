@@ -94,14 +94,7 @@ bool na_veth_present(const struct na_veth_state *v)
 /* The pins, as the object describes them. */
 static int describe(const struct na_veth_state *v, struct na_objset *os)
 {
-	struct na_veth *skel = na_veth__open();
-	int err;
-
-	if (!skel)
-		return -errno;
-	err = na_objset_init(os, v->dir, skel->obj);
-	na_veth__destroy(skel);
-	return err;
+	return NA_OBJSET_DESCRIBE(os, v->dir, na_veth);
 }
 
 static int take(struct na_objset *os, const char *name)
