@@ -7,6 +7,8 @@
 
 #include <netaccel/state.h>
 
+#include "internal.h"
+
 static bool have_cap(cap_t caps, cap_value_t cap)
 {
 	cap_flag_value_t v = CAP_CLEAR;

@@ -14,6 +14,8 @@
 
 #include <netaccel/state.h>
 
+#include "internal.h"
+
 int na_percpu_zero(int fd, const void *key, size_t value_size, uint64_t flags)
 {
 	int ncpu = libbpf_num_possible_cpus();

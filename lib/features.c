@@ -20,6 +20,8 @@
 
 #include <netaccel/state.h>
 
+#include "internal.h"
+
 /* A program "return 1" of type and expected attach type: does it load? */
 static bool prog_loads(enum bpf_prog_type type, enum bpf_attach_type attach)
 {

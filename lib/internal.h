@@ -4,8 +4,11 @@
 #define NA_LIB_INTERNAL_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include <netaccel/reason.h>
+#include <netaccel/state.h>
 
 /* Hand detail to the caller's log function, if any. */
 __attribute__((format(printf, 2, 3)))
@@ -47,5 +50,66 @@ enum bpf_attach_type;
 int na_link_pin_cgroup(int prog, const struct na_cgroup *cg, int cgfd, enum bpf_attach_type type,
 		       const char *hook, const char *path, const struct na_attach_needs *needs,
 		       struct na_reason *why);
+
+/* ---- the core's own calls, for the datapath modules ---- */
+
+struct btf;
+
+/*
+ * Only take the lock of the state directory (made, on a mounted bpffs, with
+ * NA_STATE_CREATE), for datapaths that keep their pins in a subdirectory.
+ * -ENOENT when there is no directory. Close with na_state_close.
+ */
+int na_state_lock(struct na_state *st, const char *dir, unsigned int flags,
+		  struct na_reason *why);
+
+/*
+ * Remove the pins directly in dir, by name prefix in the order given
+ * (links before programs before maps: "" takes what is left), so that a
+ * run killed half-way leaves maps a later run reuses, never programs
+ * without their maps; then dir itself. A missing dir is nothing to do.
+ * first, if set, counts the pins removed under order[0]. 0 or the last
+ * negative errno.
+ */
+int na_unpin_dir(const char *dir, const char *const *order, size_t n, int *first);
+
+/*
+ * Remove the cgroup links pinned in dir as "cg<ID>_<kind>" whose cgroup
+ * the caller no longer uses (in_use false), each said at NA_LOG_INFO.
+ * How many went, or a negative errno.
+ */
+int na_sweep_cgroup_links(const char *dir, bool (*in_use)(uint64_t id, void *arg), void *arg);
+
+/*
+ * Attach prog to target (a cgroup's fd, an interface's index) with a BPF
+ * link of type pinned at path, unless something is pinned there already:
+ * 1 when it attached, 0 when the pin was there, a negative errno
+ * otherwise. A link that cannot be pinned is closed, which detaches it. A
+ * refused attachment fills why with kind NA_WHY_ATTACH_FAILED.
+ */
+enum bpf_attach_type;
+int na_link_pin(int prog, int target, enum bpf_attach_type type, const char *path,
+		struct na_reason *why);
+
+/* Path of the pin called name in the state directory. */
+int na_state_pin_path(const struct na_state *st, const char *name, char *out,
+		      size_t outlen);
+/* A new fd for the pin called name; negative errno (-ENOENT: not pinned). */
+int na_state_get_pin(const struct na_state *st, const char *name);
+
+/* The running kernel's BTF (btf__free it), NULL if it has none. */
+struct btf *na_kernel_btf(void);
+/* Whether btf has the struct, union or enum name (of kind) with member
+ * or value part. */
+bool na_btf_has_part(const struct btf *btf, const char *name, int kind, const char *part);
+
+/* Set key of the per-CPU map fd to zeros (value_size bytes per CPU);
+ * flags as for bpf_map_update_elem, an existing key is fine with
+ * BPF_NOEXIST. 0 or negative errno. */
+int na_percpu_zero(int fd, const void *key, size_t value_size, uint64_t flags);
+
+/* Sum over the CPUs of key's value in the per-CPU map fd, a value being n
+ * 64-bit counters, into out[0..n). 0 or negative errno (out zeroed then). */
+int na_percpu_sum(int fd, const void *key, uint64_t *out, size_t n);
 
 #endif /* NA_LIB_INTERNAL_H */

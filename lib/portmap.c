@@ -12,6 +12,7 @@
 #include <bpf/bpf.h>
 
 #include "na_cgroup.h"
+#include "internal.h"
 #include "portmap_state.h"
 
 /* A port number as typed: 1..65535, digits only. */

@@ -15,6 +15,8 @@
 
 #include <netaccel/state.h>
 
+#include "internal.h"
+
 int na_prog_stats_enable(void)
 {
 	int fd = bpf_enable_stats(BPF_STATS_RUN_TIME);

@@ -14,6 +14,7 @@
 
 #include <netaccel/state.h>
 
+#include "internal.h"
 #include "veth_internal.h"
 
 _Static_assert(sizeof(struct na_veth_stats) == NA_VETH_NUM_COUNTERS * sizeof(uint64_t),

@@ -16,6 +16,7 @@
 
 #include <netaccel/state.h>
 
+#include "internal.h"
 #include "veth_internal.h"
 
 int na_veth_list_eps(const struct na_veth_state *v, struct na_veth_entry **out, size_t *n)

@@ -51,14 +51,6 @@ enum {
 int na_state_open(struct na_state *st, const char *dir, unsigned int flags,
 		  struct na_reason *why);
 void na_state_close(struct na_state *st);
-/*
- * Only take the lock of the state directory (made, on a mounted bpffs, with
- * NA_STATE_CREATE), for datapaths that keep their pins in a subdirectory.
- * -ENOENT when there is no directory. Close with na_state_close.
- */
-int na_state_lock(struct na_state *st, const char *dir, unsigned int flags,
-		  struct na_reason *why);
-
 /* Mount bpffs where the state directory dir needs it (the usual
  * /sys/fs/bpf); why says what is wrong otherwise. For other datapaths that
  * keep their pins in a subdirectory. */
@@ -68,40 +60,6 @@ int na_state_ensure_bpffs(const char *dir, struct na_reason *why);
  * false) or to change it and attach programs (attach true): -EPERM with
  * why naming what is needed and what is missing. */
 int na_caps_check(bool attach, struct na_reason *why);
-
-/*
- * Remove the pins directly in dir, by name prefix in the order given
- * (links before programs before maps: "" takes what is left), so that a
- * run killed half-way leaves maps a later run reuses, never programs
- * without their maps; then dir itself. A missing dir is nothing to do.
- * first, if set, counts the pins removed under order[0]. 0 or the last
- * negative errno.
- */
-int na_unpin_dir(const char *dir, const char *const *order, size_t n, int *first);
-
-/*
- * Remove the cgroup links pinned in dir as "cg<ID>_<kind>" whose cgroup
- * the caller no longer uses (in_use false), each said at NA_LOG_INFO.
- * How many went, or a negative errno.
- */
-int na_sweep_cgroup_links(const char *dir, bool (*in_use)(uint64_t id, void *arg), void *arg);
-
-/*
- * Attach prog to target (a cgroup's fd, an interface's index) with a BPF
- * link of type pinned at path, unless something is pinned there already:
- * 1 when it attached, 0 when the pin was there, a negative errno
- * otherwise. A link that cannot be pinned is closed, which detaches it. A
- * refused attachment fills why with kind NA_WHY_ATTACH_FAILED.
- */
-enum bpf_attach_type;
-int na_link_pin(int prog, int target, enum bpf_attach_type type, const char *path,
-		struct na_reason *why);
-
-/* Path of the pin called name in the state directory. */
-int na_state_pin_path(const struct na_state *st, const char *name, char *out,
-		      size_t outlen);
-/* A new fd for the pin called name; negative errno (-ENOENT: not pinned). */
-int na_state_get_pin(const struct na_state *st, const char *name);
 
 /* The enrollment in a slot; the slot enrolling cgid (-ENOENT: none). */
 int na_state_get_slot(const struct na_state *st, uint32_t slot,
@@ -118,7 +76,6 @@ long na_state_map_count(const struct na_state *st, const char *map);
 /* The kernel's id of the program fd (0: not a program). */
 uint32_t na_prog_id(int fd);
 
-struct btf;
 
 /* A kernel feature a datapath uses, and whether this kernel has it. */
 struct na_feature {
@@ -132,11 +89,6 @@ struct na_feature {
 /* Probe the running kernel (features.c); fills at most max, returns how
  * many. */
 size_t na_probe_features(struct na_feature *f, size_t max);
-/* The running kernel's BTF (btf__free it), NULL if it has none. */
-struct btf *na_kernel_btf(void);
-/* Whether btf has the struct, union or enum name (of kind) with member
- * or value part. */
-bool na_btf_has_part(const struct btf *btf, const char *name, int kind, const char *part);
 /* The running kernel's version; Debian's package version where the
  * release string has only the ABI. 0 or negative errno. */
 int na_kernel_version(unsigned int *major, unsigned int *minor, unsigned int *patch);
@@ -152,15 +104,6 @@ struct na_protection {
 /* Fills p with each protection and whether it is attached; returns how
  * many. */
 size_t na_state_protections(const struct na_state *st, struct na_protection *p);
-
-/* Set key of the per-CPU map fd to zeros (value_size bytes per CPU);
- * flags as for bpf_map_update_elem, an existing key is fine with
- * BPF_NOEXIST. 0 or negative errno. */
-int na_percpu_zero(int fd, const void *key, size_t value_size, uint64_t flags);
-
-/* Sum over the CPUs of key's value in the per-CPU map fd, a value being n
- * 64-bit counters, into out[0..n). 0 or negative errno (out zeroed then). */
-int na_percpu_sum(int fd, const void *key, uint64_t *out, size_t n);
 
 /* Sum of the per-CPU counters of one slot, and of all slots. */
 int na_state_read_total(const struct na_state *st, struct na_stats *out);

@@ -20,6 +20,8 @@
 
 #include <netaccel/state.h>
 
+#include "internal.h"
+
 static void reason_first_failure_wins(void **state)
 {
 	struct na_reason why = { 0 };
