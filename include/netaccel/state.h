@@ -76,7 +76,6 @@ long na_state_map_count(const struct na_state *st, const char *map);
 /* The kernel's id of the program fd (0: not a program). */
 uint32_t na_prog_id(int fd);
 
-
 /* A kernel feature a datapath uses, and whether this kernel has it. */
 struct na_feature {
 	const char *datapath;	/* bypass, portmap, veth */
