@@ -112,4 +112,7 @@ int na_percpu_zero(int fd, const void *key, size_t value_size, uint64_t flags);
  * 64-bit counters, into out[0..n). 0 or negative errno (out zeroed then). */
 int na_percpu_sum(int fd, const void *key, uint64_t *out, size_t n);
 
+/* Entries in the map fd (at most max + 1 are walked); negative errno. */
+long na_map_count(int fd, long max);
+
 #endif /* NA_LIB_INTERNAL_H */

@@ -69,9 +69,7 @@ int na_state_find_slot(const struct na_state *st, uint64_t cgid,
 
 /* Sockets on the fast path now (entries in the sockhash). */
 long na_state_sockhash_fill(const struct na_state *st);
-/* Entries in the map fd (at most max + 1 are walked), or in the state's
- * map called map; negative errno. */
-long na_map_count(int fd, long max);
+/* Entries in the state's map called map; negative errno. */
 long na_state_map_count(const struct na_state *st, const char *map);
 /* The kernel's id of the program fd (0: not a program). */
 uint32_t na_prog_id(int fd);
