@@ -185,27 +185,41 @@ static bool slot_uses(uint64_t cgid, void *st)
  * Finish what earlier runs left half-done: free drained slots, and remove
  * links whose cgroup no slot holds any more (a run killed between the two).
  */
+unsigned int na_bypass_reconcile_slot(uint32_t state, bool cgroup_gone, bool drained)
+{
+	unsigned int todo = 0;
+
+	/* A removed cgroup makes no new sockets: let it drain. */
+	if (state == NA_SLOT_ACTIVE && cgroup_gone)
+		todo |= NA_RECONCILE_DRAIN;
+	if ((state == NA_SLOT_DRAINING || (todo & NA_RECONCILE_DRAIN)) && drained)
+		todo |= NA_RECONCILE_FREE;
+	return todo;
+}
+
 void na_bypass_reconcile(const struct na_state *st)
 {
 	long fill = na_state_sockhash_fill(st);
 	struct na_cgroup_cfg cfg;
 	char root[PATH_MAX];
+	unsigned int todo;
 	uint32_t slot;
+	bool gone;
 
 	if (na_cgroup_find_mount("/proc/self/mountinfo", root, sizeof(root)))
 		root[0] = '\0';
 	for (slot = 0; slot < NA_MAX_CGROUPS; slot++) {
 		if (na_state_get_slot(st, slot, &cfg) || cfg.state == NA_SLOT_FREE)
 			continue;
-		/* A removed cgroup makes no new sockets: let it drain. */
-		if (cfg.state == NA_SLOT_ACTIVE && root[0] &&
-		    na_cgroup_id_exists(root, cfg.cgid) == 0 &&
-		    drain_slot(st, slot, &cfg) == 0)
+		gone = root[0] && na_cgroup_id_exists(root, cfg.cgid) == 0;
+		todo = na_bypass_reconcile_slot(cfg.state, gone, slot_drained(st, slot, fill));
+		if (todo & NA_RECONCILE_DRAIN) {
+			if (drain_slot(st, slot, &cfg))
+				continue;
 			na_lib_log(NA_LOG_INFO, "%s: the cgroup was removed, unenrolled",
 				   cfg.path[0] ? cfg.path : "/");
-		if (cfg.state != NA_SLOT_DRAINING)
-			continue;
-		if (slot_drained(st, slot, fill) && !free_slot(st, slot, &cfg))
+		}
+		if ((todo & NA_RECONCILE_FREE) && !free_slot(st, slot, &cfg))
 			na_lib_log(NA_LOG_INFO, "%s: drained, detached", cfg.path[0] ? cfg.path : "/");
 	}
 

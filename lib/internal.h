@@ -112,6 +112,12 @@ int na_percpu_zero(int fd, const void *key, size_t value_size, uint64_t flags);
  * 64-bit counters, into out[0..n). 0 or negative errno (out zeroed then). */
 int na_percpu_sum(int fd, const void *key, uint64_t *out, size_t n);
 
+/* What na_bypass_reconcile does with an enrolled slot in state (enum
+ * na_slot_state) whose cgroup may be gone and whose sockets may all have
+ * left the fast path: NA_RECONCILE_* bits. */
+enum { NA_RECONCILE_DRAIN = 1 << 0, NA_RECONCILE_FREE = 1 << 1 };
+unsigned int na_bypass_reconcile_slot(uint32_t state, bool cgroup_gone, bool drained);
+
 /* Entries in the map fd (at most max + 1 are walked); negative errno. */
 long na_map_count(int fd, long max);
 

@@ -2,8 +2,9 @@
 /*
  * libnetaccel without the kernel: the reason contract (reason.c), the
  * state directory's checks that refuse a place before touching anything
- * (state.c), and the removal of pins (pins.c), here on plain files. No
- * case mounts, or calls BPF.
+ * (state.c), the removal of pins (pins.c), here on plain files, and what
+ * reconcile decides for each enrolled slot (bypass.c). No case mounts, or
+ * calls BPF.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -209,6 +210,25 @@ static void sweep_removes_links_of_unused_cgroups(void **state)
 	assert_int_equal(na_unpin_dir(dir, all, 1, NULL), 0);
 }
 
+/* What reconcile does with each enrolled slot (lib/bypass.c). */
+static void reconcile_decisions(void **state)
+{
+	(void)state;
+	/* Enrolled, cgroup there: left alone, drained or not. */
+	assert_int_equal(na_bypass_reconcile_slot(NA_SLOT_ACTIVE, false, true), 0);
+	assert_int_equal(na_bypass_reconcile_slot(NA_SLOT_ACTIVE, false, false), 0);
+	/* Its cgroup removed: drained, and freed at once when nothing is left. */
+	assert_int_equal(na_bypass_reconcile_slot(NA_SLOT_ACTIVE, true, false), NA_RECONCILE_DRAIN);
+	assert_int_equal(na_bypass_reconcile_slot(NA_SLOT_ACTIVE, true, true),
+			 NA_RECONCILE_DRAIN | NA_RECONCILE_FREE);
+	/* Draining: freed once its sockets are gone, never before. */
+	assert_int_equal(na_bypass_reconcile_slot(NA_SLOT_DRAINING, false, false), 0);
+	assert_int_equal(na_bypass_reconcile_slot(NA_SLOT_DRAINING, true, false), 0);
+	assert_int_equal(na_bypass_reconcile_slot(NA_SLOT_DRAINING, false, true), NA_RECONCILE_FREE);
+	/* A free slot is nothing to do. */
+	assert_int_equal(na_bypass_reconcile_slot(NA_SLOT_FREE, true, true), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -220,6 +240,7 @@ int main(void)
 		cmocka_unit_test(unpin_dir_takes_all_then_the_dir),
 		cmocka_unit_test(unpin_dir_keeps_what_it_cannot_remove),
 		cmocka_unit_test(sweep_removes_links_of_unused_cgroups),
+		cmocka_unit_test(reconcile_decisions),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
