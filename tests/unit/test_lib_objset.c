@@ -132,12 +132,93 @@ static void any_pinned_and_take(void **state)
 	assert_int_equal(rmdir(dir), 0);
 }
 
+/*
+ * bpf_obj_get is wrapped at link time (meson: --wrap=bpf_obj_get): a pin
+ * whose name is in missing[] is not there, deny makes every lookup fail
+ * with it, and any other pin opens /dev/null in its place.
+ */
+static const char *missing[4];
+static int deny;
+
+int __wrap_bpf_obj_get(const char *path);
+int __wrap_bpf_obj_get(const char *path)
+{
+	const char *name = strrchr(path, '/') + 1;
+	size_t i;
+
+	if (deny) {
+		errno = deny;
+		return -1;
+	}
+	for (i = 0; i < sizeof(missing) / sizeof(missing[0]) && missing[i]; i++) {
+		if (!strcmp(name, missing[i])) {
+			errno = ENOENT;
+			return -1;
+		}
+	}
+	return open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+static void describe_bypass(struct na_objset *os)
+{
+	struct na_bypass *skel = na_bypass__open();
+
+	assert_non_null(skel);
+	assert_int_equal(na_objset_init(os, "/sys/fs/bpf/netaccel", skel->obj), 0);
+	na_bypass__destroy(skel);
+}
+
+/* Opening a state's pins: what is required, what may be missing. */
+static void open_needs_every_required_pin(void **state)
+{
+	struct na_objset os;
+	int fd;
+
+	(void)state;
+	memset(missing, 0, sizeof(missing));
+	deny = 0;
+	describe_bypass(&os);
+	assert_int_equal(na_objset_open(&os), 0);
+	fd = na_objset_take(&os, "na_sockhash");
+	assert_true(fd >= 0);
+	close(fd);
+	na_objset_close(&os);
+
+	/* A protection the kernel did not get is no gap in the state. */
+	missing[0] = "prog_fionread";
+	missing[1] = "prog_rxwatch";
+	describe_bypass(&os);
+	assert_int_equal(na_objset_open(&os), 0);
+	assert_int_equal(na_objset_take(&os, "na_fionread"), -ENOENT);
+	na_objset_close(&os);
+
+	/* A map or program the datapath needs is: -ENOENT, the rest open. */
+	missing[0] = "na_stats";
+	missing[1] = NULL;
+	describe_bypass(&os);
+	assert_int_equal(na_objset_open(&os), -ENOENT);
+	assert_int_equal(na_objset_take(&os, "na_stats"), -ENOENT);
+	fd = na_objset_take(&os, "na_msg");
+	assert_true(fd >= 0);
+	close(fd);
+	na_objset_close(&os);
+
+	/* Any other failure is said as it is. */
+	missing[0] = NULL;
+	deny = EPERM;
+	describe_bypass(&os);
+	assert_int_equal(na_objset_open(&os), -EPERM);
+	na_objset_close(&os);
+	deny = 0;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(pin_names_take_the_last_word),
 		cmocka_unit_test(bypass_layout_is_unchanged),
 		cmocka_unit_test(any_pinned_and_take),
+		cmocka_unit_test(open_needs_every_required_pin),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
