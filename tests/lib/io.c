@@ -29,13 +29,16 @@ static int wait_again(int fd, short events, int64_t deadline)
 	return na_test_wait_fd(fd, events, (int)left);
 }
 
-int na_test_write_full(int fd, const void *buf, size_t len)
+/*
+ * read() (events POLLIN) or write() (POLLOUT) exactly len bytes at p, each
+ * wait bounded by NA_TEST_TIMEOUT_MS without progress.
+ */
+static int xfer_full(int fd, char *p, size_t len, short events)
 {
 	int64_t deadline = na_test_now_ms() + NA_TEST_TIMEOUT_MS;
-	const char *p = buf;
 
 	while (len > 0) {
-		ssize_t n = write(fd, p, len);
+		ssize_t n = events == POLLIN ? read(fd, p, len) : write(fd, p, len);
 		int err;
 
 		if (n < 0) {
@@ -43,11 +46,13 @@ int na_test_write_full(int fd, const void *buf, size_t len)
 				continue;
 			if (errno != EAGAIN)
 				return -errno;
-			err = wait_again(fd, POLLOUT, deadline);
+			err = wait_again(fd, events, deadline);
 			if (err)
 				return err;
 			continue;
 		}
+		if (n == 0 && events == POLLIN)
+			return -ENODATA;
 		p += n;
 		len -= (size_t)n;
 		deadline = na_test_now_ms() + NA_TEST_TIMEOUT_MS;
@@ -55,32 +60,15 @@ int na_test_write_full(int fd, const void *buf, size_t len)
 	return 0;
 }
 
+int na_test_write_full(int fd, const void *buf, size_t len)
+{
+	/* Only read from: write() takes the bytes. */
+	return xfer_full(fd, (char *)buf, len, POLLOUT);
+}
+
 int na_test_read_full(int fd, void *buf, size_t len)
 {
-	int64_t deadline = na_test_now_ms() + NA_TEST_TIMEOUT_MS;
-	char *p = buf;
-
-	while (len > 0) {
-		ssize_t n = read(fd, p, len);
-		int err;
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno != EAGAIN)
-				return -errno;
-			err = wait_again(fd, POLLIN, deadline);
-			if (err)
-				return err;
-			continue;
-		}
-		if (n == 0)
-			return -ENODATA;
-		p += n;
-		len -= (size_t)n;
-		deadline = na_test_now_ms() + NA_TEST_TIMEOUT_MS;
-	}
-	return 0;
+	return xfer_full(fd, buf, len, POLLIN);
 }
 
 #define PATTERN_BUF (256 * 1024)
