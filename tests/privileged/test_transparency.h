@@ -108,6 +108,13 @@ int step_send(int fd, char c);
 /* Wait (bounded) for step byte want: -EPIPE when the other side is gone. */
 int step_wait(int fd, char want, int timeout_ms);
 
+/*
+ * Wait (bounded) until task *id below dir ("/proc", "/proc/self/task")
+ * sleeps, blocked in recv() say; *id is read anew each time, 0 while not
+ * known yet. False when the task has ended or the wait timed out.
+ */
+bool wait_task_sleeps(const char *dir, const pid_t *id, int timeout_ms);
+
 /* Wait (bounded) until the single-threaded helper pid sleeps. */
 bool wait_proc_sleeps(pid_t pid, int timeout_ms);
 

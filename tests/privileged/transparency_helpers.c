@@ -223,14 +223,14 @@ int step_wait(int fd, char want, int timeout_ms)
 	return c == want ? 0 : -EPROTO;
 }
 
-/* Scheduler state letter of process pid ('S' sleeping, ...), 0 if gone. */
-static char proc_state(pid_t pid)
+/* Scheduler state letter of task id below dir ('S' sleeping, ...), 0 if gone. */
+static char task_state(const char *dir, pid_t id)
 {
 	char path[64], buf[512], *p;
 	ssize_t n;
 	int fd;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	snprintf(path, sizeof(path), "%s/%d/stat", dir, (int)id);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return 0;
@@ -243,22 +243,29 @@ static char proc_state(pid_t pid)
 	return p && p[1] == ' ' ? p[2] : 0;
 }
 
-/* Wait (bounded) until the single-threaded helper pid sleeps. No event
- * says "blocked in recv()": look every millisecond. */
-bool wait_proc_sleeps(pid_t pid, int timeout_ms)
+/* Wait (bounded) until task *id below dir sleeps. No event says "blocked
+ * in recv()": look every millisecond. */
+bool wait_task_sleeps(const char *dir, const pid_t *id, int timeout_ms)
 {
 	int64_t deadline = na_test_now_ms() + timeout_ms;
 
 	while (na_test_now_ms() < deadline) {
-		char st = proc_state(pid);
+		pid_t now = __atomic_load_n(id, __ATOMIC_SEQ_CST);
+		char st = now ? task_state(dir, now) : '?';
 
 		if (st == 'S')
 			return true;
 		if (st == 0 || st == 'Z' || st == 'X')
-			return false;
+			return false;	/* it ran on and ended */
 		usleep(1000);
 	}
 	return false;
+}
+
+/* Wait (bounded) until the single-threaded helper pid sleeps. */
+bool wait_proc_sleeps(pid_t pid, int timeout_ms)
+{
+	return wait_task_sleeps("/proc", &pid, timeout_ms);
 }
 
 /* n connections to lfd, each direction set up by the caller afterwards. */
