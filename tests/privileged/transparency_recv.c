@@ -277,22 +277,18 @@ static void assert_accepted_kept(const struct na_stats *before, uint64_t n, bool
 {
 	struct na_stats d;
 
-	if (plain)
-		return;
-	delta_now(before, &d);
-	if (d.bytes_redirected || d.msgs_redirected || d.sockets_joined > n ||
-	    d.kept_unseen + d.kept_blocking != n || (fresh && d.kept_unseen != n)) {
-		na_test_stats_print("counter deltas", &d);
-		fail_msg("%s, %s: expected none of the %llu blocking accepted sockets to join "
-			 "(kept_unseen%s; here kept_unseen %llu, kept_blocking %llu), at most "
-			 "the clients joined (%llu joined) and nothing redirected (%llu bytes)",
-			 f->name, what, (unsigned long long)n,
-			 fresh ? " on a fresh listener" : " or kept_blocking",
-			 (unsigned long long)d.kept_unseen,
-			 (unsigned long long)d.kept_blocking,
-			 (unsigned long long)d.sockets_joined,
-			 (unsigned long long)d.bytes_redirected);
-	}
+	ASSERT_DELTAS(before, d,
+		      d.bytes_redirected || d.msgs_redirected || d.sockets_joined > n ||
+		      d.kept_unseen + d.kept_blocking != n || (fresh && d.kept_unseen != n),
+		      "%s, %s: expected none of the %llu blocking accepted sockets to join "
+		      "(kept_unseen%s; here kept_unseen %llu, kept_blocking %llu), at most "
+		      "the clients joined (%llu joined) and nothing redirected (%llu bytes)",
+		      f->name, what, (unsigned long long)n,
+		      fresh ? " on a fresh listener" : " or kept_blocking",
+		      (unsigned long long)d.kept_unseen,
+		      (unsigned long long)d.kept_blocking,
+		      (unsigned long long)d.sockets_joined,
+		      (unsigned long long)d.bytes_redirected);
 }
 
 /*
