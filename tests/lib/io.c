@@ -73,7 +73,9 @@ int na_test_read_full(int fd, void *buf, size_t len)
 
 #define PATTERN_BUF (256 * 1024)
 
-int na_test_send_pattern(int fd, uint64_t seed, uint64_t off, size_t len)
+/* Send (tx) or receive and check len bytes of stream seed from off, a
+ * buffer at a time. */
+static int pattern_xfer(int fd, uint64_t seed, uint64_t off, size_t len, bool tx)
 {
 	char *buf = malloc(PATTERN_BUF);
 	int err = 0;
@@ -83,8 +85,14 @@ int na_test_send_pattern(int fd, uint64_t seed, uint64_t off, size_t len)
 	while (len > 0 && !err) {
 		size_t n = len < PATTERN_BUF ? len : PATTERN_BUF;
 
-		na_test_pattern_fill(seed, off, buf, n);
-		err = na_test_write_full(fd, buf, n);
+		if (tx) {
+			na_test_pattern_fill(seed, off, buf, n);
+			err = na_test_write_full(fd, buf, n);
+		} else {
+			err = na_test_read_full(fd, buf, n);
+			if (!err && na_test_pattern_check(seed, off, buf, n) >= 0)
+				err = -EILSEQ;
+		}
 		off += n;
 		len -= n;
 	}
@@ -92,24 +100,14 @@ int na_test_send_pattern(int fd, uint64_t seed, uint64_t off, size_t len)
 	return err;
 }
 
+int na_test_send_pattern(int fd, uint64_t seed, uint64_t off, size_t len)
+{
+	return pattern_xfer(fd, seed, off, len, true);
+}
+
 int na_test_recv_pattern(int fd, uint64_t seed, uint64_t off, size_t len)
 {
-	char *buf = malloc(PATTERN_BUF);
-	int err = 0;
-
-	if (!buf)
-		return -ENOMEM;
-	while (len > 0 && !err) {
-		size_t n = len < PATTERN_BUF ? len : PATTERN_BUF;
-
-		err = na_test_read_full(fd, buf, n);
-		if (!err && na_test_pattern_check(seed, off, buf, n) >= 0)
-			err = -EILSEQ;
-		off += n;
-		len -= n;
-	}
-	free(buf);
-	return err;
+	return pattern_xfer(fd, seed, off, len, false);
 }
 
 int na_test_wait_eof(int fd, size_t *extra, int timeout_ms)
