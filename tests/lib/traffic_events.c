@@ -18,6 +18,19 @@
  * sender that never meets EAGAIN must not starve the readers. */
 #define WRITE_BUDGET (4 * 1024 * 1024)
 
+/*
+ * A non-blocking call on d's socket failed: true to call again (it was
+ * interrupted); else false, with d's error recorded unless it was EAGAIN.
+ */
+static bool nb_again(struct na_test_dir *d)
+{
+	if (errno == EINTR)
+		return true;
+	if (errno != EAGAIN)
+		na_tl_set_err(d, -errno);
+	return false;
+}
+
 /* Non-blocking writes until EAGAIN, the end of the stream, or the write
  * budget (then d->more is set: the socket may still be writable). */
 static void dir_write_nb(struct na_test_dir *d, int fd, char *buf, size_t bufsz,
@@ -46,10 +59,8 @@ static void dir_write_nb(struct na_test_dir *d, int fd, char *buf, size_t bufsz,
 		na_test_pattern_fill(d->seed, sent, buf, n);
 		r = send(fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (r < 0) {
-			if (errno == EINTR)
+			if (nb_again(d))
 				continue;
-			if (errno != EAGAIN)
-				na_tl_set_err(d, -errno);
 			return;
 		}
 		na_tl_store(&d->sent, sent + (size_t)r);
@@ -65,10 +76,8 @@ static void dir_read_nb(struct na_test_dir *d, int fd, char *buf, size_t bufsz)
 		ssize_t r = recv(fd, buf, bufsz, MSG_DONTWAIT);
 
 		if (r < 0) {
-			if (errno == EINTR)
+			if (nb_again(d))
 				continue;
-			if (errno != EAGAIN)
-				na_tl_set_err(d, -errno);
 			return;
 		}
 		if (r == 0) {
