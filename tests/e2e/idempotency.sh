@@ -10,22 +10,30 @@ na_setup
 mkdir "$CG/a" "$CG/b" || bail_out "cannot create cgroups in $CG"
 ida=$(cgid "$CG/a")
 
+# json_check "<description>" <expression> <want> <why> <command...>: the
+# command exits 0 and the json expression over its stdout, each line of it
+# followed by a space, is want.
+json_check() {
+	local desc=$1 expr=$2 want=$3 reason=$4
+	shift 4
+
+	begin "$desc"
+	run "$@"
+	[ "$RC" = 0 ] || why "exit code $RC"
+	[ "$(json "$expr" <<<"$OUT" | tr '\n' ' ')" = "$want" ] || why "$reason"
+	end
+}
+
 # ---- nothing loaded ----
 
 EXPECT_OUT='nothing loaded' expect_ok "status with nothing loaded" na status
 EXPECT_OUT='nothing loaded' expect_ok "stats with nothing loaded" na stats
-begin "status --json with nothing loaded says loaded: false"
-run na status --json
-[ "$RC" = 0 ] || why "exit code $RC"
-[ "$(json 'd["loaded"], len(d["cgroups"])' <<<"$OUT" | tr '\n' ' ')" = "False 0 " ] ||
-	why "expected loaded false and no cgroups"
-end
-begin "stats --json with nothing loaded has no cgroups and a zero total"
-run na stats --json
-[ "$RC" = 0 ] || why "exit code $RC"
-[ "$(json 'len(d["cgroups"]), sum(d["total"].values())' <<<"$OUT" | tr '\n' ' ')" = "0 0 " ] ||
-	why "expected no cgroups and zero counters"
-end
+json_check "status --json with nothing loaded says loaded: false" \
+	'd["loaded"], len(d["cgroups"])' "False 0 " "expected loaded false and no cgroups" \
+	na status --json
+json_check "stats --json with nothing loaded has no cgroups and a zero total" \
+	'len(d["cgroups"]), sum(d["total"].values())' "0 0 " "expected no cgroups and zero counters" \
+	na stats --json
 EXPECT_OUT="^$REL/a is not enrolled$" expect_ok "unenroll with nothing loaded" na unenroll "$REL/a"
 EXPECT_OUT="^nothing to clean up in $SD$" expect_ok "cleanup with nothing loaded" na cleanup
 EXPECT_OUT="^nothing to clean up in $SD$" expect_ok "cleanup --force with nothing loaded" na cleanup --force

@@ -363,14 +363,33 @@ extra_state_dir() {
 	echo "$d"
 }
 
-# Remove everything this test made. Safe to call more than once.
-na_cleanup() {
-	local pid d home
+# Stop the processes the test started and has not stopped yet.
+stop_started() {
+	local pid
 
 	for pid in "${NA_PIDS[@]}"; do
 		kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
 	done
 	NA_PIDS=()
+}
+
+# Stop every server the test started, then check that no process is left
+# running in its cgroups (na_done would move it out and leave it running).
+check_no_process_left() {
+	local left
+
+	stop_started
+	begin "no process is left in the test's cgroups"
+	left=$(find "$CG" -name cgroup.procs -exec cat {} + 2>/dev/null)
+	[ -z "$left" ] || why "still running: $(ps -o pid=,args= -p "$(paste -sd, - <<<"$left")")"
+	end
+}
+
+# Remove everything this test made. Safe to call more than once.
+na_cleanup() {
+	local pid d home
+
+	stop_started
 	for d in "${NA_STATE_DIRS[@]}"; do
 		[ -e "$d" ] || continue
 		"$CTL" --state-dir "$d" cleanup --force >/dev/null 2>&1

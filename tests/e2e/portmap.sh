@@ -340,15 +340,6 @@ EXPECT_OUT="state $SD: nothing loaded" expect_ok "status with only port rules" n
 EXPECT_OUT="removed port remapping \(1 rules\)" expect_ok "cleanup of port rules alone" na cleanup
 check "the state directory is gone" test ! -e "$SD"
 
-# Every server the test started is stopped by now: nothing may be left
-# running in its cgroups (na_done would move it out and leave it running).
-for pid in "${NA_PIDS[@]}"; do
-	kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-done
-NA_PIDS=()
-begin "no process is left in the test's cgroups"
-left=$(find "$CG" -name cgroup.procs -exec cat {} + 2>/dev/null)
-[ -z "$left" ] || why "still running: $(ps -o pid=,args= -p "$(echo $left | tr ' ' ,)")"
-end
+check_no_process_left
 
 na_done

@@ -23,6 +23,22 @@ parses() {
 	"$PYTHON" -c 'import json, sys; json.load(sys.stdin)' <<<"$OUT"
 }
 
+# lists_cgroups <command> <fields> <line>...: na <command> --json exits 0,
+# prints nothing on stderr, parses, and lists the cgroups given, each line
+# the Python expression fields of cgroup c. False when it does not parse.
+lists_cgroups() {
+	local cmd=$1 fields=$2 got want
+	shift 2
+
+	run na "$cmd" --json
+	[ "$RC" = 0 ] || why "exit code $RC"
+	[ -z "$ERR" ] || why "something on stderr"
+	parses || return 1
+	got=$(json "sorted($fields for c in d[\"cgroups\"])" <<<"$OUT")
+	want=$(printf '%s\n' "$@" | sort)
+	[ "$got" = "$want" ] || why "cgroups: $got"
+}
+
 # ---- nothing loaded ----
 
 for c in status stats; do
@@ -50,13 +66,8 @@ run na enroll "$REL/a"
 run na enroll --mode opt-in "$REL/b"
 
 begin "status --json parses and lists both cgroups with their modes"
-run na status --json
-[ "$RC" = 0 ] || why "exit code $RC"
-[ -z "$ERR" ] || why "something on stderr"
-if parses; then
-	got=$(json 'sorted("%s %s %s %s %s" % (c["path"], c["id"], c["mode"], c["state"], c["links"]) for c in d["cgroups"])' <<<"$OUT")
-	want=$(printf '%s\n' "$REL/a $ida all active ok" "$REL/b $idb opt-in active ok" | sort)
-	[ "$got" = "$want" ] || why "cgroups: $got"
+if lists_cgroups status '"%s %s %s %s %s" % (c["path"], c["id"], c["mode"], c["state"], c["links"])' \
+	"$REL/a $ida all active ok" "$REL/b $idb opt-in active ok"; then
 	[ "$(json 'd["loaded"]' <<<"$OUT")" = True ] || why "loaded is not true"
 	[ "$(json 'd["state_dir"]' <<<"$OUT")" = "$SD" ] || why "state_dir is not $SD"
 	[ "$(json 'sorted(d["programs"])' <<<"$OUT" | tr '\n' ' ')" = "na_getsockopt na_msg na_setsockopt na_sock_create na_sockops " ] ||
@@ -96,13 +107,8 @@ grep -q "^  rxwatch  active " <<<"$OUT" || why "status text does not show the re
 end
 
 begin "stats --json parses and lists both cgroups with their modes and every counter"
-run na stats --json
-[ "$RC" = 0 ] || why "exit code $RC"
-[ -z "$ERR" ] || why "something on stderr"
-if parses; then
-	got=$(json 'sorted("%s %s %s %s" % (c["path"], c["id"], c["mode"], c["state"]) for c in d["cgroups"])' <<<"$OUT")
-	want=$(printf '%s\n' "$REL/a $ida all active" "$REL/b $idb opt-in active" | sort)
-	[ "$got" = "$want" ] || why "cgroups: $got"
+if lists_cgroups stats '"%s %s %s %s" % (c["path"], c["id"], c["mode"], c["state"])' \
+	"$REL/a $ida all active" "$REL/b $idb opt-in active"; then
 	if [ -n "$counters" ]; then
 		[ "$(json '" ".join(d["total"]) + " "' <<<"$OUT")" = "$counters" ] ||
 			why "total does not have the counters of struct na_stats, in order"

@@ -10,6 +10,7 @@
 #ifndef NA_TEST_INTERNAL_H
 #define NA_TEST_INTERNAL_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
@@ -18,6 +19,11 @@
 
 #define WORLD_PREFIX "netaccel-test-"
 #define BPFFS "/sys/fs/bpf"
+
+/* ---- sock.c -------------------------------------------------------------- */
+
+/* One line on stdout, prefix then fmt, flushed: a TAP comment or bail-out. */
+void na_tl_vprint_line(const char *prefix, const char *fmt, va_list ap);
 
 /* ---- teardown.c ---------------------------------------------------------- */
 

@@ -29,13 +29,16 @@ static int wait_again(int fd, short events, int64_t deadline)
 	return na_test_wait_fd(fd, events, (int)left);
 }
 
-int na_test_write_full(int fd, const void *buf, size_t len)
+/*
+ * read() (events POLLIN) or write() (POLLOUT) exactly len bytes at p, each
+ * wait bounded by NA_TEST_TIMEOUT_MS without progress.
+ */
+static int xfer_full(int fd, char *p, size_t len, short events)
 {
 	int64_t deadline = na_test_now_ms() + NA_TEST_TIMEOUT_MS;
-	const char *p = buf;
 
 	while (len > 0) {
-		ssize_t n = write(fd, p, len);
+		ssize_t n = events == POLLIN ? read(fd, p, len) : write(fd, p, len);
 		int err;
 
 		if (n < 0) {
@@ -43,38 +46,12 @@ int na_test_write_full(int fd, const void *buf, size_t len)
 				continue;
 			if (errno != EAGAIN)
 				return -errno;
-			err = wait_again(fd, POLLOUT, deadline);
+			err = wait_again(fd, events, deadline);
 			if (err)
 				return err;
 			continue;
 		}
-		p += n;
-		len -= (size_t)n;
-		deadline = na_test_now_ms() + NA_TEST_TIMEOUT_MS;
-	}
-	return 0;
-}
-
-int na_test_read_full(int fd, void *buf, size_t len)
-{
-	int64_t deadline = na_test_now_ms() + NA_TEST_TIMEOUT_MS;
-	char *p = buf;
-
-	while (len > 0) {
-		ssize_t n = read(fd, p, len);
-		int err;
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno != EAGAIN)
-				return -errno;
-			err = wait_again(fd, POLLIN, deadline);
-			if (err)
-				return err;
-			continue;
-		}
-		if (n == 0)
+		if (n == 0 && events == POLLIN)
 			return -ENODATA;
 		p += n;
 		len -= (size_t)n;
@@ -83,9 +60,22 @@ int na_test_read_full(int fd, void *buf, size_t len)
 	return 0;
 }
 
+int na_test_write_full(int fd, const void *buf, size_t len)
+{
+	/* Only read from: write() takes the bytes. */
+	return xfer_full(fd, (char *)buf, len, POLLOUT);
+}
+
+int na_test_read_full(int fd, void *buf, size_t len)
+{
+	return xfer_full(fd, buf, len, POLLIN);
+}
+
 #define PATTERN_BUF (256 * 1024)
 
-int na_test_send_pattern(int fd, uint64_t seed, uint64_t off, size_t len)
+/* Send (tx) or receive and check len bytes of stream seed from off, a
+ * buffer at a time. */
+static int pattern_xfer(int fd, uint64_t seed, uint64_t off, size_t len, bool tx)
 {
 	char *buf = malloc(PATTERN_BUF);
 	int err = 0;
@@ -95,8 +85,14 @@ int na_test_send_pattern(int fd, uint64_t seed, uint64_t off, size_t len)
 	while (len > 0 && !err) {
 		size_t n = len < PATTERN_BUF ? len : PATTERN_BUF;
 
-		na_test_pattern_fill(seed, off, buf, n);
-		err = na_test_write_full(fd, buf, n);
+		if (tx) {
+			na_test_pattern_fill(seed, off, buf, n);
+			err = na_test_write_full(fd, buf, n);
+		} else {
+			err = na_test_read_full(fd, buf, n);
+			if (!err && na_test_pattern_check(seed, off, buf, n) >= 0)
+				err = -EILSEQ;
+		}
 		off += n;
 		len -= n;
 	}
@@ -104,24 +100,14 @@ int na_test_send_pattern(int fd, uint64_t seed, uint64_t off, size_t len)
 	return err;
 }
 
+int na_test_send_pattern(int fd, uint64_t seed, uint64_t off, size_t len)
+{
+	return pattern_xfer(fd, seed, off, len, true);
+}
+
 int na_test_recv_pattern(int fd, uint64_t seed, uint64_t off, size_t len)
 {
-	char *buf = malloc(PATTERN_BUF);
-	int err = 0;
-
-	if (!buf)
-		return -ENOMEM;
-	while (len > 0 && !err) {
-		size_t n = len < PATTERN_BUF ? len : PATTERN_BUF;
-
-		err = na_test_read_full(fd, buf, n);
-		if (!err && na_test_pattern_check(seed, off, buf, n) >= 0)
-			err = -EILSEQ;
-		off += n;
-		len -= n;
-	}
-	free(buf);
-	return err;
+	return pattern_xfer(fd, seed, off, len, false);
 }
 
 int na_test_wait_eof(int fd, size_t *extra, int timeout_ms)

@@ -8,6 +8,7 @@
 #define NA_CHECK_H
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "na_test.h"
@@ -50,5 +51,17 @@ void na_test_stats_print(const char *label, const struct na_stats *s);
 
 /* Read counters of cgid, failing the test when they cannot be read. */
 #define NA_STATS(w, cgid, out) NA_ASSERT_OK(na_world_stats((w), (cgid), (out)))
+
+/*
+ * What a test program's main() does before it runs its group: skip unless
+ * the program can run here (na_world_require), and with NETACCEL_TEST_FILTER
+ * run only the tests whose names match it (cmocka's * and ? wildcards).
+ */
+#define NA_TEST_MAIN_BEGIN()                                                \
+	do {                                                                \
+		na_world_require();                                         \
+		if (getenv("NETACCEL_TEST_FILTER"))                         \
+			cmocka_set_test_filter(getenv("NETACCEL_TEST_FILTER")); \
+	} while (0)
 
 #endif /* NA_CHECK_H */

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "na_test.h"
+#include "internal.h"
 
 int64_t na_test_now_ms(void)
 {
@@ -28,17 +29,23 @@ int64_t na_test_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-void na_test_diag(const char *fmt, ...)
+void na_tl_vprint_line(const char *prefix, const char *fmt, va_list ap)
 {
 	char line[1024];
+
+	vsnprintf(line, sizeof(line), fmt, ap);
+	/* One write per line so that lines of threads do not interleave. */
+	printf("%s%s\n", prefix, line);
+	fflush(stdout);
+}
+
+void na_test_diag(const char *fmt, ...)
+{
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	na_tl_vprint_line("# ", fmt, ap);
 	va_end(ap);
-	/* One write per line so that lines of threads do not interleave. */
-	printf("# %s\n", line);
-	fflush(stdout);
 }
 
 int na_test_sockaddr(const char *host, uint16_t port,

@@ -18,6 +18,19 @@
  * sender that never meets EAGAIN must not starve the readers. */
 #define WRITE_BUDGET (4 * 1024 * 1024)
 
+/*
+ * A non-blocking call on d's socket failed: true to call again (it was
+ * interrupted); else false, with d's error recorded unless it was EAGAIN.
+ */
+static bool nb_again(struct na_test_dir *d)
+{
+	if (errno == EINTR)
+		return true;
+	if (errno != EAGAIN)
+		na_tl_set_err(d, -errno);
+	return false;
+}
+
 /* Non-blocking writes until EAGAIN, the end of the stream, or the write
  * budget (then d->more is set: the socket may still be writable). */
 static void dir_write_nb(struct na_test_dir *d, int fd, char *buf, size_t bufsz,
@@ -46,10 +59,8 @@ static void dir_write_nb(struct na_test_dir *d, int fd, char *buf, size_t bufsz,
 		na_test_pattern_fill(d->seed, sent, buf, n);
 		r = send(fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (r < 0) {
-			if (errno == EINTR)
+			if (nb_again(d))
 				continue;
-			if (errno != EAGAIN)
-				na_tl_set_err(d, -errno);
 			return;
 		}
 		na_tl_store(&d->sent, sent + (size_t)r);
@@ -65,10 +76,8 @@ static void dir_read_nb(struct na_test_dir *d, int fd, char *buf, size_t bufsz)
 		ssize_t r = recv(fd, buf, bufsz, MSG_DONTWAIT);
 
 		if (r < 0) {
-			if (errno == EINTR)
+			if (nb_again(d))
 				continue;
-			if (errno != EAGAIN)
-				na_tl_set_err(d, -errno);
 			return;
 		}
 		if (r == 0) {
@@ -128,6 +137,27 @@ static void pending_work(struct na_test_conn *c, size_t n,
 		}
 }
 
+/*
+ * The start of each turn of an event loop: do the shut-downs that are due,
+ * then 1 when every direction is finished, -ETIMEDOUT past deadline, or 0
+ * with *wait_ms set to how long this turn may wait for events.
+ */
+static int turn_begin(struct na_test_conn *c, size_t n,
+		      const struct na_test_run_opts *o, int64_t deadline,
+		      int *wait_ms)
+{
+	int64_t left;
+
+	pending_work(c, n, o);
+	if (all_finished(c, n))
+		return 1;
+	left = deadline - na_test_now_ms();
+	if (left <= 0)
+		return -ETIMEDOUT;
+	*wait_ms = left < SLICE_MS ? (int)left : SLICE_MS;
+	return 0;
+}
+
 int na_tl_run_poll(struct na_test_conn *c, size_t n,
 		   const struct na_test_run_opts *o, int64_t deadline)
 {
@@ -140,14 +170,10 @@ int na_tl_run_poll(struct na_test_conn *c, size_t n,
 		return -ENOMEM;
 	}
 	for (;;) {
-		int64_t left;
+		int wait_ms, turn = turn_begin(c, n, o, deadline, &wait_ms);
 
-		pending_work(c, n, o);
-		if (all_finished(c, n))
-			break;
-		left = deadline - na_test_now_ms();
-		if (left <= 0) {
-			err = -ETIMEDOUT;
+		if (turn) {
+			err = turn < 0 ? turn : 0;
 			break;
 		}
 		for (size_t i = 0; i < n; i++)
@@ -166,7 +192,7 @@ int na_tl_run_poll(struct na_test_conn *c, size_t n,
 				if (!p->events)
 					p->fd = -1;
 			}
-		if (poll(pfd, 2 * n, left < SLICE_MS ? (int)left : SLICE_MS) < 0 &&
+		if (poll(pfd, 2 * n, wait_ms) < 0 &&
 		    errno != EINTR) {
 			err = -errno;
 			break;
@@ -217,16 +243,11 @@ int na_tl_run_epoll_et(struct na_test_conn *c, size_t n,
 			}
 		}
 	for (;;) {
-		int64_t left;
+		int wait_ms, nev, turn = turn_begin(c, n, o, deadline, &wait_ms);
 		bool more;
-		int nev;
 
-		pending_work(c, n, o);
-		if (all_finished(c, n))
-			break;
-		left = deadline - na_test_now_ms();
-		if (left <= 0) {
-			err = -ETIMEDOUT;
+		if (turn) {
+			err = turn < 0 ? turn : 0;
 			break;
 		}
 		/* Writers stopped by their budget get no new edge: go on
@@ -238,8 +259,7 @@ int na_tl_run_epoll_et(struct na_test_conn *c, size_t n,
 					dir_write_nb(&c[i].dir[e], c[i].fd[e], b.w, b.wsz, o);
 					more = true;
 				}
-		nev = epoll_wait(ep, evs, 64,
-				 more ? 0 : left < SLICE_MS ? (int)left : SLICE_MS);
+		nev = epoll_wait(ep, evs, 64, more ? 0 : wait_ms);
 		if (nev < 0) {
 			if (errno == EINTR)
 				continue;

@@ -61,6 +61,20 @@ static int blocking_errno(int e, int64_t t0, int timeout_ms)
 	return -ETIMEDOUT;
 }
 
+/*
+ * A worker's send() or recv() started at t0 failed with errno: 0 to call
+ * again (interrupted, or a non-blocking fd that became ready for events),
+ * else the error to record.
+ */
+static int worker_retry(struct worker *w, short events, int64_t t0)
+{
+	if (errno == EINTR)
+		return 0;
+	if (w->nonblock && errno == EAGAIN)
+		return worker_wait(w, events);
+	return blocking_errno(errno, t0, w->timeout_ms);
+}
+
 static void *writer_main(void *arg)
 {
 	struct worker *w = arg;
@@ -88,17 +102,10 @@ static void *writer_main(void *arg)
 		t0 = na_test_now_ms();
 		r = send(w->fd, buf, n, MSG_NOSIGNAL);
 		if (r < 0) {
-			int err;
+			int err = worker_retry(w, POLLOUT, t0);
 
-			if (errno == EINTR)
+			if (!err)
 				continue;
-			if (w->nonblock && errno == EAGAIN) {
-				err = worker_wait(w, POLLOUT);
-				if (!err)
-					continue;
-			} else {
-				err = blocking_errno(errno, t0, w->timeout_ms);
-			}
 			na_tl_set_err(d, err);
 			break;
 		}
@@ -125,17 +132,10 @@ static void *reader_main(void *arg)
 		ssize_t r = recv(w->fd, buf, READ_BUF, 0);
 
 		if (r < 0) {
-			int err;
+			int err = worker_retry(w, POLLIN | POLLRDHUP, t0);
 
-			if (errno == EINTR)
+			if (!err)
 				continue;
-			if (w->nonblock && errno == EAGAIN) {
-				err = worker_wait(w, POLLIN | POLLRDHUP);
-				if (!err)
-					continue;
-			} else {
-				err = blocking_errno(errno, t0, w->timeout_ms);
-			}
 			na_tl_set_err(d, err);
 			break;
 		}

@@ -50,14 +50,11 @@ void na_world_require(void)
 
 void na_world_bail(const char *fmt, ...)
 {
-	char why[512];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(why, sizeof(why), fmt, ap);
+	na_tl_vprint_line("Bail out! ", fmt, ap);
 	va_end(ap);
-	printf("Bail out! %s\n", why);
-	fflush(stdout);
 	exit(1);
 }
 

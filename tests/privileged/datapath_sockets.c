@@ -18,11 +18,40 @@
 
 /* ---- one end not enrolled ------------------------------------------------ */
 
+/*
+ * A connection between a server in srv_cg and a client in cli_cg, of which
+ * only on (one of the two) is enrolled: every byte takes TCP, and the
+ * enrolled end is counted as skipped, not joined.
+ */
+static void one_end_enrolled(const struct na_cgroup *on, const struct na_cgroup *srv_cg,
+			     const struct na_cgroup *cli_cg, uint64_t seed,
+			     const char *what)
+{
+	const bool server_on = on == srv_cg;
+	struct na_stats on0, all0, d_on, d_all;
+	int lfd, cfd, sfd;
+
+	stats(on->id, &on0);
+	stats(0, &all0);
+	pair_across(srv_cg, cli_cg, &lfd, &cfd, &sfd);
+	transfer(cfd, sfd, seed, 1 * MiB, 1 * MiB, what);
+	delta(&on0, on->id, &d_on);
+	delta(&all0, 0, &d_all);
+	expect_not_redirected(&d_all, what);
+	if (d_on.sockets_skipped < 1 || d_on.sockets_joined) {
+		na_test_stats_print("enrolled cgroup", &d_on);
+		fail_msg("the enrolled %s's connection to a plain %s joined "
+			 "the fast path, or was not counted as skipped",
+			 server_on ? "server" : "client", server_on ? "client" : "server");
+	}
+	close(cfd);
+	close(sfd);
+	close(lfd);
+}
+
 void test_one_end_not_enrolled(void **state)
 {
 	struct na_cgroup on, off;
-	struct na_stats on0, all0, d_on, d_all;
-	int lfd, cfd, sfd;
 
 	make_cgroup("unenrolled-peer-on", &on);
 	make_cgroup("unenrolled-peer-off", &off);
@@ -31,39 +60,11 @@ void test_one_end_not_enrolled(void **state)
 	/* Server enrolled, client not: the client did not join, so the
 	 * server does not either (it would pay for the fast path on every
 	 * send for nothing), and every byte takes TCP. */
-	stats(on.id, &on0);
-	stats(0, &all0);
-	pair_across(&on, &off, &lfd, &cfd, &sfd);
-	transfer(cfd, sfd, 0xdead00, 1 * MiB, 1 * MiB, "enrolled server, plain client");
-	delta(&on0, on.id, &d_on);
-	delta(&all0, 0, &d_all);
-	expect_not_redirected(&d_all, "enrolled server, plain client");
-	if (d_on.sockets_skipped < 1 || d_on.sockets_joined) {
-		na_test_stats_print("enrolled cgroup", &d_on);
-		fail_msg("the enrolled server's connection to a plain client joined "
-			 "the fast path, or was not counted as skipped");
-	}
-	close(cfd);
-	close(sfd);
-	close(lfd);
+	one_end_enrolled(&on, &on, &off, 0xdead00, "enrolled server, plain client");
 
 	/* Client enrolled, server not: no enrolled cgroup listens on the
 	 * server's port, so the client does not join either. */
-	stats(on.id, &on0);
-	stats(0, &all0);
-	pair_across(&off, &on, &lfd, &cfd, &sfd);
-	transfer(cfd, sfd, 0xdead10, 1 * MiB, 1 * MiB, "plain server, enrolled client");
-	delta(&on0, on.id, &d_on);
-	delta(&all0, 0, &d_all);
-	expect_not_redirected(&d_all, "plain server, enrolled client");
-	if (d_on.sockets_skipped < 1 || d_on.sockets_joined) {
-		na_test_stats_print("enrolled cgroup", &d_on);
-		fail_msg("the enrolled client's connection to a plain server joined "
-			 "the fast path, or was not counted as skipped");
-	}
-	close(cfd);
-	close(sfd);
-	close(lfd);
+	one_end_enrolled(&on, &off, &on, 0xdead10, "plain server, enrolled client");
 }
 
 /*

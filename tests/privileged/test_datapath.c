@@ -187,11 +187,7 @@ int main(void)
 		  test_two_enrolled_cgroups),
 	};
 
-	na_world_require();
-	/* NETACCEL_TEST_FILTER: run only the tests whose names match (cmocka's
-	 * * and ? wildcards). */
-	if (getenv("NETACCEL_TEST_FILTER"))
-		cmocka_set_test_filter(getenv("NETACCEL_TEST_FILTER"));
+	NA_TEST_MAIN_BEGIN();
 	return cmocka_run_group_tests_name("datapath", tests, group_setup,
 					   group_teardown);
 }

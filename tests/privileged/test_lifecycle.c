@@ -353,18 +353,25 @@ out:
 	free(r);
 }
 
+/* A scratch cgroup rel, enrolled, with traffic started in it, then
+ * unenrolled while that traffic streams. */
+static void unenroll_under_load(const char *rel, struct na_cgroup *cg)
+{
+	NA_ASSERT_OK(na_world_cgroup(&world, rel, cg));
+	if (na_world_enroll(&world, cg->path, "all") != 0)
+		fail_msg("enroll failed");
+	start_traffic(cg);
+	if (na_world_unenroll(&world, cg->path) != 0)
+		fail_msg("unenroll under load failed");
+}
+
 /* ---- unenroll under load --------------------------------------------------- */
 
 static void test_unenroll_under_load(void **state)
 {
 	struct na_cgroup cg;
 
-	NA_ASSERT_OK(na_world_cgroup(&world, "unenroll", &cg));
-	if (na_world_enroll(&world, cg.path, "all") != 0)
-		fail_msg("enroll failed");
-	start_traffic(&cg);
-	if (na_world_unenroll(&world, cg.path) != 0)
-		fail_msg("unenroll under load failed");
+	unenroll_under_load("unenroll", &cg);
 
 	assert_still_fast(cg.id, "unenroll");
 	check_status_draining(&cg);
@@ -384,12 +391,7 @@ static void test_reenroll_while_draining(void **state)
 	struct na_cgroup cg;
 	struct na_stats d, dx;
 
-	NA_ASSERT_OK(na_world_cgroup(&world, "reenroll", &cg));
-	if (na_world_enroll(&world, cg.path, "all") != 0)
-		fail_msg("enroll failed");
-	start_traffic(&cg);
-	if (na_world_unenroll(&world, cg.path) != 0)
-		fail_msg("unenroll under load failed");
+	unenroll_under_load("reenroll", &cg);
 	assert_still_fast(0, "unenroll");
 	/* Enrolled again while the old connections drain: they go on as
 	 * they were, and new ones join again. */
@@ -474,11 +476,7 @@ int main(void)
 		  test_cleanup_under_load),
 	};
 
-	na_world_require();
-	/* NETACCEL_TEST_FILTER: run only the tests whose names match (cmocka's
-	 * * and ? wildcards). */
-	if (getenv("NETACCEL_TEST_FILTER"))
-		cmocka_set_test_filter(getenv("NETACCEL_TEST_FILTER"));
+	NA_TEST_MAIN_BEGIN();
 	return cmocka_run_group_tests_name("lifecycle", tests, group_setup,
 					   group_teardown);
 }

@@ -67,6 +67,22 @@ void stats_now(struct na_stats *s);
 /* Counter deltas of the app cgroup since before (not in plain mode). */
 void delta_now(const struct na_stats *before, struct na_stats *d);
 
+/*
+ * Unless in plain mode: d = the counter deltas of the app cgroup since
+ * before; when bad (an expression over d) holds, d is printed and the test
+ * fails with the fail_msg() arguments that follow.
+ */
+#define ASSERT_DELTAS(before, d, bad, ...)                                  \
+	do {                                                                \
+		if (!plain) {                                               \
+			delta_now((before), &(d));                          \
+			if (bad) {                                          \
+				na_test_stats_print("counter deltas", &(d)); \
+				fail_msg(__VA_ARGS__);                      \
+			}                                                   \
+		}                                                           \
+	} while (0)
+
 /* Since before, bytes went through the redirect, in at least min_msgs messages. */
 void assert_all_redirected(const struct na_stats *before, uint64_t bytes,
 			   uint64_t min_msgs, const char *what);
@@ -107,6 +123,13 @@ int step_send(int fd, char c);
 
 /* Wait (bounded) for step byte want: -EPIPE when the other side is gone. */
 int step_wait(int fd, char want, int timeout_ms);
+
+/*
+ * Wait (bounded) until task *id below dir ("/proc", "/proc/self/task")
+ * sleeps, blocked in recv() say; *id is read anew each time, 0 while not
+ * known yet. False when the task has ended or the wait timed out.
+ */
+bool wait_task_sleeps(const char *dir, const pid_t *id, int timeout_ms);
 
 /* Wait (bounded) until the single-threaded helper pid sleeps. */
 bool wait_proc_sleeps(pid_t pid, int timeout_ms);

@@ -143,7 +143,7 @@ void test_flow_control(void **state)
 	const size_t k = family_index(f);
 	const uint64_t seed = 0xf10c + k;
 	const size_t limit = flow_limit();
-	struct na_stats before;
+	struct na_stats before, d;
 	size_t sent;
 	int lfd = listen_on(f), cfd, sfd, err;
 
@@ -160,23 +160,15 @@ void test_flow_control(void **state)
 			 "never got EAGAIN; TCP stops it when the socket buffers are "
 			 "full", f->name, sent / MiB);
 	na_test_diag("%s: the sender met EAGAIN after %zu KiB", f->name, sent / 1024);
-	if (!plain) {
-		struct na_stats after, d;
-
-		/* The fast path carried bytes until the backlog limit, then
-		 * the connection moved to TCP, whose window stopped it. */
-		stats_now(&after);
-		na_test_stats_delta(&before, &after, &d);
-		/* The counters count what each send offered; the last send
-		 * may have been taken in part. */
-		if (d.backlog_limited != 1 || !d.bytes_redirected ||
-		    d.bytes_redirected + d.bytes_passed < sent ||
-		    d.bytes_redirected + d.bytes_passed > sent + 64 * KiB || d.misses) {
-			na_test_stats_print("counter deltas", &d);
-			fail_msg("%s: expected one connection moved to TCP by its backlog "
-				 "and %zu bytes in all", f->name, sent);
-		}
-	}
+	/* The fast path carried bytes until the backlog limit, then the
+	 * connection moved to TCP, whose window stopped it. The counters count
+	 * what each send offered; the last send may have been taken in part. */
+	ASSERT_DELTAS(&before, d,
+		      d.backlog_limited != 1 || !d.bytes_redirected ||
+		      d.bytes_redirected + d.bytes_passed < sent ||
+		      d.bytes_redirected + d.bytes_passed > sent + 64 * KiB || d.misses,
+		      "%s: expected one connection moved to TCP by its backlog "
+		      "and %zu bytes in all", f->name, sent);
 	close(cfd);
 	close(sfd);
 	close(lfd);
@@ -206,7 +198,7 @@ void test_backlog_and_back(void **state)
 	const struct family *f = *state;
 	const uint64_t seed = 0xbac0 + family_index(f);
 	const size_t more = 4 * MiB;
-	struct na_stats before, after, d;
+	struct na_stats before, d;
 	int lfd = listen_on(f), cfd, sfd, err;
 	size_t sent;
 
@@ -240,15 +232,10 @@ void test_backlog_and_back(void **state)
 	if (err)
 		fail_msg("%s: reading the %zu bytes after the reader caught up: %s",
 			 f->name, more, strerror(-err));
-	if (!plain) {
-		stats_now(&after);
-		na_test_stats_delta(&before, &after, &d);
-		if (d.backlog_limited != 1 || d.backlog_resumed != 1 || d.misses ||
-		    d.fallbacks) {
-			na_test_stats_print("counter deltas", &d);
-			fail_msg("%s: expected one move to TCP and one back", f->name);
-		}
-	}
+	ASSERT_DELTAS(&before, d,
+		      d.backlog_limited != 1 || d.backlog_resumed != 1 || d.misses ||
+		      d.fallbacks,
+		      "%s: expected one move to TCP and one back", f->name);
 	close(cfd);
 	close(sfd);
 	close(lfd);
@@ -273,7 +260,7 @@ static void stream_case(const struct family *f, size_t chunk, bool moves)
 	const uint64_t seed = 0x57e0 + chunk + family_index(f);
 	/* Every send but the first finds the reader behind. */
 	const size_t first = (NA_STREAM_WINDOW + 8) * chunk;
-	struct na_stats before, after, d;
+	struct na_stats before, d;
 	int lfd = listen_on(f), cfd, sfd, err;
 	size_t off;
 
@@ -293,18 +280,13 @@ static void stream_case(const struct family *f, size_t chunk, bool moves)
 		if (err)
 			fail_msg("%s: an exchange after the stream: %s", f->name, strerror(-err));
 	}
-	if (!plain) {
-		stats_now(&after);
-		na_test_stats_delta(&before, &after, &d);
-		if (d.stream_moved != (moves ? 1 : 0) || d.backlog_limited ||
-		    d.bytes_redirected != (moves ? first : off) ||
-		    d.bytes_passed != (moves ? off - first : 0)) {
-			na_test_stats_print("counter deltas", &d);
-			fail_msg("%s: %zu-byte writes: expected %s", f->name, chunk,
-				 moves ? "the stream on the fast path, then TCP for good"
-				       : "everything on the fast path");
-		}
-	}
+	ASSERT_DELTAS(&before, d,
+		      d.stream_moved != (moves ? 1 : 0) || d.backlog_limited ||
+		      d.bytes_redirected != (moves ? first : off) ||
+		      d.bytes_passed != (moves ? off - first : 0),
+		      "%s: %zu-byte writes: expected %s", f->name, chunk,
+		      moves ? "the stream on the fast path, then TCP for good"
+			    : "everything on the fast path");
 	close(cfd);
 	close(sfd);
 	close(lfd);

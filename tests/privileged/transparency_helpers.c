@@ -116,34 +116,33 @@ void delta_now(const struct na_stats *before, struct na_stats *d)
  * took TCP only because a sender moved there as a stream of small messages
  * (stream_moved), after the fast path carried some; no first send missed.
  */
+static bool bytes_carried(const struct na_stats *d, uint64_t bytes, bool may_move)
+{
+	if (may_move)
+		return d->bytes_redirected + d->bytes_passed == bytes && d->bytes_redirected &&
+		       (!d->bytes_passed || d->stream_moved);
+	return d->bytes_redirected == bytes && !d->bytes_passed;
+}
+
 static void assert_fast_path(const struct na_stats *before, uint64_t bytes,
 			     uint64_t min_msgs, bool may_move, const char *what)
 {
 	struct na_stats d;
-	bool ok;
 
-	if (plain)
-		return;
-	delta_now(before, &d);
-	if (may_move)
-		ok = d.bytes_redirected + d.bytes_passed == bytes && d.bytes_redirected &&
-		     (!d.bytes_passed || d.stream_moved);
-	else
-		ok = d.bytes_redirected == bytes && !d.bytes_passed;
-	if (!ok || d.msgs_redirected < min_msgs || d.misses != 0) {
-		na_test_stats_print("counter deltas", &d);
-		fail_msg("%s: %llu bytes sent after the warm-up: the fast path carried %llu "
-			 "bytes in %llu messages (at least %llu expected); %llu bytes took "
-			 "TCP, %llu senders moved there as streams of small messages, %llu "
-			 "first sends missed",
-			 what, (unsigned long long)bytes,
-			 (unsigned long long)d.bytes_redirected,
-			 (unsigned long long)d.msgs_redirected,
-			 (unsigned long long)min_msgs,
-			 (unsigned long long)d.bytes_passed,
-			 (unsigned long long)d.stream_moved,
-			 (unsigned long long)d.misses);
-	}
+	ASSERT_DELTAS(before, d,
+		      !bytes_carried(&d, bytes, may_move) || d.msgs_redirected < min_msgs ||
+		      d.misses != 0,
+		      "%s: %llu bytes sent after the warm-up: the fast path carried %llu "
+		      "bytes in %llu messages (at least %llu expected); %llu bytes took "
+		      "TCP, %llu senders moved there as streams of small messages, %llu "
+		      "first sends missed",
+		      what, (unsigned long long)bytes,
+		      (unsigned long long)d.bytes_redirected,
+		      (unsigned long long)d.msgs_redirected,
+		      (unsigned long long)min_msgs,
+		      (unsigned long long)d.bytes_passed,
+		      (unsigned long long)d.stream_moved,
+		      (unsigned long long)d.misses);
 }
 
 /* All of it through the redirect. */
@@ -179,22 +178,18 @@ void assert_kept_blocking(const struct na_stats *before, uint64_t min_kept,
 {
 	struct na_stats d;
 
-	if (plain)
-		return;
-	delta_now(before, &d);
-	if (d.kept_blocking + d.kept_unseen < min_kept || d.bytes_redirected ||
-	    d.msgs_redirected || d.sockets_joined > d.misses + d.peers_dropped) {
-		na_test_stats_print("counter deltas", &d);
-		fail_msg("%s: expected the blocking connection(s) kept on TCP (kept_blocking "
-			 "+ kept_unseen >= %llu, nothing redirected, no join but a client "
-			 "dropped again or that missed); kept_blocking %llu, kept_unseen %llu, "
-			 "joined %llu, %llu bytes redirected", what,
-			 (unsigned long long)min_kept,
-			 (unsigned long long)d.kept_blocking,
-			 (unsigned long long)d.kept_unseen,
-			 (unsigned long long)d.sockets_joined,
-			 (unsigned long long)d.bytes_redirected);
-	}
+	ASSERT_DELTAS(before, d,
+		      d.kept_blocking + d.kept_unseen < min_kept || d.bytes_redirected ||
+		      d.msgs_redirected || d.sockets_joined > d.misses + d.peers_dropped,
+		      "%s: expected the blocking connection(s) kept on TCP (kept_blocking "
+		      "+ kept_unseen >= %llu, nothing redirected, no join but a client "
+		      "dropped again or that missed); kept_blocking %llu, kept_unseen %llu, "
+		      "joined %llu, %llu bytes redirected", what,
+		      (unsigned long long)min_kept,
+		      (unsigned long long)d.kept_blocking,
+		      (unsigned long long)d.kept_unseen,
+		      (unsigned long long)d.sockets_joined,
+		      (unsigned long long)d.bytes_redirected);
 }
 
 /* ---- forked helper processes ---------------------------------------------- */
@@ -223,14 +218,14 @@ int step_wait(int fd, char want, int timeout_ms)
 	return c == want ? 0 : -EPROTO;
 }
 
-/* Scheduler state letter of process pid ('S' sleeping, ...), 0 if gone. */
-static char proc_state(pid_t pid)
+/* Scheduler state letter of task id below dir ('S' sleeping, ...), 0 if gone. */
+static char task_state(const char *dir, pid_t id)
 {
 	char path[64], buf[512], *p;
 	ssize_t n;
 	int fd;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	snprintf(path, sizeof(path), "%s/%d/stat", dir, (int)id);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return 0;
@@ -243,22 +238,29 @@ static char proc_state(pid_t pid)
 	return p && p[1] == ' ' ? p[2] : 0;
 }
 
-/* Wait (bounded) until the single-threaded helper pid sleeps. No event
- * says "blocked in recv()": look every millisecond. */
-bool wait_proc_sleeps(pid_t pid, int timeout_ms)
+/* Wait (bounded) until task *id below dir sleeps. No event says "blocked
+ * in recv()": look every millisecond. */
+bool wait_task_sleeps(const char *dir, const pid_t *id, int timeout_ms)
 {
 	int64_t deadline = na_test_now_ms() + timeout_ms;
 
 	while (na_test_now_ms() < deadline) {
-		char st = proc_state(pid);
+		pid_t now = __atomic_load_n(id, __ATOMIC_SEQ_CST);
+		char st = now ? task_state(dir, now) : '?';
 
 		if (st == 'S')
 			return true;
 		if (st == 0 || st == 'Z' || st == 'X')
-			return false;
+			return false;	/* it ran on and ended */
 		usleep(1000);
 	}
 	return false;
+}
+
+/* Wait (bounded) until the single-threaded helper pid sleeps. */
+bool wait_proc_sleeps(pid_t pid, int timeout_ms)
+{
+	return wait_task_sleeps("/proc", &pid, timeout_ms);
 }
 
 /* n connections to lfd, each direction set up by the caller afterwards. */

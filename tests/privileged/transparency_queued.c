@@ -121,12 +121,9 @@ void test_fionread_lone_client(void **state)
 		fail_msg("%s: %zu bytes arrived by TCP, FIONREAD said %d", f->name, len, q);
 	NA_ASSERT_OK(na_test_read_full(cfd, buf, len));
 	assert_int_equal(na_test_pattern_check(seed, 0, buf, len), -1);
-	delta_now(&before, &d);
-	if (!plain && (d.kept_unseen != 1 || d.bytes_redirected)) {
-		na_test_stats_print("counter deltas", &d);
-		fail_msg("%s: expected the accepted end kept on TCP (kept_unseen 1) and "
-			 "nothing redirected", f->name);
-	}
+	ASSERT_DELTAS(&before, d, d.kept_unseen != 1 || d.bytes_redirected,
+		      "%s: expected the accepted end kept on TCP (kept_unseen 1) and "
+		      "nothing redirected", f->name);
 	close(cfd);
 	close(sfd);
 	close(lfd);
@@ -203,15 +200,11 @@ void test_so_rcvlowat(void **state)
 	stats_now(&before);
 	set_lowat(sfd, LOWAT);
 	lowat_holds(cfd, sfd, seed, 0, f, "SO_RCVLOWAT before any data");
-	if (!plain) {
-		delta_now(&before, &d);
-		if (d.bytes_redirected || d.bytes_passed != 5000 ||
-		    d.peer_unfit + d.deferred < 1) {
-			na_test_stats_print("counter deltas", &d);
-			fail_msg("%s: bytes sent to a receiver with SO_RCVLOWAT %d: expected "
-				 "all 5000 on TCP (deferred or peer_unfit)", f->name, LOWAT);
-		}
-	}
+	ASSERT_DELTAS(&before, d,
+		      d.bytes_redirected || d.bytes_passed != 5000 ||
+		      d.peer_unfit + d.deferred < 1,
+		      "%s: bytes sent to a receiver with SO_RCVLOWAT %d: expected "
+		      "all 5000 on TCP (deferred or peer_unfit)", f->name, LOWAT);
 	close(cfd);
 	close(sfd);
 	close(lfd);
@@ -239,14 +232,10 @@ void test_so_rcvlowat_on_fast_path(void **state)
 	stats_now(&before);
 	set_lowat(sfd, LOWAT);
 	lowat_holds(cfd, sfd, seed, 10000, f, "SO_RCVLOWAT on the fast path");
-	if (!plain) {
-		delta_now(&before, &d);
-		if (d.peer_unfit < 1 || d.bytes_redirected || d.bytes_passed != 5000) {
-			na_test_stats_print("counter deltas", &d);
-			fail_msg("%s: expected the bytes sent after SO_RCVLOWAT %d on TCP "
-				 "(peer_unfit >= 1, 5000 bytes passed)", f->name, LOWAT);
-		}
-	}
+	ASSERT_DELTAS(&before, d,
+		      d.peer_unfit < 1 || d.bytes_redirected || d.bytes_passed != 5000,
+		      "%s: expected the bytes sent after SO_RCVLOWAT %d on TCP "
+		      "(peer_unfit >= 1, 5000 bytes passed)", f->name, LOWAT);
 
 	set_lowat(sfd, 1);
 	NA_ASSERT_OK(na_test_wait_acked(cfd, NA_TEST_TIMEOUT_MS));
@@ -256,14 +245,10 @@ void test_so_rcvlowat_on_fast_path(void **state)
 	if (err)
 		fail_msg("%s: bytes after SO_RCVLOWAT went back to 1: %s", f->name,
 			 strerror(-err));
-	if (!plain) {
-		delta_now(&before, &d);
-		if (d.deferred_joined < 1 || d.bytes_redirected != 10000 || d.bytes_passed) {
-			na_test_stats_print("counter deltas", &d);
-			fail_msg("%s: expected the fast path again once SO_RCVLOWAT was back "
-				 "to 1 (deferred_joined >= 1, 10000 bytes redirected)", f->name);
-		}
-	}
+	ASSERT_DELTAS(&before, d,
+		      d.deferred_joined < 1 || d.bytes_redirected != 10000 || d.bytes_passed,
+		      "%s: expected the fast path again once SO_RCVLOWAT was back "
+		      "to 1 (deferred_joined >= 1, 10000 bytes redirected)", f->name);
 	close(cfd);
 	close(sfd);
 	close(lfd);
@@ -290,15 +275,10 @@ void test_so_rcvlowat_before_connect(void **state)
 	stats_now(&before);
 	make_cold_pair(lfd, f, &cfd, &sfd);
 	lowat_holds(cfd, sfd, seed, 0, f, "SO_RCVLOWAT inherited from the listener");
-	if (!plain) {
-		delta_now(&before, &d);
-		if (d.kept_rcvlowat < 1 || d.bytes_redirected) {
-			na_test_stats_print("counter deltas", &d);
-			fail_msg("%s: an accepted socket with SO_RCVLOWAT %d from its listener: "
-				 "expected kept_rcvlowat >= 1 and nothing redirected", f->name,
-				 LOWAT);
-		}
-	}
+	ASSERT_DELTAS(&before, d, d.kept_rcvlowat < 1 || d.bytes_redirected,
+		      "%s: an accepted socket with SO_RCVLOWAT %d from its listener: "
+		      "expected kept_rcvlowat >= 1 and nothing redirected", f->name,
+		      LOWAT);
 	close(cfd);
 	close(sfd);
 	close(lfd);
@@ -318,14 +298,10 @@ void test_so_rcvlowat_before_connect(void **state)
 	assert_int_equal(soerr, 0);
 	sfd = accept_on(lfd, SOCK_NONBLOCK);
 	lowat_holds(sfd, cfd, seed + 1, 0, f, "SO_RCVLOWAT on the client before connect()");
-	if (!plain) {
-		delta_now(&before, &d);
-		if (d.kept_rcvlowat < 1 || d.sockets_joined || d.bytes_redirected) {
-			na_test_stats_print("counter deltas", &d);
-			fail_msg("%s: a client with SO_RCVLOWAT %d: expected kept_rcvlowat >= 1 "
-				 "and nothing joined or redirected", f->name, LOWAT);
-		}
-	}
+	ASSERT_DELTAS(&before, d,
+		      d.kept_rcvlowat < 1 || d.sockets_joined || d.bytes_redirected,
+		      "%s: a client with SO_RCVLOWAT %d: expected kept_rcvlowat >= 1 "
+		      "and nothing joined or redirected", f->name, LOWAT);
 	close(cfd);
 	close(sfd);
 	close(lfd);

@@ -105,46 +105,13 @@ static void *reader_job_main(void *arg)
 	return NULL;
 }
 
-/* State letter of a thread of this process ('S' sleeping, ...), 0 if gone. */
-static char thread_state(pid_t tid)
-{
-	char path[64], buf[512], *p;
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
-	p = strrchr(buf, ')');
-	return p && p[1] == ' ' ? p[2] : 0;
-}
-
 /*
  * Wait (bounded) until the reader thread sleeps in recv(). False when it
- * has returned already or the wait timed out. There is no event for "a
- * thread is blocked", so this looks at its state every millisecond.
+ * has returned already or the wait timed out.
  */
 static bool wait_thread_sleeps(struct reader_job *j, int timeout_ms)
 {
-	int64_t deadline = na_test_now_ms() + timeout_ms;
-
-	while (na_test_now_ms() < deadline) {
-		pid_t tid = __atomic_load_n(&j->tid, __ATOMIC_SEQ_CST);
-		char st = tid ? thread_state(tid) : '?';
-
-		if (st == 'S')
-			return true;
-		if (st == 0 || st == 'Z' || st == 'X')
-			return false;	/* recv() returned, the thread ended */
-		usleep(1000);
-	}
-	return false;
+	return wait_task_sleeps("/proc/self/task", &j->tid, timeout_ms);
 }
 
 void test_msg_waitall(void **state)
@@ -310,22 +277,18 @@ static void assert_accepted_kept(const struct na_stats *before, uint64_t n, bool
 {
 	struct na_stats d;
 
-	if (plain)
-		return;
-	delta_now(before, &d);
-	if (d.bytes_redirected || d.msgs_redirected || d.sockets_joined > n ||
-	    d.kept_unseen + d.kept_blocking != n || (fresh && d.kept_unseen != n)) {
-		na_test_stats_print("counter deltas", &d);
-		fail_msg("%s, %s: expected none of the %llu blocking accepted sockets to join "
-			 "(kept_unseen%s; here kept_unseen %llu, kept_blocking %llu), at most "
-			 "the clients joined (%llu joined) and nothing redirected (%llu bytes)",
-			 f->name, what, (unsigned long long)n,
-			 fresh ? " on a fresh listener" : " or kept_blocking",
-			 (unsigned long long)d.kept_unseen,
-			 (unsigned long long)d.kept_blocking,
-			 (unsigned long long)d.sockets_joined,
-			 (unsigned long long)d.bytes_redirected);
-	}
+	ASSERT_DELTAS(before, d,
+		      d.bytes_redirected || d.msgs_redirected || d.sockets_joined > n ||
+		      d.kept_unseen + d.kept_blocking != n || (fresh && d.kept_unseen != n),
+		      "%s, %s: expected none of the %llu blocking accepted sockets to join "
+		      "(kept_unseen%s; here kept_unseen %llu, kept_blocking %llu), at most "
+		      "the clients joined (%llu joined) and nothing redirected (%llu bytes)",
+		      f->name, what, (unsigned long long)n,
+		      fresh ? " on a fresh listener" : " or kept_blocking",
+		      (unsigned long long)d.kept_unseen,
+		      (unsigned long long)d.kept_blocking,
+		      (unsigned long long)d.sockets_joined,
+		      (unsigned long long)d.bytes_redirected);
 }
 
 /*

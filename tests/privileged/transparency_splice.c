@@ -144,16 +144,12 @@ void test_splice_reader(void **state)
 	if (rc)
 		fail_msg("%s: a splice() reader did not get its %zu bytes intact (helper: %d)",
 			 f->name, len, rc);
-	if (!plain) {
-		delta_now(&before, &d);
-		if (d.bytes_redirected || d.bytes_passed != len || d.splice_seen < 1 ||
-		    d.deferred != 1) {
-			na_test_stats_print("counter deltas", &d);
-			fail_msg("%s: expected every byte to a splice() reader on TCP "
-				 "(deferred, %zu bytes passed, none redirected) and the reader "
-				 "seen splicing", f->name, len);
-		}
-	}
+	ASSERT_DELTAS(&before, d,
+		      d.bytes_redirected || d.bytes_passed != len || d.splice_seen < 1 ||
+		      d.deferred != 1,
+		      "%s: expected every byte to a splice() reader on TCP "
+		      "(deferred, %zu bytes passed, none redirected) and the reader "
+		      "seen splicing", f->name, len);
 	close(cfd);
 	close(sfd);
 	close(lfd);
@@ -182,13 +178,8 @@ void test_listener_of_splicer(void **state)
 			 "intact (helper: %d)", f->name, err);
 	close(cfd);
 	close(sfd);
-	if (!plain) {
-		delta_now(&before, &d);
-		if (d.splice_seen < 1) {
-			na_test_stats_print("counter deltas", &d);
-			fail_msg("%s: the splice() reader was not seen splicing", f->name);
-		}
-	}
+	ASSERT_DELTAS(&before, d, d.splice_seen < 1,
+		      "%s: the splice() reader was not seen splicing", f->name);
 
 	stats_now(&before);
 	make_pair(lfd, f, &c.fd[0], &c.fd[1]);
@@ -196,14 +187,9 @@ void test_listener_of_splicer(void **state)
 	na_test_dir_init(&c.dir[1], seed + 2, 256 * KiB, 0, true);
 	err = na_test_run(&c, 1, &o);
 	NA_ASSERT_DELIVERED(&c, 1, err, f->name);
-	if (!plain) {
-		delta_now(&before, &d);
-		if (d.kept_splice != 1 || d.bytes_redirected) {
-			na_test_stats_print("counter deltas", &d);
-			fail_msg("%s: expected the next connection of a splicing listener kept "
-				 "on TCP (kept_splice 1, nothing redirected)", f->name);
-		}
-	}
+	ASSERT_DELTAS(&before, d, d.kept_splice != 1 || d.bytes_redirected,
+		      "%s: expected the next connection of a splicing listener kept "
+		      "on TCP (kept_splice 1, nothing redirected)", f->name);
 	na_test_close_conns(&c, 1);
 	close(lfd);
 }

@@ -89,17 +89,13 @@ void test_write_before_accept(void **state)
 	c.dir[0].sent = c.dir[0].rcvd = early;
 	err = na_test_run(&c, 1, &o);
 	NA_ASSERT_DELIVERED(&c, 1, err, f->name);
-	if (!plain) {
-		delta_now(&before, &d);
-		if (d.deferred < 1 || d.deferred_joined < 1 || d.bytes_passed < early ||
-		    d.bytes_redirected == 0 || d.misses || d.fallbacks) {
-			na_test_stats_print("counter deltas", &d);
-			fail_msg("%s: expected the bytes written before accept() on TCP "
-				 "(deferred >= 1, >= %zu bytes passed) and the later ones "
-				 "on the fast path (deferred_joined >= 1, bytes redirected)",
-				 f->name, early);
-		}
-	}
+	ASSERT_DELTAS(&before, d,
+		      d.deferred < 1 || d.deferred_joined < 1 || d.bytes_passed < early ||
+		      d.bytes_redirected == 0 || d.misses || d.fallbacks,
+		      "%s: expected the bytes written before accept() on TCP "
+		      "(deferred >= 1, >= %zu bytes passed) and the later ones "
+		      "on the fast path (deferred_joined >= 1, bytes redirected)",
+		      f->name, early);
 	na_test_close_conns(&c, 1);
 	close(lfd);
 }
@@ -123,14 +119,10 @@ void test_peer_not_accepted(void **state)
 	stats_now(&before);
 	c1 = connect_to(lfd, f, NA_TEST_CONNECT_NONBLOCK);
 	NA_ASSERT_OK(na_test_send_pattern(c1, seed, 0, len1));
-	if (!plain) {
-		delta_now(&before, &d);
-		if (d.deferred != 1 || d.bytes_passed != len1 || d.bytes_redirected) {
-			na_test_stats_print("counter deltas", &d);
-			fail_msg("%s: %zu bytes written to a peer not accepted yet: expected "
-				 "them deferred to TCP", f->name, len1);
-		}
-	}
+	ASSERT_DELTAS(&before, d,
+		      d.deferred != 1 || d.bytes_passed != len1 || d.bytes_redirected,
+		      "%s: %zu bytes written to a peer not accepted yet: expected "
+		      "them deferred to TCP", f->name, len1);
 	/* A second client writes, shuts down and closes before accept(). */
 	c2 = connect_to(lfd, f, NA_TEST_CONNECT_NONBLOCK);
 	NA_ASSERT_OK(na_test_send_pattern(c2, seed + 1, 0, len2));
@@ -148,15 +140,11 @@ void test_peer_not_accepted(void **state)
 	if (err || extra)
 		fail_msg("%s: bytes and EOF of a client that closed before accept(): %s, "
 			 "%zu extra bytes", f->name, err ? strerror(-err) : "no error", extra);
-	if (!plain) {
-		delta_now(&before, &d);
-		if (d.deferred != 2 || d.bytes_passed != len1 + len2 || d.bytes_redirected ||
-		    d.misses) {
-			na_test_stats_print("counter deltas", &d);
-			fail_msg("%s: expected both first sends deferred to TCP and nothing "
-				 "redirected", f->name);
-		}
-	}
+	ASSERT_DELTAS(&before, d,
+		      d.deferred != 2 || d.bytes_passed != len1 + len2 || d.bytes_redirected ||
+		      d.misses,
+		      "%s: expected both first sends deferred to TCP and nothing "
+		      "redirected", f->name);
 	close(c1);
 	close(s1);
 	close(s2);

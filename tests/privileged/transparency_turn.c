@@ -154,16 +154,12 @@ void test_receiver_turns_blocking(void **state)
 	turn_step(ctl[0], '4', pid, f, "the end of the blocking recv() of the reply");
 	if (!asleep)
 		na_test_diag("%s: the client was not seen asleep before the reply", f->name);
-	if (!plain) {
-		delta_now(&before, &d);
-		if (d.peer_unfit < 1 || d.bytes_passed != TURN_REPLY ||
-		    d.bytes_redirected != TURN_UP) {
-			na_test_stats_print("counter deltas", &d);
-			fail_msg("%s: expected the reply to a receiver turned blocking on TCP "
-				 "(peer_unfit >= 1, %d bytes passed) and the other direction "
-				 "still redirected (%d bytes)", f->name, TURN_REPLY, TURN_UP);
-		}
-	}
+	ASSERT_DELTAS(&before, d,
+		      d.peer_unfit < 1 || d.bytes_passed != TURN_REPLY ||
+		      d.bytes_redirected != TURN_UP,
+		      "%s: expected the reply to a receiver turned blocking on TCP "
+		      "(peer_unfit >= 1, %d bytes passed) and the other direction "
+		      "still redirected (%d bytes)", f->name, TURN_REPLY, TURN_UP);
 
 	/* Non-blocking again, everything read and acknowledged: the sender
 	 * comes back to the fast path. */
@@ -181,17 +177,13 @@ void test_receiver_turns_blocking(void **state)
 	rc = na_world_wait(&world, pid, 10000);
 	if (rc)
 		fail_msg("%s: the client process ended with %d", f->name, rc);
-	if (!plain) {
-		delta_now(&before, &d);
-		if (d.deferred_joined < 1 || d.bytes_redirected < TURN_AFTER ||
-		    d.bytes_redirected + d.bytes_passed != TURN_ROUNDS * TURN_AFTER) {
-			na_test_stats_print("counter deltas", &d);
-			fail_msg("%s: expected a receiver non-blocking again to get its bytes "
-				 "on the fast path again (deferred_joined >= 1, at least %d of "
-				 "%d bytes redirected)", f->name, TURN_AFTER,
-				 TURN_ROUNDS * TURN_AFTER);
-		}
-	}
+	ASSERT_DELTAS(&before, d,
+		      d.deferred_joined < 1 || d.bytes_redirected < TURN_AFTER ||
+		      d.bytes_redirected + d.bytes_passed != TURN_ROUNDS * TURN_AFTER,
+		      "%s: expected a receiver non-blocking again to get its bytes "
+		      "on the fast path again (deferred_joined >= 1, at least %d of "
+		      "%d bytes redirected)", f->name, TURN_AFTER,
+		      TURN_ROUNDS * TURN_AFTER);
 	close(ctl[0]);
 	close(sfd);
 	close(lfd);
