@@ -87,6 +87,10 @@ EXPECT_MSG="unknown command 'frobnicate'" expect_fail "unknown command" 2 na fro
 EXPECT_MSG="unknown option '--bogus'" expect_fail "unknown global option --bogus" 2 na --bogus status
 EXPECT_MSG="unknown option '-x'" expect_fail "unknown global option -x" 2 na -x status
 EXPECT_MSG="'--state-dir' needs a value" expect_fail "--state-dir without its value" 2 "$CTL" --state-dir
+# A family's options may come before its subcommand; one left without its
+# value leaves no subcommand either.
+EXPECT_MSG='missing subcommand' expect_fail "veth -n without its value and no subcommand" 2 na veth -n
+EXPECT_MSG='missing subcommand' expect_fail "veth -S without its value and no subcommand" 2 na veth -S
 
 for c in enroll unenroll cleanup status stats; do
 	EXPECT_MSG="unknown option '--bogus'" expect_fail "$c --bogus" 2 na "$c" --bogus "$REL/a"
