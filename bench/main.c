@@ -22,6 +22,7 @@
 
 
 #include "bench.h"
+#include "output.h"
 #include <netaccel/state.h>
 
 /* How much each measurement does: a full run, and --quick. */
@@ -387,8 +388,7 @@ int main(int argc, char **argv)
 		fflush(out);
 	}
 	if (b.json) {
-		fprintf(out, "%s\n", json_object_to_json_string_ext(top, JSON_C_TO_STRING_PRETTY));
-		json_object_put(top);
+		na_json_write(out, top);	/* and releases it */
 	}
 	return fclose(out) ? 1 : 0;
 }
