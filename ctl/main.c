@@ -60,12 +60,14 @@ const struct na_cmd na_commands[] = {
 	{ "status", cmd_status, "[--json]",
 	  "show enrolled cgroups, programs, map fill and kernel features",
 	  "  --json   machine-readable output\n" },
-	{ "stats", cmd_stats, "[--json] [<cgroup>]",
+	{ "stats", cmd_stats, "[--json] [<cgroup>] | --prometheus",
 	  "show the counters that prove the fast path is taken",
 	  "Counters per enrolled cgroup and in total: sockets tagged, joined and\n"
 	  "closed, messages and bytes redirected or passed, misses and fallbacks.\n"
 	  "\n"
-	  "  --json   machine-readable output\n" },
+	  "  --json         machine-readable output\n"
+	  "  --prometheus   every counter of every datapath in the Prometheus text\n"
+	  "                 format (for node_exporter's textfile collector)\n" },
 	{ "portmap", cmd_portmap,
 	  "add <cgroup> <port>[:<real port>] [--udp] [--allow-unprivileged]\n"
 	  "       netaccel-ctl portmap list [--json]\n"

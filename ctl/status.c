@@ -10,6 +10,7 @@
 #include <json-c/json.h>
 
 #include "ctl.h"
+#include "metrics.h"
 #include "log.h"
 #include <netaccel/bypass.h>
 #include <netaccel/state.h>
@@ -306,6 +307,24 @@ int cmd_status(struct na_ctl *ctl, int argc, char **argv)
 	return NA_EXIT_OK;
 }
 
+/* stats --prometheus: every datapath's counters in the Prometheus text
+ * format, for node_exporter's textfile collector. */
+static int stats_prometheus(struct na_ctl *ctl)
+{
+	static struct na_metrics m;
+	struct na_reason why = { 0 };
+	int err;
+
+	err = na_metrics_gather(na_state_dir(ctl->state_dir), &m, &why);
+	if (!err)
+		err = na_metrics_write(stdout, &m);
+	if (err) {
+		na_err_why(&why, err);
+		return NA_EXIT_FAIL;
+	}
+	return NA_EXIT_OK;
+}
+
 /* stats <cgroup> for a cgroup that is not enrolled: its port remap
  * counters if it has any, else an error naming it (and the state
  * directory, when nothing is loaded there: empty_dir). */
@@ -338,17 +357,33 @@ int cmd_stats(struct na_ctl *ctl, int argc, char **argv)
 	struct na_state st;
 	struct na_reason why = { 0 };
 	json_object *jo = NULL, *jcg = NULL;
-	bool json = false;
+	static const struct na_opt opts[] = {
+		{ "json", 'j' },
+		{ "prometheus", 'P', NA_OPT_LONG },
+		{ 0 }
+	};
+	bool json = false, prometheus = false;
 	int c, err, only = -1;
 	uint32_t slot;
 
-	c = na_getopt_json(ctl, cmd, argc, argv, &json);
-	if (c >= 0)
-		return c;
-	if (na_opt_args(cmd, argc, argv, NULL, 1))
+	while ((c = na_opt_next(ctl, cmd, argc, argv, opts)) != -1) {
+		if (c == 'h')
+			return NA_EXIT_OK;
+		if (c == 'j')
+			json = true;
+		else if (c == 'P')
+			prometheus = true;
+		else
+			return NA_EXIT_USAGE;
+	}
+	if (na_opt_args(cmd, argc, argv, NULL, prometheus ? 0 : 1))
 		return NA_EXIT_USAGE;
+	if (json && prometheus)
+		return na_usage_error(cmd, "--json and --prometheus are two formats: choose one");
 	if (na_caps_require("stats", false))
 		return NA_EXIT_FAIL;
+	if (prometheus)
+		return stats_prometheus(ctl);
 	if (optind < argc && (err = na_resolve_cgroup(argv[optind], &cg)))
 		return na_exit_code(err);
 

@@ -109,6 +109,8 @@ EXPECT_MSG="unexpected argument 'extra'" expect_fail "cleanup with an argument" 
 EXPECT_MSG="unexpected argument 'extra'" expect_fail "cleanup --force with an argument" 2 na cleanup --force extra
 EXPECT_MSG="unexpected argument 'extra'" expect_fail "status with an argument" 2 na status extra
 EXPECT_MSG="unexpected argument 'extra'" expect_fail "stats with an extra argument" 2 na stats "$REL/a" extra
+EXPECT_MSG="unexpected argument '$REL/a'" expect_fail "stats --prometheus with a cgroup" 2 na stats --prometheus "$REL/a"
+EXPECT_MSG='choose one' expect_fail "stats --json --prometheus" 2 na stats --json --prometheus
 
 EXPECT_MSG="unknown mode 'fast'" expect_fail "enroll --mode fast" 2 na enroll --mode fast "$REL/a"
 EXPECT_MSG="unknown mode 'ALL'" expect_fail "enroll --mode ALL (modes are lowercase)" 2 na enroll --mode ALL "$REL/a"

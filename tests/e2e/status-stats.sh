@@ -212,6 +212,19 @@ run na stats --json
 [ "$(json 'd["total"]["bytes_redirected"]' <<<"$OUT")" = 1010 ] || why "total bytes_redirected is not 1010"
 end
 
+begin "stats --prometheus has the same counters, by cgroup, adding up to the total"
+run na stats --prometheus
+[ "$RC" = 0 ] && [ -z "$ERR" ] || why "exit code $RC: $ERR"
+grep -qx "netaccel_bypass_bytes_redirected_total{cgroup=\"$REL/a\"} 1010" <<<"$OUT" ||
+	why "no bytes_redirected 1010 for $REL/a"
+grep -qx "netaccel_bypass_sockets_kept_total{cgroup=\"$REL/a\",reason=\"unseen\"} 1" <<<"$OUT" ||
+	why "no kept_unseen 1 for $REL/a as reason=\"unseen\""
+grep -qx 'netaccel_datapath_loaded{datapath="bypass"} 1' <<<"$OUT" || why "the bypass is not said to be loaded"
+sum=$(awk -F'} ' '/^netaccel_bypass_sockets_tagged_total[{]/ { s += $2 } END { print s }' <<<"$OUT")
+[ "$sum" = "$(na stats --json | json 'd["total"]["sockets_tagged"]')" ] ||
+	why "sockets_tagged by cgroup add up to $sum, not to the total"
+end
+
 # ---- after unenroll ----
 
 run na unenroll "$REL/a"
