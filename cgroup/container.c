@@ -16,7 +16,7 @@
 #include "internal.h"
 
 /* Container ids (docker, containerd, CRI-O, podman) are 64 hex digits. */
-#define CONTAINER_ID_LEN	64
+#define CONTAINER_ID_LEN	NA_CONTAINER_ID_LEN
 /* How far below the root a container search looks. */
 #define CONTAINER_MAX_DEPTH	12
 /* How many ids an "ambiguous" message lists before "and more". */
@@ -84,6 +84,19 @@ static const char *container_id(const char *name, bool *scope)
 		return name + n;
 	}
 	return NULL;
+}
+
+bool na_cgroup_scope_id(const char *name, char id[NA_CONTAINER_ID_LEN + 1])
+{
+	const char *s;
+	bool scope;
+
+	s = container_id(name, &scope);
+	if (!s || !scope)
+		return false;
+	memcpy(id, s, CONTAINER_ID_LEN);
+	id[CONTAINER_ID_LEN] = '\0';
+	return true;
 }
 
 struct container_search {

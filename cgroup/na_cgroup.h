@@ -7,8 +7,12 @@
 #define NA_CGROUP_H
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* A container id: 64 hex digits. */
+#define NA_CONTAINER_ID_LEN 64
 
 struct na_cgroup {
 	char path[PATH_MAX];	/* absolute directory path */
@@ -82,5 +86,10 @@ int na_cgroup_enter(const char *path, long pid);
  * a new id), negative errno when it cannot be told (needs
  * CAP_DAC_READ_SEARCH). */
 int na_cgroup_id_exists(const char *root, uint64_t id);
+
+/* The container id in the name of a scope a runtime made for a container
+ * (docker-<id>.scope, libpod-<id>.scope, cri-containerd-<id>.scope,
+ * crio-<id>.scope): true, with id filled. */
+bool na_cgroup_scope_id(const char *name, char id[NA_CONTAINER_ID_LEN + 1]);
 
 #endif /* NA_CGROUP_H */
