@@ -177,22 +177,23 @@ snapshot() {
 	done
 }
 
-# Whether ERR is exactly one line that starts with the program's name.
+# Whether ERR is exactly one line that starts with the program's name
+# ($NA_PROG: netaccel-ctl unless a test sets another).
 one_error_line() {
-	local n
+	local n prog=${NA_PROG:-netaccel-ctl}
 
 	n=$(wc -l <"$NA_TMP/err")
 	if [ "$n" -ne 1 ] || [ -z "$ERR" ]; then
 		why "expected exactly one line on stderr, got $n"
-	elif [[ $ERR != netaccel-ctl* ]]; then
-		why "the error line does not start with netaccel-ctl"
+	elif [[ $ERR != "$prog"* ]]; then
+		why "the error line does not start with $prog"
 	fi
 }
 
 # expect_fail "<description>" <exit code> <command...>
 # The command must exit with that code (or with one of several: "1|2"),
 # print nothing on stdout and exactly one line on stderr starting with
-# "netaccel-ctl", and change nothing. Set EXPECT_MSG to an extended regex
+# "netaccel-ctl" (or $NA_PROG), and change nothing. Set EXPECT_MSG to an extended regex
 # the error line must match.
 expect_fail() {
 	local desc=$1 code=$2 before after
