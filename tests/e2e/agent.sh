@@ -4,12 +4,21 @@
 # cgroups, a unit rule and a port rule. --check prints the plan and changes
 # nothing; --once carries it out (a mode changes, a cgroup enrolled by hand
 # stays); a second --once only keeps; bad policy files are refused whole
-# with the file, the line and the reason.
+# with the file, the line and the reason. Then a policy's bridges: the
+# veth redirect attached to a bridge of a Docker-like layout built in
+# network namespaces, a bridge that does not exist skipped.
 . "${BASH_SOURCE[0]%/*}/lib.sh"
+. "${BASH_SOURCE[0]%/*}/veth-lib.sh"
 
 AGENT=${NETACCEL_AGENT:?NETACCEL_AGENT must name the netaccel-agent to test}
 
 na_setup
+H=netaccel-e2e-ah-$$ A=netaccel-e2e-aa-$$ B=netaccel-e2e-ab-$$
+agent_down() {
+	[ -n "$SD" ] && [ -e "$SD" ] && "$CTL" --state-dir "$SD" cleanup --force >/dev/null 2>&1
+	vl_down
+}
+trap 'agent_down; na_cleanup' EXIT
 
 mkdir -p "$CG/svc-a" "$CG/svc-b" "$CG/other" "$CG/x/$NAME-u.service" ||
 	bail_out "cannot create cgroups in $CG"
@@ -113,5 +122,38 @@ NA_PROG=netaccel-agent EXPECT_MSG="one of --check or --once is needed" \
 	expect_fail "--check or --once is required" 2 "$AGENT" --state-dir "$SD" --config "$POLICY"
 NA_PROG=netaccel-agent EXPECT_MSG="cannot read $NA_TMP/none.yaml" \
 	expect_fail "a missing policy file" 2 "$AGENT" --state-dir "$SD" --config "$NA_TMP/none.yaml" --check
+
+# ---- bridges: the agent run in the host's network namespace ----
+
+vl_host "$H" && vl_bridge br1 && vl_container "$A" br1 va 198.18.1.1 fd00:1::1 &&
+	vl_container "$B" br1 vb 198.18.1.2 fd00:1::2 || bail_out "cannot build the bridge layout"
+cat >"$NA_TMP/veth.yaml" <<YAML
+veth:
+  bridges: [br1, nosuchbr]
+YAML
+vagent() {
+	nsenter --net="/run/netns/$H" "$AGENT" --state-dir "$SD" --config "$NA_TMP/veth.yaml" "$@"
+}
+ports() {
+	na veth --netns "$H" list --json 2>/dev/null | json 'sorted(p["veth"] + "@" + p["bridge"] for p in d["ports"])' |
+		tr '\n' ' '
+}
+
+begin "--check plans the bridge, skips the one that is not there, attaches nothing"
+run vagent --check
+[ "$RC" = 0 ] || why "exit code $RC: $ERR"
+grep -qxF "veth attach --bridge br1" <<<"$OUT" || why "no 'veth attach --bridge br1' in: $OUT"
+grep -q '^skip veth attach --bridge nosuchbr (' <<<"$OUT" || why "nosuchbr is not skipped: $OUT"
+[ -z "$(ports)" ] || why "ports attached: $(ports)"
+end
+
+begin "--once attaches the veth redirect to both containers' ports"
+run vagent --once
+[ "$RC" = 0 ] || why "exit code $RC: $ERR"
+grep -qxF "veth attach --bridge br1" <<<"$OUT" || why "no 'veth attach --bridge br1' in: $OUT"
+[ "$(ports)" = "va@br1 vb@br1 " ] || why "ports: '$(ports)'"
+end
+
+EXPECT_OUT='^keep veth attach --bridge br1$' expect_ok "a second --once keeps the bridge" vagent --once
 
 na_done
