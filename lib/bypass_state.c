@@ -15,7 +15,6 @@
  * other way. A run killed half-way therefore leaves a prefix of the state,
  * which the next na_state_open(NA_STATE_CREATE) completes.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -304,28 +303,6 @@ static int check_consistent(struct na_state *st)
 	return r < 0 ? r : r ? 0 : -EUCLEAN;
 }
 
-/* Whether the state directory holds nothing but subdirectories (the
- * portmap/ state), i.e. no pin of the bypass at all. */
-static bool only_subdirs(const struct na_state *st)
-{
-	bool any = false, pins = false;
-	struct dirent *de;
-	DIR *d;
-
-	d = opendir(st->dir);
-	if (!d)
-		return false;
-	while ((de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		any = true;
-		if (de->d_type != DT_DIR)
-			pins = true;
-	}
-	closedir(d);
-	return any && !pins;
-}
-
 int na_state_open(struct na_state *st, const char *dir, unsigned int flags,
 		  struct na_reason *why)
 {
@@ -345,15 +322,10 @@ int na_state_open(struct na_state *st, const char *dir, unsigned int flags,
 			err = load_and_pin(st, why);
 			if (!err)
 				err = open_pins(st);
-		} else if (only_subdirs(st)) {
-			/* Only other datapaths' state (portmap/): the bypass
-			 * is not loaded. */
-			err = -ENOENT;
 		} else {
-			/* The directory is there but not all of it: an
-			 * interrupted run. enroll completes it, cleanup
-			 * removes it. With none of it, only other datapaths
-			 * use the directory. */
+			/* Some pins but not all: an interrupted run (enroll
+			 * completes it, cleanup removes it). None, or only
+			 * other datapaths' subdirectories: not loaded. */
 			err = na_dir_has_pins(st->dir, false) ? -ENODATA : -ENOENT;
 		}
 	}
