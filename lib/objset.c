@@ -84,6 +84,7 @@ int na_objset_init(struct na_objset *os, const char *dir, struct bpf_object *obj
 		if (!p)
 			return -E2BIG;
 		p->optional = !bpf_program__autoload(prog);
+		p->attach_type = bpf_program__expected_attach_type(prog);
 		err = na_prog_pin_name(p->name, p->pin, sizeof(p->pin));
 		if (err)
 			return err;
@@ -141,17 +142,6 @@ int na_objset_open(struct na_objset *os)
 			err = -ENOENT;
 	}
 	return err;
-}
-
-bool na_objset_any_pinned(const struct na_objset *os)
-{
-	char path[PATH_MAX];
-	size_t i;
-
-	for (i = 0; i < os->n; i++)
-		if (!path_of(os, os->obj[i].pin, path, sizeof(path)) && access(path, F_OK) == 0)
-			return true;
-	return false;
 }
 
 int na_objset_take(struct na_objset *os, const char *name)

@@ -30,6 +30,8 @@ struct na_pinned {
 	char pin[NA_PIN_NAME_MAX];	/* its pin in the directory */
 	bool prog;
 	bool optional;			/* a program loaded only where wanted */
+	int attach_type;		/* a program's enum bpf_attach_type, from
+					 * its section name */
 	int fd;				/* once opened, else -1 */
 };
 
@@ -72,9 +74,6 @@ int na_objset_pin(const struct na_objset *os, struct bpf_object *obj, struct na_
 /* Open every pin: -ENOENT when one that is not optional is missing (the
  * others stay open for na_objset_take). */
 int na_objset_open(struct na_objset *os);
-
-/* Whether any pin of the set is in its directory. */
-bool na_objset_any_pinned(const struct na_objset *os);
 
 /* Hand over the open fd of the map or program called name (the set
  * forgets it): -ENOENT when it is not open. */

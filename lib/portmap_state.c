@@ -41,30 +41,7 @@ static int open_skel(struct na_portmap **skel, struct na_reason *why)
 	return 0;
 }
 
-/* Describe obj's pins in dir (pointing libbpf at the pinned maps), and
- * each program's hook. */
-static int describe_obj(struct na_objset *os, enum bpf_attach_type *types, const char *dir,
-			struct bpf_object *obj)
-{
-	size_t i;
-	int err;
-
-	err = na_objset_init(os, dir, obj);
-	for (i = 0; !err && i < os->n; i++) {
-		struct bpf_program *prog;
-
-		if (!os->obj[i].prog)
-			continue;
-		prog = bpf_object__find_program_by_name(obj, os->obj[i].name);
-		if (!prog)
-			return -ENOENT;
-		types[i] = bpf_program__expected_attach_type(prog);
-	}
-	return err;
-}
-
-int na_pm_describe(struct na_objset *os, enum bpf_attach_type *types, const char *dir,
-		   struct na_reason *why)
+int na_pm_describe(struct na_objset *os, const char *dir, struct na_reason *why)
 {
 	struct na_portmap *skel;
 	int err;
@@ -72,7 +49,7 @@ int na_pm_describe(struct na_objset *os, enum bpf_attach_type *types, const char
 	err = open_skel(&skel, why);
 	if (err)
 		return err;
-	err = describe_obj(os, types, dir, skel->obj);
+	err = na_objset_init(os, dir, skel->obj);
 	na_portmap__destroy(skel);
 	return err;
 }
@@ -120,7 +97,7 @@ static int open_pins(struct na_pm *pm, bool create, struct na_reason *why)
 	err = open_skel(&skel, why);
 	if (err)
 		return err;
-	err = describe_obj(&pm->os, pm->type, pm->dir, skel->obj);
+	err = na_objset_init(&pm->os, pm->dir, skel->obj);
 	if (!err)
 		err = na_objset_open(&pm->os);
 	if (err == -ENOENT && create) {
@@ -254,7 +231,7 @@ int na_pm_attach(const struct na_pm *pm, const struct na_cgroup *cg, struct na_r
 			na_reason_set(why, err, "%s: name too long", pm->dir);
 			break;
 		}
-		err = na_link_pin_cgroup(p->fd, cg, cgfd, pm->type[i], hook_name(p->name), path,
+		err = na_link_pin_cgroup(p->fd, cg, cgfd, (enum bpf_attach_type)p->attach_type, hook_name(p->name), path,
 					 &needs, why);
 		made[i] = err > 0;
 		if (err > 0)
@@ -414,11 +391,10 @@ int na_pm_reconcile(struct na_pm *pm, bool repair, struct na_reason *why)
 /* Rules in the port remap pinned in dir, for what removing it says. */
 static int count_rules(const char *dir)
 {
-	enum bpf_attach_type types[NA_OBJSET_MAX];
 	struct na_objset os;
 	int fd, n = 0;
 
-	if (na_pm_describe(&os, types, dir, NULL))
+	if (na_pm_describe(&os, dir, NULL))
 		return 0;
 	na_objset_open(&os);
 	fd = na_objset_take(&os, "na_pm_rules");

@@ -22,16 +22,13 @@
 struct na_pm {
 	struct na_state lock;	/* the state directory, locked */
 	char dir[PATH_MAX];	/* <state directory>/portmap */
-	struct na_objset os;	/* maps and programs; the programs' fds stay here */
-	/* Each program's hook, from its SEC() name, in os's order. */
-	enum bpf_attach_type type[NA_OBJSET_MAX];
+	struct na_objset os;	/* maps and programs (with their hooks); the
+				 * programs' fds stay here */
 	int rules, bound, real, scopes, stats;	/* na_pm_rules ... na_pm_stats */
 };
 
-/* The port remap's pins in dir, as its object describes them, and each
- * program's attach type (types[i] for os->obj[i]). */
-int na_pm_describe(struct na_objset *os, enum bpf_attach_type *types, const char *dir,
-		   struct na_reason *why);
+/* The port remap's pins in dir, as its object describes them. */
+int na_pm_describe(struct na_objset *os, const char *dir, struct na_reason *why);
 
 /* Attach every hook to cg through links pinned in portmap/, unless pinned
  * already; what it attached is undone when one fails. Remove cgid's links

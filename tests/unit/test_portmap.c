@@ -61,13 +61,12 @@ static bool is_one_of(const char *s, const char *const *set, size_t n)
 
 static void pins_and_hooks_stay_as_they_were(void **state)
 {
-	enum bpf_attach_type types[NA_OBJSET_MAX];
 	struct na_reason why = { 0 };
 	struct na_objset os;
 	size_t i, maps = 0, progs = 0;
 
 	(void)state;
-	assert_int_equal(na_pm_describe(&os, types, "/sys/fs/bpf/netaccel/portmap", &why), 0);
+	assert_int_equal(na_pm_describe(&os, "/sys/fs/bpf/netaccel/portmap", &why), 0);
 	assert_string_equal(os.dir, "/sys/fs/bpf/netaccel/portmap");
 	assert_int_equal(os.n, N(want_maps) + N(want_progs));
 	for (i = 0; i < os.n; i++) {
@@ -86,7 +85,7 @@ static void pins_and_hooks_stay_as_they_were(void **state)
 		assert_true(progs < N(want_progs));
 		assert_string_equal(p->name, want_progs[progs].prog);
 		assert_string_equal(p->pin, want_progs[progs].pin);
-		assert_int_equal(types[i], want_progs[progs].type);
+		assert_int_equal(p->attach_type, want_progs[progs].type);
 		progs++;
 	}
 	assert_int_equal(maps, N(want_maps));
