@@ -203,16 +203,19 @@ void na_bypass_reconcile(const struct na_state *st)
 	struct na_cgroup_cfg cfg;
 	char root[PATH_MAX];
 	unsigned int todo;
+	bool gone, drained;
 	uint32_t slot;
-	bool gone;
 
 	if (na_cgroup_find_mount("/proc/self/mountinfo", root, sizeof(root)))
 		root[0] = '\0';
 	for (slot = 0; slot < NA_MAX_CGROUPS; slot++) {
 		if (na_state_get_slot(st, slot, &cfg) || cfg.state == NA_SLOT_FREE)
 			continue;
-		gone = root[0] && na_cgroup_id_exists(root, cfg.cgid) == 0;
-		todo = na_bypass_reconcile_slot(cfg.state, gone, slot_drained(st, slot, fill));
+		gone = cfg.state == NA_SLOT_ACTIVE && root[0] &&
+		       na_cgroup_id_exists(root, cfg.cgid) == 0;
+		/* The counters are read only for a slot that could be freed. */
+		drained = (cfg.state == NA_SLOT_DRAINING || gone) && slot_drained(st, slot, fill);
+		todo = na_bypass_reconcile_slot(cfg.state, gone, drained);
 		if (todo & NA_RECONCILE_DRAIN) {
 			if (drain_slot(st, slot, &cfg))
 				continue;
