@@ -33,13 +33,11 @@ _Static_assert(sizeof(bypass_names) / sizeof(bypass_names[0]) == NA_NUM_COUNTERS
 
 int na_metrics_gather(const char *state_dir, struct na_metrics *m, struct na_reason *why)
 {
-	struct na_stats total;
-	struct na_state st;
 	struct na_pm_stats pm_total;
+	struct na_stats one;
+	struct na_state st;
 	struct na_pm *pm;
 	uint32_t slot;
-	uint64_t *o;
-	size_t i, k;
 	int err;
 
 	memset(m, 0, sizeof(*m));
@@ -48,26 +46,28 @@ int na_metrics_gather(const char *state_dir, struct na_metrics *m, struct na_rea
 		return err;
 	if (!err) {
 		m->bypass = true;
-		for (slot = 0; slot < NA_MAX_CGROUPS; slot++) {
+		/* One read of each slot's counters: an enrolled or draining
+		 * slot's are its own, every other slot's (freed ones, and
+		 * NA_SLOT_GLOBAL) go to what no enrolled cgroup accounts for. */
+		for (slot = 0; slot < NA_STATS_SLOTS && !err; slot++) {
 			struct na_metrics_slot *s = &m->slot[m->nslots];
 
-			if (na_state_get_slot(&st, slot, &s->cfg) || s->cfg.state == NA_SLOT_FREE)
-				continue;
-			if (na_state_read_slot(&st, slot, &s->stats))
-				continue;
-			m->nslots++;
+			err = na_state_read_slot(&st, slot, &one);
+			if (err)
+				break;
+			if (slot < NA_MAX_CGROUPS && !na_state_get_slot(&st, slot, &s->cfg) &&
+			    s->cfg.state != NA_SLOT_FREE) {
+				s->stats = one;
+				m->nslots++;
+			} else {
+				na_stats_add(&m->other, &one);
+			}
 		}
-		err = na_state_read_total(&st, &total);
 		m->sockhash_entries = na_state_sockhash_fill(&st);
 		na_state_close(&st);	/* before the others take the lock */
 		if (err)
 			return na_reason_set(why, err, "cannot read the bypass's counters: %s",
 					     strerror(-err));
-		m->other = total;
-		o = (uint64_t *)&m->other;
-		for (i = 0; i < m->nslots; i++)
-			for (k = 0; k < NA_NUM_COUNTERS; k++)
-				o[k] -= ((const uint64_t *)&m->slot[i].stats)[k];
 	}
 	na_reason_clear(why);
 	err = na_pm_open(&pm, state_dir, 0, why);
@@ -107,7 +107,8 @@ static void family(FILE *f, const char *name, const char *type, const char *help
 	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-/* One sample: name{cgroup="..."[,reason="..."]} value. */
+/* One sample: name{cgroup="..."[,reason="..."]} value (no cgroup label when
+ * cgroup is NULL). */
 static void sample(FILE *f, const char *name, const char *cgroup, const char *reason,
 		   unsigned long long v)
 {
@@ -115,7 +116,7 @@ static void sample(FILE *f, const char *name, const char *cgroup, const char *re
 	if (cgroup || reason) {
 		fputc('{', f);
 		if (cgroup)
-			label(f, "cgroup", cgroup[0] ? cgroup : "/");
+			label(f, "cgroup", cgroup);
 		if (cgroup && reason)
 			fputc(',', f);
 		if (reason)
@@ -125,9 +126,11 @@ static void sample(FILE *f, const char *name, const char *cgroup, const char *re
 	fprintf(f, " %llu\n", v);
 }
 
-static const char *slot_path(const struct na_metrics_slot *s)
+/* A cgroup's label: its path below the root, "/" for the root. ("" is
+ * what no enrolled cgroup accounts for.) */
+static const char *cgroup_label(const char *path)
 {
-	return s->cfg.path;
+	return path[0] ? path : "/";
 }
 
 static uint64_t counter(const struct na_stats *s, size_t k)
@@ -143,9 +146,8 @@ static void bypass_counter(FILE *f, const struct na_metrics *m, size_t k)
 	snprintf(name, sizeof(name), "netaccel_bypass_%s_total", bypass_names[k]);
 	family(f, name, "counter", "local bypass counter (netaccel-ctl(8), stats)");
 	for (i = 0; i < m->nslots; i++)
-		sample(f, name, slot_path(&m->slot[i]), NULL, counter(&m->slot[i].stats, k));
-	/* What no enrolled cgroup accounts for: an empty cgroup label. */
-	fprintf(f, "%s{cgroup=\"\"} %llu\n", name, (unsigned long long)counter(&m->other, k));
+		sample(f, name, cgroup_label(m->slot[i].cfg.path), NULL, counter(&m->slot[i].stats, k));
+	sample(f, name, "", NULL, counter(&m->other, k));
 }
 
 static void bypass_kept(FILE *f, const struct na_metrics *m)
@@ -161,10 +163,9 @@ static void bypass_kept(FILE *f, const struct na_metrics *m)
 		if (strncmp(bypass_names[k], KEPT_PREFIX, strlen(KEPT_PREFIX)))
 			continue;
 		for (i = 0; i < m->nslots; i++)
-			sample(f, name, slot_path(&m->slot[i]), reason,
+			sample(f, name, cgroup_label(m->slot[i].cfg.path), reason,
 			       counter(&m->slot[i].stats, k));
-		fprintf(f, "%s{cgroup=\"\",reason=\"%s\"} %llu\n", name, reason,
-			(unsigned long long)counter(&m->other, k));
+		sample(f, name, "", reason, counter(&m->other, k));
 	}
 }
 
@@ -179,12 +180,12 @@ static void bypass(FILE *f, const struct na_metrics *m)
 	family(f, "netaccel_bypass_sockets_live", "gauge",
 	       "sockets of a cgroup on the fast path now (joined less closed)");
 	for (i = 0; i < m->nslots; i++)
-		sample(f, "netaccel_bypass_sockets_live", slot_path(&m->slot[i]), NULL,
+		sample(f, "netaccel_bypass_sockets_live", cgroup_label(m->slot[i].cfg.path), NULL,
 		       m->slot[i].stats.sockets_joined - m->slot[i].stats.sockets_closed);
 	family(f, "netaccel_bypass_enrolled", "gauge",
 	       "1 for an enrolled cgroup, 0 for one draining after unenroll");
 	for (i = 0; i < m->nslots; i++)
-		sample(f, "netaccel_bypass_enrolled", slot_path(&m->slot[i]), NULL,
+		sample(f, "netaccel_bypass_enrolled", cgroup_label(m->slot[i].cfg.path), NULL,
 		       m->slot[i].cfg.state == NA_SLOT_ACTIVE);
 	family(f, "netaccel_bypass_sockhash_entries", "gauge",
 	       "sockets in the fast path's socket map");
@@ -201,12 +202,13 @@ static void portmap(FILE *f, const struct na_metrics *m)
 		snprintf(name, sizeof(name), "netaccel_portmap_%s_total", pm_names[k]);
 		family(f, name, "counter", "port remap counter (netaccel-ctl(8), stats)");
 		for (i = 0; i < m->npm; i++)
-			sample(f, name, m->pm[i].scope.path, NULL,
+			sample(f, name, cgroup_label(m->pm[i].scope.path), NULL,
 			       ((const uint64_t *)&m->pm[i].stats)[k]);
 	}
 	family(f, "netaccel_portmap_rules", "gauge", "port remap rules of a cgroup");
 	for (i = 0; i < m->npm; i++)
-		sample(f, "netaccel_portmap_rules", m->pm[i].scope.path, NULL, m->pm[i].scope.rules);
+		sample(f, "netaccel_portmap_rules", cgroup_label(m->pm[i].scope.path), NULL,
+		       m->pm[i].scope.rules);
 }
 
 static void veth(FILE *f, const struct na_metrics *m)
