@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <netaccel/bypass.h>
+#include <netaccel/owned.h>
 
 #include "ctl.h"
 #include "log.h"
@@ -215,6 +216,13 @@ int cmd_cleanup(struct na_ctl *ctl, int argc, char **argv)
 		return NA_EXIT_USAGE;
 	if (na_caps_require("cleanup", true))
 		return NA_EXIT_FAIL;
+	/* Not behind a running agent's back (it would enroll again); its
+	 * record of what it made goes with the rest. */
+	err = na_owned_remove(na_state_dir(ctl->state_dir), &why);
+	if (err < 0) {
+		na_err_why(&why, err);
+		return NA_EXIT_FAIL;
+	}
 	/* The veth redirect first: it has nothing to drain, and its pins sit
 	 * in a subdirectory that remove_state would trip over. */
 	veth = na_veth_cleanup(na_state_dir(ctl->state_dir));
