@@ -11,15 +11,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/capability.h>
 #include <sys/socket.h>
 #include <time.h>
 
 #include <libmnl/libmnl.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
-#include <seccomp.h>
 
+#include "harden.h"
 #include "veth_watch.h"
 
 struct na_veth_watch {
@@ -77,66 +76,6 @@ static void on_event(const struct na_veth_event *ev, void *arg)
 		       ev->addr);
 		break;
 	}
-}
-
-/* After setup the loop needs only to read netlink, update maps and make
- * links: keep CAP_BPF and CAP_NET_ADMIN (CAP_SYS_ADMIN where CAP_BPF does
- * not exist), drop the rest, also from the bounding set. */
-static int drop_caps(void)
-{
-	cap_value_t keep[2] = { CAP_NET_ADMIN, CAP_IS_SUPPORTED(CAP_BPF) ? CAP_BPF : CAP_SYS_ADMIN };
-	cap_value_t c;
-	cap_t caps;
-	int err = 0;
-
-	for (c = 0; c <= CAP_LAST_CAP; c++)
-		if (c != keep[0] && c != keep[1] && CAP_IS_SUPPORTED(c) && cap_drop_bound(c) &&
-		    errno != EINVAL)
-			return -errno;
-	caps = cap_init();
-	if (!caps)
-		return -errno;
-	if (cap_set_flag(caps, CAP_PERMITTED, 2, keep, CAP_SET) ||
-	    cap_set_flag(caps, CAP_EFFECTIVE, 2, keep, CAP_SET) || cap_set_proc(caps))
-		err = -errno;
-	cap_free(caps);
-	return err;
-}
-
-/* The system calls the loop makes; anything else fails with EPERM (rather
- * than killing the watch half-way through an update). */
-static int install_seccomp(void)
-{
-	static const char *const allow[] = {
-		"bpf", "poll", "ppoll", "recvfrom", "recvmsg", "sendto", "sendmsg",
-		"socket", "bind", "getsockname", "setsockopt", "getsockopt", "close",
-		"read", "write", "writev", "flock", "unlink", "unlinkat", "access",
-		"faccessat", "faccessat2", "openat", "open", "getdents64", "fstat",
-		"newfstatat", "statx", "lseek", "ioctl", "brk", "mmap", "munmap",
-		"mremap", "madvise", "futex", "clock_gettime", "clock_nanosleep",
-		"nanosleep", "gettimeofday", "getpid", "gettid", "rt_sigaction",
-		"rt_sigprocmask", "rt_sigreturn", "restart_syscall", "exit",
-		"exit_group", "fcntl", "uname", "getrandom", "readlink", "readlinkat",
-	};
-	scmp_filter_ctx ctx;
-	size_t i;
-	int err, nr;
-
-	ctx = seccomp_init(SCMP_ACT_ERRNO(EPERM));
-	if (!ctx)
-		return -ENOMEM;
-	for (i = 0; i < sizeof(allow) / sizeof(allow[0]); i++) {
-		nr = seccomp_syscall_resolve_name(allow[i]);
-		if (nr == __NR_SCMP_ERROR)
-			continue;	/* not on this architecture */
-		err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
-		if (err)
-			goto out;
-	}
-	err = seccomp_load(ctx);
-out:
-	seccomp_release(ctx);
-	return err;
 }
 
 /* Events from our namespace and, with NETLINK_LISTEN_ALL_NSID, from every
@@ -201,10 +140,10 @@ int na_veth_watch_start(struct na_veth_watch *w, struct na_veth_state *v, struct
 	err = na_veth_sync(v, w->cfg.bridges, w->cfg.nbridges, why);
 	if (err)
 		return err;
-	err = drop_caps();
+	err = na_harden_caps(0);
 	if (err)
 		return na_reason_set(why, err, "cannot drop capabilities: %s", strerror(-err));
-	err = install_seccomp();
+	err = na_harden_seccomp(NULL, 0);
 	if (err)
 		return na_reason_set(why, err, "cannot install the seccomp filter: %s",
 				     strerror(-err));
