@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
+#include <net/if.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -24,6 +25,8 @@
 #define WALK_MAX_DEPTH 32
 /* Port rules read from the state at most. */
 #define PM_MAX_RULES 4096
+/* Entries of the agent's record read at most. */
+#define OWNED_MAX 16384
 
 static struct na_action *add(struct na_plan *plan, enum na_action_kind kind)
 {
@@ -72,8 +75,38 @@ struct walk {
 	dev_t dev;
 	struct na_plan *plan;
 	bool *matched;		/* per bypass rule */
+	uint64_t *ids;		/* of every cgroup seen, sorted after the walk */
+	size_t nids, maxids;
 	char rel[PATH_MAX];
 };
+
+/* A cgroup's id is its directory's inode number. */
+static int seen(struct walk *w, uint64_t id)
+{
+	if (w->nids == w->maxids) {
+		size_t n = w->maxids * 2 + 256;
+		uint64_t *ids = reallocarray(w->ids, n, sizeof(*ids));
+
+		if (!ids)
+			return -ENOMEM;
+		w->ids = ids;
+		w->maxids = n;
+	}
+	w->ids[w->nids++] = id;
+	return 0;
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static bool exists(const struct walk *w, uint64_t id)
+{
+	return bsearch(&id, w->ids, w->nids, sizeof(id), cmp_id);
+}
 
 static int visit(struct walk *w)
 {
@@ -126,8 +159,11 @@ static int walk(struct walk *w, int depth)
 			snprintf(w->rel + len, sizeof(w->rel) - len, "%s%s", len ? "/" : "",
 				 names[i]->d_name);
 			snprintf(path, sizeof(path), "%s/%s", w->root, w->rel);
-			if (!lstat(path, &sb) && S_ISDIR(sb.st_mode) && sb.st_dev == w->dev)
-				err = walk(w, depth + 1);
+			if (!lstat(path, &sb) && S_ISDIR(sb.st_mode) && sb.st_dev == w->dev) {
+				err = seen(w, (uint64_t)sb.st_ino);
+				if (!err)
+					err = walk(w, depth + 1);
+			}
 			w->rel[len] = '\0';
 		}
 		free(names[i]);
@@ -136,26 +172,121 @@ static int walk(struct walk *w, int depth)
 	return err;
 }
 
+/* The agent's record, NA_OWNED_<kind> entries only; how many (max at
+ * most). */
+static size_t owned_of(const struct na_owned_map *owned, uint8_t kind, struct na_owned *out,
+		       size_t max)
+{
+	size_t i, j, n;
+
+	if (!owned)
+		return 0;
+	n = na_owned_list(owned, out, max);
+	for (i = j = 0; i < n; i++)
+		if (out[i].kind == kind)
+			out[j++] = out[i];
+	return j;
+}
+
+/* Whether the policy still wants o's object (the plan holds an action
+ * that adds or keeps it). */
+static bool planned(const struct na_plan *plan, const struct na_owned *o)
+{
+	size_t i;
+
+	for (i = 0; i < plan->n; i++) {
+		const struct na_action *a = &plan->a[i];
+
+		switch (o->kind) {
+		case NA_OWNED_BYPASS:
+			if ((a->kind == NA_ACT_ENROLL || a->kind == NA_ACT_KEEP ||
+			     a->kind == NA_ACT_MODE) && a->cg.id == o->id)
+				return true;
+			break;
+		case NA_OWNED_PORTMAP:
+			if ((a->kind == NA_ACT_PM_ADD || a->kind == NA_ACT_PM_KEEP) &&
+			    a->cg.id == o->id && a->pm->port == o->port && a->pm->proto == o->proto)
+				return true;
+			break;
+		case NA_OWNED_VETH:
+			if (a->own.kind == NA_OWNED_VETH && a->own.id == o->id)
+				return true;
+			break;
+		}
+	}
+	return false;
+}
+
+static struct na_action *release(struct na_plan *plan, enum na_action_kind kind,
+				 const struct na_owned *o)
+{
+	struct na_action *a = add(plan, kind);
+
+	if (a)
+		a->own = *o;
+	return a;
+}
+
+/* Enrollments the agent made that the policy no longer names: unenroll
+ * them, or forget those whose cgroup is gone (reconcile frees the slot). */
+static int release_bypass(const struct na_owned_map *owned, const struct na_state *st,
+			  const struct walk *w, struct na_plan *plan)
+{
+	struct na_owned *own = calloc(OWNED_MAX, sizeof(*own));
+	struct na_cgroup_cfg cfg;
+	struct na_action *a;
+	size_t i, n;
+
+	if (!own)
+		return -ENOMEM;
+	n = owned_of(owned, NA_OWNED_BYPASS, own, OWNED_MAX);
+	for (i = 0; i < n; i++) {
+		if (planned(plan, &own[i]))
+			continue;
+		if (st && exists(w, own[i].id) && na_state_find_slot(st, own[i].id, &cfg) >= 0 &&
+		    cfg.state == NA_SLOT_ACTIVE) {
+			a = release(plan, NA_ACT_UNENROLL, &own[i]);
+			if (a)
+				snprintf(a->note, sizeof(a->note), "%s",
+					 cfg.path[0] ? cfg.path : "/");
+		} else {
+			a = release(plan, NA_ACT_FORGET, &own[i]);
+			if (a)
+				snprintf(a->note, sizeof(a->note), "enrollment of cgroup %llu",
+					 (unsigned long long)own[i].id);
+		}
+		if (!a)
+			break;
+	}
+	free(own);
+	return i == n ? 0 : -ENOMEM;
+}
+
 /* Enrollments: what the state says of each cgroup the walk found. */
 static int plan_bypass(const struct na_policy *p, const char *root, const char *dir,
-		       struct na_plan *plan, struct na_reason *why)
+		       const struct na_owned_map *owned, struct na_plan *plan,
+		       struct na_reason *why)
 {
 	struct walk w = { .p = p, .root = root, .plan = plan };
 	struct na_cgroup_cfg cfg;
+	struct na_owned any;
 	struct na_state st;
 	struct stat sb;
 	size_t i;
 	int err;
 
-	if (!p->nbypass)
+	if (!p->nbypass && !owned_of(owned, NA_OWNED_BYPASS, &any, 1))
 		return 0;
 	if (stat(root, &sb))
 		return na_reason_set(why, -errno, "cannot read %s: %s", root, strerror(errno));
 	w.dev = sb.st_dev;
-	w.matched = calloc(p->nbypass, sizeof(*w.matched));
+	w.matched = calloc(p->nbypass + 1, sizeof(*w.matched));
 	if (!w.matched)
 		return -ENOMEM;
-	err = walk(&w, 0);
+	err = seen(&w, (uint64_t)sb.st_ino);
+	if (!err)
+		err = walk(&w, 0);
+	qsort(w.ids, w.nids, sizeof(*w.ids), cmp_id);
 	for (i = 0; !err && i < p->nbypass; i++) {
 		struct na_action *a = w.matched[i] ? NULL : add(plan, NA_ACT_NO_MATCH);
 
@@ -166,15 +297,15 @@ static int plan_bypass(const struct na_policy *p, const char *root, const char *
 	}
 	free(w.matched);
 	if (err)
-		return err;
-
+		goto out;
 	err = na_state_open(&st, dir, 0, why);
 	if (err == -ENOENT) {
 		na_reason_clear(why);
-		return 0;	/* nothing is enrolled */
+		err = release_bypass(owned, NULL, &w, plan);	/* nothing is enrolled */
+		goto out;
 	}
 	if (err)
-		return err;
+		goto out;
 	for (i = 0; i < plan->n; i++) {
 		struct na_action *a = &plan->a[i];
 
@@ -184,8 +315,11 @@ static int plan_bypass(const struct na_policy *p, const char *root, const char *
 		a->was = cfg.mode;
 		a->kind = cfg.mode == a->mode ? NA_ACT_KEEP : NA_ACT_MODE;
 	}
+	err = release_bypass(owned, &st, &w, plan);
 	na_state_close(&st);
-	return 0;
+out:
+	free(w.ids);
+	return err;
 }
 
 static void rule_text(uint16_t vport, const struct na_pm_rule *r, char *buf, size_t len)
@@ -196,17 +330,57 @@ static void rule_text(uint16_t vport, const struct na_pm_rule *r, char *buf, siz
 		snprintf(buf, len, "%u", vport);
 }
 
+/* Port rules the agent added that the policy no longer has: delete those
+ * still in the state (rules[0..nrules)), forget the others. */
+static int release_portmap(const struct na_owned_map *owned, const struct na_pm_entry *rules,
+			   size_t nrules, struct na_plan *plan)
+{
+	struct na_owned *own = calloc(OWNED_MAX, sizeof(*own));
+	struct na_action *a = NULL;
+	size_t i, j, n;
+
+	if (!own)
+		return -ENOMEM;
+	n = owned_of(owned, NA_OWNED_PORTMAP, own, OWNED_MAX);
+	for (i = 0; i < n; i++) {
+		if (planned(plan, &own[i]))
+			continue;
+		for (j = 0; j < nrules; j++)
+			if (rules[j].has_rule && rules[j].key.cgid == own[i].id &&
+			    rules[j].key.vport == own[i].port && rules[j].key.proto == own[i].proto)
+				break;
+		a = release(plan, j < nrules ? NA_ACT_PM_DEL : NA_ACT_FORGET, &own[i]);
+		if (!a)
+			break;
+		if (j < nrules) {
+			a->cg.id = own[i].id;
+			snprintf(a->cg.rel, sizeof(a->cg.rel), "%s",
+				 strcmp(rules[j].cgroup, "/") ? rules[j].cgroup : "");
+			snprintf(a->note, sizeof(a->note), "%s %s %u", rules[j].cgroup,
+				 na_pm_proto_name(own[i].proto), own[i].port);
+		} else {
+			snprintf(a->note, sizeof(a->note), "port rule %s %u of cgroup %llu",
+				 na_pm_proto_name(own[i].proto), own[i].port,
+				 (unsigned long long)own[i].id);
+		}
+	}
+	free(own);
+	return i == n ? 0 : -ENOMEM;
+}
+
 /* Port rules: resolve each rule's cgroup, find the rule of the state for
  * its port. */
 static int plan_portmap(const struct na_policy *p, const char *root, const char *dir,
-			struct na_plan *plan, struct na_reason *why)
+			const struct na_owned_map *owned, struct na_plan *plan,
+			struct na_reason *why)
 {
 	struct na_pm_entry *rules = NULL;
 	struct na_pm *pm = NULL;
 	size_t i, j, nrules = 0;
+	struct na_owned any;
 	int err;
 
-	if (!p->nportmap)
+	if (!p->nportmap && !owned_of(owned, NA_OWNED_PORTMAP, &any, 1))
 		return 0;
 	err = na_pm_open(&pm, dir, 0, why);
 	if (err && err != -ENOENT)
@@ -249,21 +423,26 @@ static int plan_portmap(const struct na_policy *p, const char *root, const char 
 			}
 		}
 	}
+	err = release_portmap(owned, rules, nrules, plan);
 	free(rules);
-	return 0;
+	return err;
 }
 
 /* Bridges: each must exist with a port the redirect can use; attached
  * already when a port of it is in the state. */
-static int plan_veth(const struct na_policy *p, const char *dir, struct na_plan *plan)
+static int plan_veth(const struct na_policy *p, const char *dir, const struct na_owned_map *owned,
+		     struct na_plan *plan)
 {
 	struct na_veth_state *v = NULL;
 	struct na_veth_list l = { 0 };
 	struct na_reason why = { 0 };
-	size_t i, j;
+	struct na_owned own[NA_POLICY_MAX_BRIDGES * 4];
+	char name[IF_NAMESIZE];
+	size_t i, j, n;
 	int ifindex;
 
-	if (!p->nbridges)
+	n = owned_of(owned, NA_OWNED_VETH, own, sizeof(own) / sizeof(own[0]));
+	if (!p->nbridges && !n)
 		return 0;
 	if (!na_veth_open(&v, dir, 0, NULL) && na_veth_list(v, true, &l)) {
 		na_veth_list_free(&l);
@@ -284,27 +463,50 @@ static int plan_veth(const struct na_policy *p, const char *dir, struct na_plan 
 				 why.msg[0] ? why.msg : "cannot look it up");
 			continue;
 		}
+		a->own.kind = NA_OWNED_VETH;
+		a->own.id = (uint64_t)ifindex;
 		for (j = 0; j < l.nports; j++)
 			if (!strcmp(l.ports[j].bridge, a->bridge))
 				a->kind = NA_ACT_VETH_KEEP;
 	}
+	/* Bridges the agent attached to that the policy no longer has (by
+	 * index: a bridge of the same name made again is another one). */
+	for (j = 0; i == p->nbridges && j < n; j++) {
+		struct na_action *a;
+		bool attached = false;
+		size_t k;
+
+		if (planned(plan, &own[j]))
+			continue;
+		if (if_indextoname((unsigned int)own[j].id, name))
+			for (k = 0; k < l.nports; k++)
+				attached |= !strcmp(l.ports[k].bridge, name);
+		a = release(plan, attached ? NA_ACT_VETH_DETACH : NA_ACT_FORGET, &own[j]);
+		if (!a)
+			break;
+		if (attached)
+			snprintf(a->note, sizeof(a->note), "%s", name);
+		else
+			snprintf(a->note, sizeof(a->note), "bridge with index %llu",
+				 (unsigned long long)own[j].id);
+	}
 	na_veth_list_free(&l);
 	if (v)
 		na_veth_close(v);
-	return i == p->nbridges ? 0 : -ENOMEM;
+	return i == p->nbridges && j >= n ? 0 : -ENOMEM;
 }
 
 int na_plan_make(const struct na_policy *p, const char *root, const char *state_dir,
-		 struct na_plan *plan, struct na_reason *why)
+		 const struct na_owned_map *owned, struct na_plan *plan, struct na_reason *why)
 {
 	int err;
 
 	memset(plan, 0, sizeof(*plan));
-	err = plan_bypass(p, root, state_dir, plan, why);
+	err = plan_bypass(p, root, state_dir, owned, plan, why);
 	if (!err)
-		err = plan_portmap(p, root, state_dir, plan, why);
+		err = plan_portmap(p, root, state_dir, owned, plan, why);
 	if (!err)
-		err = plan_veth(p, state_dir, plan);
+		err = plan_veth(p, state_dir, owned, plan);
 	if (err)
 		na_plan_free(plan);
 	return err;
@@ -376,5 +578,34 @@ void na_action_text(const struct na_action *a, char *buf, size_t len)
 	case NA_ACT_VETH_SKIP:
 		snprintf(buf, len, "skip veth attach --bridge %s (%s)", a->bridge, a->note);
 		break;
+	case NA_ACT_UNENROLL:
+		snprintf(buf, len, "unenroll %s (the policy no longer names it)", a->note);
+		break;
+	case NA_ACT_PM_DEL:
+		snprintf(buf, len, "portmap del %s (the policy no longer has it)", a->note);
+		break;
+	case NA_ACT_VETH_DETACH:
+		snprintf(buf, len, "veth detach --bridge %s (the policy no longer has it)", a->note);
+		break;
+	case NA_ACT_FORGET:
+		snprintf(buf, len, "forget the %s (gone)", a->note);
+		break;
+	}
+}
+
+bool na_action_changes(const struct na_action *a)
+{
+	switch (a->kind) {
+	case NA_ACT_ENROLL:
+	case NA_ACT_MODE:
+	case NA_ACT_PM_ADD:
+	case NA_ACT_VETH_ATTACH:
+	case NA_ACT_UNENROLL:
+	case NA_ACT_PM_DEL:
+	case NA_ACT_VETH_DETACH:
+	case NA_ACT_FORGET:
+		return true;
+	default:
+		return false;
 	}
 }

@@ -463,3 +463,82 @@ const char *na_policy_mode_name(uint32_t mode)
 {
 	return mode == NA_MODE_OPT_IN ? "opt-in" : "all";
 }
+
+static const char *const sel_key[] = {
+	[NA_POL_CGROUP] = "cgroup", [NA_POL_UNIT] = "unit", [NA_POL_CONTAINER] = "container",
+};
+
+/* Each rule of p as one line, in a NULL-terminated array; NULL when out
+ * of memory. */
+static char **rule_lines(const struct na_policy *p)
+{
+	size_t i, n = 0, max = p->nbypass + p->nportmap + p->nbridges + 1;
+	char **l = calloc(max, sizeof(*l));
+
+	if (!l)
+		return NULL;
+	for (i = 0; i < p->nbypass; i++)
+		if (asprintf(&l[n++], "bypass %s \"%s\" mode %s", sel_key[p->bypass[i].sel],
+			     p->bypass[i].match, na_policy_mode_name(p->bypass[i].mode)) < 0)
+			goto fail;
+	for (i = 0; i < p->nportmap; i++) {
+		const struct na_policy_portmap *r = &p->portmap[i];
+		char real[16] = "";
+
+		if (r->real)
+			snprintf(real, sizeof(real), ":%u", r->real);
+		if (asprintf(&l[n++], "portmap %s %s %u%s%s", r->cgroup,
+			     r->proto == NA_PM_UDP ? "udp" : "tcp", r->port, real,
+			     r->unpriv ? " allow_unprivileged" : "") < 0)
+			goto fail;
+	}
+	for (i = 0; i < p->nbridges; i++)
+		if (asprintf(&l[n++], "veth bridge %s", p->bridges[i]) < 0)
+			goto fail;
+	return l;
+fail:
+	l[n - 1] = NULL;	/* asprintf left it undefined */
+	for (i = 0; l[i]; i++)
+		free(l[i]);
+	free(l);
+	return NULL;
+}
+
+static bool has_line(char **l, const char *s)
+{
+	for (; *l; l++)
+		if (!strcmp(*l, s))
+			return true;
+	return false;
+}
+
+int na_policy_diff(const struct na_policy *old, const struct na_policy *new,
+		   void (*fn)(void *arg, char sign, const char *rule), void *arg)
+{
+	char **a = rule_lines(old), **b = rule_lines(new);
+	int n = 0;
+	size_t i;
+
+	if (!a || !b) {
+		n = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; a[i]; i++)
+		if (!has_line(b, a[i])) {
+			fn(arg, '-', a[i]);
+			n++;
+		}
+	for (i = 0; b[i]; i++)
+		if (!has_line(a, b[i])) {
+			fn(arg, '+', b[i]);
+			n++;
+		}
+out:
+	for (i = 0; a && a[i]; i++)
+		free(a[i]);
+	for (i = 0; b && b[i]; i++)
+		free(b[i]);
+	free(a);
+	free(b);
+	return n;
+}

@@ -65,6 +65,14 @@ int na_policy_load(const char *file, struct na_policy *p, struct na_reason *why)
 
 void na_policy_free(struct na_policy *p);
 
+/*
+ * What changed from old to new, rule by rule: fn gets '-' and the line of
+ * each rule old has and new has not, then '+' and the line of each rule
+ * new adds. How many lines, or -ENOMEM.
+ */
+int na_policy_diff(const struct na_policy *old, const struct na_policy *new,
+		   void (*fn)(void *arg, char sign, const char *rule), void *arg);
+
 /* "all" or "opt-in". */
 const char *na_policy_mode_name(uint32_t mode);
 

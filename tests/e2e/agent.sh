@@ -118,8 +118,13 @@ bad "port out of range" 4 "real port 70000 is out of range" \
 bad "duplicate rule" 4 "duplicate rule" \
 	$'bypass:\n  - cgroup: '"$REL"$'/other\n    mode: opt-in\n  - cgroup: '"$REL"$'/other\n'
 
-NA_PROG=netaccel-agent EXPECT_MSG="one of --check or --once is needed" \
-	expect_fail "--check or --once is required" 2 "$AGENT" --state-dir "$SD" --config "$POLICY"
+NA_PROG=netaccel-agent EXPECT_MSG="--metrics-address and --resync are for the daemon, not --once" \
+	expect_fail "a daemon option with --once" 2 "$AGENT" --state-dir "$SD" --config "$POLICY" --once --resync 5
+NA_PROG=netaccel-agent EXPECT_MSG="--resync wants seconds from 1 to 86400, not '0'" \
+	expect_fail "--resync 0" 2 "$AGENT" --state-dir "$SD" --config "$POLICY" --resync 0
+NA_PROG=netaccel-agent EXPECT_MSG="^netaccel-agent: .*localhost" \
+	expect_fail "a metrics address that is a name" 2 "$AGENT" --state-dir "$SD" --config "$POLICY" \
+	--metrics-address localhost:9479
 NA_PROG=netaccel-agent EXPECT_MSG="cannot read $NA_TMP/none.yaml" \
 	expect_fail "a missing policy file" 2 "$AGENT" --state-dir "$SD" --config "$NA_TMP/none.yaml" --check
 

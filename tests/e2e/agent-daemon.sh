@@ -1,0 +1,217 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+# netaccel-agent as a daemon on the real kernel: cgroups made after it
+# started are enrolled and removed ones forgotten (inotify); SIGHUP reads
+# the policy again, logs the difference, unenrolls what the agent made and
+# the policy dropped, and leaves alone what was enrolled by hand; a bad
+# file on SIGHUP keeps the policy in force; SIGKILL and a restart during
+# traffic lose no byte and keep the acceleration, and the new agent adopts
+# the old one's record; a second agent on the same state is refused; the
+# metrics endpoint passes promtool and a real Prometheus server scrapes
+# it; SIGTERM leaves everything in the kernel. Every wait is bounded.
+. "${BASH_SOURCE[0]%/*}/lib.sh"
+
+AGENT=${NETACCEL_AGENT:?NETACCEL_AGENT must name the netaccel-agent to test}
+
+na_setup
+probe=${NETACCEL_SOURCE_DIR:?}/tests/e2e/netprobe.py
+APID= PROM=
+agent_down() {
+	[ -n "$APID" ] && kill -KILL "$APID" 2>/dev/null && wait "$APID" 2>/dev/null
+	[ -n "$PROM" ] && kill -KILL "$PROM" 2>/dev/null && wait "$PROM" 2>/dev/null
+	APID= PROM=
+}
+trap 'agent_down; na_cleanup' EXIT
+
+free_port() { "$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+PORT=$(free_port)
+POLICY=$NA_TMP/policy.yaml
+LOG=$NA_TMP/agent.log
+
+policy() {	# <rules of the bypass section, one per argument>
+	{
+		echo "bypass:"
+		for r in "$@"; do
+			echo "  - $r"
+		done
+	} >"$POLICY"
+}
+
+# Start the daemon in the background; wait for /healthz (bounded).
+agent_start() {
+	"$AGENT" --state-dir "$SD" --config "$POLICY" --metrics-address "127.0.0.1:$PORT" \
+		--resync 300 >>"$LOG" 2>&1 &
+	APID=$!
+	NA_ALL_PIDS+=("$APID")
+	for _ in $(seq 100); do
+		[ "$(curl -s -m 2 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/healthz")" = 200 ] &&
+			return 0
+		kill -0 "$APID" 2>/dev/null || break
+		sleep 0.1
+	done
+	return 1
+}
+
+# The enrolled cgroups below ours, "<path> <mode>" sorted, one line.
+enrolled() {
+	na status --json 2>/dev/null |
+		json 'sorted("%s %s" % (c["path"], c["mode"]) for c in d["cgroups"] if c["state"] == "active")' |
+		tr '\n' ' '
+}
+
+# until_ok <seconds> <command...>: retry the command until it succeeds.
+until_ok() {
+	local t=$(($1 * 10))
+	shift
+	for _ in $(seq "$t"); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+is_enrolled() { [ "$(enrolled)" = "$1" ]; }
+logged() { grep -qF -- "$1" "$LOG"; }
+
+mkdir -p "$CG/hand" || bail_out "cannot create cgroups in $CG"
+na enroll "$REL/hand" --mode opt-in >/dev/null || bail_out "cannot enroll $REL/hand"
+policy "cgroup: \"$REL/app-*\"" "cgroup: $REL/hand"
+
+begin "the daemon starts, applies the policy and answers /healthz"
+agent_start || why "no /healthz within 10 s: $(cat "$LOG")"
+logged "set mode all of $REL/hand (enrolled, mode opt-in)" || why "no mode change in the log: $(cat "$LOG")"
+end
+
+begin "a second agent on the same state is refused, and changes nothing"
+run timeout 10 "$AGENT" --state-dir "$SD" --config "$POLICY" --metrics-address none
+[ "$RC" = 1 ] || why "expected exit code 1, got $RC"
+grep -q "another netaccel-agent runs on $SD" <<<"$ERR" || why "stderr: $ERR"
+run timeout 10 "$AGENT" --state-dir "$SD" --config "$POLICY" --once
+[ "$RC" = 1 ] || why "--once: expected exit code 1, got $RC"
+end
+
+begin "a cgroup made later is enrolled within 5 s (inotify)"
+mkdir -p "$CG/app-1" "$CG/app-2/deep" "$CG/other"
+until_ok 5 is_enrolled "$REL/app-1 all $REL/app-2 all $REL/hand all " ||
+	why "enrolled: '$(enrolled)'; log: $(cat "$LOG")"
+logged "enroll $REL/app-1 (mode all)" || why "no enroll line in the log"
+end
+
+begin "a removed cgroup is forgotten"
+rmdir "$CG/app-1"
+until_ok 5 logged "forget the enrollment of cgroup" || why "no forget line: $(cat "$LOG")"
+until_ok 5 is_enrolled "$REL/app-2 all $REL/hand all " || why "enrolled: '$(enrolled)'"
+end
+
+begin "/metrics passes promtool and counts the agent's passes"
+curl -s -m 5 "http://127.0.0.1:$PORT/metrics" >"$NA_TMP/metrics.txt" || why "curl failed"
+promtool check metrics <"$NA_TMP/metrics.txt" >"$NA_TMP/promtool.out" 2>&1 ||
+	why "promtool: $(cat "$NA_TMP/promtool.out")"
+grep -q '^netaccel_agent_passes_total [1-9]' "$NA_TMP/metrics.txt" || why "no passes counted"
+grep -q "^netaccel_bypass_enrolled{" "$NA_TMP/metrics.txt" || why "no bypass gauges"
+grep -q '^netaccel_agent_owned{kind="bypass"} 1$' "$NA_TMP/metrics.txt" ||
+	why "owned: $(grep owned "$NA_TMP/metrics.txt")"
+end
+
+begin "SIGHUP with a bad file: one line with the file and the line, the policy in force stays"
+cp "$POLICY" "$NA_TMP/good.yaml"
+printf 'bypass:\n  - cgroup: x\n    mode: fast\n' >"$POLICY"
+kill -HUP "$APID"
+until_ok 5 logged "$POLICY:3: unknown mode 'fast' (use all or opt-in); the policy in force stays" ||
+	why "log: $(tail -3 "$LOG")"
+mkdir "$CG/app-3"
+until_ok 5 is_enrolled "$REL/app-2 all $REL/app-3 all $REL/hand all " || why "enrolled: '$(enrolled)'"
+curl -s -m 5 "http://127.0.0.1:$PORT/metrics" | grep -q '^netaccel_agent_policy_reloads_total{result="refused"} 1$' ||
+	why "the refused reload is not counted"
+end
+
+# ---- SIGKILL and a restart during traffic ----
+server() {
+	sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$CG/app-2" "$@" </dev/null >>"$NA_TMP/servers.log" 2>&1 &
+	NA_PIDS+=($!)
+	NA_ALL_PIDS+=($!)
+}
+counter() { na stats --json "$REL/app-2" | json 'd["cgroups"][0]["counters"][a[0]]' "$1"; }
+cp "$NA_TMP/good.yaml" "$POLICY"
+server "$PYTHON" "$probe" echo-server "$NA_TMP/echo.port"
+until_ok 10 test -s "$NA_TMP/echo.port" || bail_out "the echo server did not start"
+begin "SIGKILL during traffic, then a restart: every byte echoed, the fast path kept, the record adopted"
+b=$(counter bytes_redirected)
+(echo "$BASHPID" >"$CG/app-2/cgroup.procs" &&
+	exec timeout 120 "$PYTHON" "$probe" stream "$(cat "$NA_TMP/echo.port")" 1000000 60 50) \
+	>"$NA_TMP/stream.out" 2>&1 &
+spid=$!
+sleep 0.5
+kill -KILL "$APID"
+wait "$APID" 2>/dev/null
+APID=
+before=$(enrolled)
+[ "$before" = "$REL/app-2 all $REL/app-3 all $REL/hand all " ] || why "after SIGKILL: '$before'"
+: >"$LOG"
+agent_start || why "the restarted agent did not come up: $(cat "$LOG")"
+wait "$spid" || why "the traffic failed: $(cat "$NA_TMP/stream.out")"
+grep -q "^ok 60 connections" "$NA_TMP/stream.out" || why "stream: $(cat "$NA_TMP/stream.out")"
+now=$(counter bytes_redirected)
+[ "$now" -ge $((b + 2000000)) ] || why "bytes_redirected went from $b to $now"
+logged "adopting what an earlier run made (2 entries" || why "no adoption: $(cat "$LOG")"
+grep -qE '^(enroll|unenroll|set mode)' "$LOG" && why "the restart changed enrollments: $(cat "$LOG")"
+end
+
+begin "SIGHUP after the restart: the difference is logged, what the agent made and the policy dropped goes, what was enrolled by hand stays"
+policy "cgroup: \"$REL/app-3\""
+kill -HUP "$APID"
+until_ok 5 logged "unenroll $REL/app-2 (the policy no longer names it)" || why "log: $(cat "$LOG")"
+logged "policy: - bypass cgroup \"$REL/app-*\" mode all" || why "no '-' line: $(cat "$LOG")"
+logged "policy: + bypass cgroup \"$REL/app-3\" mode all" || why "no '+' line: $(cat "$LOG")"
+until_ok 5 is_enrolled "$REL/app-3 all $REL/hand all " || why "enrolled: '$(enrolled)'"
+end
+
+# ---- a real Prometheus server scrapes the endpoint ----
+begin "a Prometheus server scrapes /metrics; its HTTP API returns the agent's counter"
+pport=$(free_port)
+cat >"$NA_TMP/prometheus.yml" <<YAML
+global:
+  scrape_interval: 1s
+scrape_configs:
+  - job_name: netaccel
+    static_configs:
+      - targets: ["127.0.0.1:$PORT"]
+YAML
+prometheus --config.file="$NA_TMP/prometheus.yml" --storage.tsdb.path="$NA_TMP/tsdb" \
+	--web.listen-address="127.0.0.1:$pport" >"$NA_TMP/prometheus.log" 2>&1 &
+PROM=$!
+NA_ALL_PIDS+=("$PROM")
+q() {
+	curl -s -m 5 "http://127.0.0.1:$pport/api/v1/query" --data-urlencode "query=$1" |
+		json '[r["value"][1] for r in d["data"]["result"]]'
+}
+got=
+for _ in $(seq 300); do
+	got=$(q 'netaccel_agent_passes_total{job="netaccel"}' 2>/dev/null)
+	[ -n "$got" ] && break
+	sleep 0.1
+done
+[ -n "$got" ] && [ "$got" -ge 1 ] || why "no sample within 30 s: '$got'; $(tail -3 "$NA_TMP/prometheus.log")"
+up=$(q 'up{job="netaccel"}' 2>/dev/null)
+[ "$up" = 1 ] || why "up is '$up'"
+kill "$PROM" && wait "$PROM" 2>/dev/null
+PROM=
+end
+
+begin "SIGTERM stops the daemon (exit 0); what it made stays in the kernel"
+kill -TERM "$APID"
+rc=0
+wait "$APID" || rc=$?
+APID=
+[ "$rc" = 0 ] || why "exit code $rc"
+logged "what it made stays in the kernel" || why "log: $(tail -2 "$LOG")"
+[ "$(enrolled)" = "$REL/app-3 all $REL/hand all " ] || why "enrolled: '$(enrolled)'"
+end
+
+begin "cleanup removes the agent's record too"
+run na cleanup --force
+[ "$RC" = 0 ] || why "exit code $RC: $ERR"
+[ -e "$SD" ] && why "left: $(find "$SD")"
+end
+
+check_no_process_left
+na_done
