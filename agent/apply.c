@@ -156,13 +156,14 @@ static void apply_portmap(struct run *r, struct na_plan *plan)
 	for (i = 0; i < plan->n; i++) {
 		struct na_action *a = &plan->a[i];
 		struct na_owned o = { .kind = NA_OWNED_PORTMAP, .id = a->cg.id };
+		bool forget = a->kind == NA_ACT_FORGET && a->own.kind == NA_OWNED_PORTMAP;
 		struct na_pm_bound left;
 
-		if (a->kind == NA_ACT_FORGET && a->own.kind == NA_OWNED_PORTMAP) {
-			record(r, a, &a->own, true);
+		if (forget && !a->cg.id) {
+			record(r, a, &a->own, true);	/* no rule left to delete */
 			continue;
 		}
-		if (a->kind != NA_ACT_PM_ADD && a->kind != NA_ACT_PM_DEL)
+		if (a->kind != NA_ACT_PM_ADD && a->kind != NA_ACT_PM_DEL && !forget)
 			continue;
 		na_reason_clear(&why);
 		if (!pm) {
@@ -177,7 +178,7 @@ static void apply_portmap(struct run *r, struct na_plan *plan)
 		}
 		memset(&key, 0, sizeof(key));
 		key.cgid = a->cg.id;
-		if (a->kind == NA_ACT_PM_DEL) {
+		if (a->kind == NA_ACT_PM_DEL || forget) {
 			key.vport = a->own.port;
 			key.proto = a->own.proto;
 			err = na_pm_rule_del(pm, &a->cg, &key, &left, &why);

@@ -441,6 +441,8 @@ static int start(struct daemon *d)
 	else
 		d->watchdog_us = 0;
 	sd_notify(0, "READY=1\nSTATUS=following the host");
+	d->cfg->log("following the host with %s (cgroups below %s, state %s)", d->cfg->config,
+		    d->cfg->root, d->cfg->state_dir);
 	if (d->http)
 		d->cfg->log("metrics on http://%s/metrics", d->cfg->metrics_address);
 	return 0;

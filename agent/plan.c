@@ -330,14 +330,16 @@ static void rule_text(uint16_t vport, const struct na_pm_rule *r, char *buf, siz
 		snprintf(buf, len, "%u", vport);
 }
 
-/* Port rules the agent added that the policy no longer has: delete those
- * still in the state (rules[0..nrules)), forget the others. */
-static int release_portmap(const struct na_owned_map *owned, const struct na_pm_entry *rules,
-			   size_t nrules, struct na_plan *plan)
+/* Port rules the agent added that the policy no longer has, or whose
+ * cgroup is gone: delete those still in the state (rules[0..nrules)), and
+ * forget them. */
+static int release_portmap(const struct na_owned_map *owned, const char *root,
+			   const struct na_pm_entry *rules, size_t nrules, struct na_plan *plan)
 {
 	struct na_owned *own = calloc(OWNED_MAX, sizeof(*own));
 	struct na_action *a = NULL;
 	size_t i, j, n;
+	bool gone;
 
 	if (!own)
 		return -ENOMEM;
@@ -349,15 +351,17 @@ static int release_portmap(const struct na_owned_map *owned, const struct na_pm_
 			if (rules[j].has_rule && rules[j].key.cgid == own[i].id &&
 			    rules[j].key.vport == own[i].port && rules[j].key.proto == own[i].proto)
 				break;
-		a = release(plan, j < nrules ? NA_ACT_PM_DEL : NA_ACT_FORGET, &own[i]);
+		gone = na_cgroup_id_exists(root, own[i].id) == 0;
+		a = release(plan, j < nrules && !gone ? NA_ACT_PM_DEL : NA_ACT_FORGET, &own[i]);
 		if (!a)
 			break;
 		if (j < nrules) {
+			/* A forget deletes the rule too (cg.id set). */
 			a->cg.id = own[i].id;
 			snprintf(a->cg.rel, sizeof(a->cg.rel), "%s",
 				 strcmp(rules[j].cgroup, "/") ? rules[j].cgroup : "");
-			snprintf(a->note, sizeof(a->note), "%s %s %u", rules[j].cgroup,
-				 na_pm_proto_name(own[i].proto), own[i].port);
+			snprintf(a->note, sizeof(a->note), "%s%s %s %u", gone ? "port rule of " : "",
+				 rules[j].cgroup, na_pm_proto_name(own[i].proto), own[i].port);
 		} else {
 			snprintf(a->note, sizeof(a->note), "port rule %s %u of cgroup %llu",
 				 na_pm_proto_name(own[i].proto), own[i].port,
@@ -423,7 +427,7 @@ static int plan_portmap(const struct na_policy *p, const char *root, const char 
 			}
 		}
 	}
-	err = release_portmap(owned, rules, nrules, plan);
+	err = release_portmap(owned, root, rules, nrules, plan);
 	free(rules);
 	return err;
 }

@@ -8,8 +8,12 @@
 # traffic lose no byte and keep the acceleration, and the new agent adopts
 # the old one's record; a second agent on the same state is refused; the
 # metrics endpoint passes promtool and a real Prometheus server scrapes
-# it; SIGTERM leaves everything in the kernel. Every wait is bounded.
+# it; SIGTERM leaves everything in the kernel. A port rule whose cgroup
+# comes later is added, and dropped with its cgroup; a bridge made later in
+# the agent's network namespace gets the veth redirect (netlink). Every
+# wait is bounded.
 . "${BASH_SOURCE[0]%/*}/lib.sh"
+. "${BASH_SOURCE[0]%/*}/veth-lib.sh"
 
 AGENT=${NETACCEL_AGENT:?NETACCEL_AGENT must name the netaccel-agent to test}
 
@@ -19,7 +23,11 @@ APID= PROM=
 agent_down() {
 	[ -n "$APID" ] && kill -KILL "$APID" 2>/dev/null && wait "$APID" 2>/dev/null
 	[ -n "$PROM" ] && kill -KILL "$PROM" 2>/dev/null && wait "$PROM" 2>/dev/null
-	APID= PROM=
+	[ -n "$VPID" ] && kill -KILL "$VPID" 2>/dev/null && wait "$VPID" 2>/dev/null
+	APID= PROM= VPID=
+	[ -n "${SD2:-}" ] && [ -e "$SD2" ] &&
+		nsenter --net="/run/netns/$H" "$CTL" --state-dir "$SD2" cleanup --force >/dev/null 2>&1
+	vl_down
 }
 trap 'agent_down; na_cleanup' EXIT
 
@@ -34,6 +42,10 @@ policy() {	# <rules of the bypass section, one per argument>
 		for r in "$@"; do
 			echo "  - $r"
 		done
+		echo "portmap:"
+		echo "  - cgroup: $REL/svc"
+		echo "    port: 8080"
+		echo "    real: 18080"
 	} >"$POLICY"
 }
 
@@ -100,6 +112,17 @@ begin "a removed cgroup is forgotten"
 rmdir "$CG/app-1"
 until_ok 5 logged "forget the enrollment of cgroup" || why "no forget line: $(cat "$LOG")"
 until_ok 5 is_enrolled "$REL/app-2 all $REL/hand all " || why "enrolled: '$(enrolled)'"
+end
+
+rules() { na portmap list --json | json '["%s %s %s" % (r["cgroup"], r["port"], r["real_port"]) for r in d["rules"]]' | tr '\n' ' '; }
+has_rules() { [ "$(rules)" = "$1" ]; }
+begin "a port rule whose cgroup comes later is added, and forgotten with its cgroup"
+[ -z "$(rules)" ] || why "rules before: $(rules)"
+mkdir "$CG/svc"
+until_ok 5 has_rules "$REL/svc 8080 18080 " || why "rules: '$(rules)'"
+rmdir "$CG/svc"
+until_ok 5 logged "forget the port rule of $REL/svc tcp 8080 (gone)" || why "log: $(cat "$LOG")"
+until_ok 5 has_rules "" || why "rules: '$(rules)'"
 end
 
 begin "/metrics passes promtool and counts the agent's passes"
@@ -211,6 +234,31 @@ begin "cleanup removes the agent's record too"
 run na cleanup --force
 [ "$RC" = 0 ] || why "exit code $RC: $ERR"
 [ -e "$SD" ] && why "left: $(find "$SD")"
+end
+
+# ---- a bridge made later, in the agent's own network namespace ----
+begin "a bridge made after the agent started gets the veth redirect (netlink)"
+H=netaccel-e2e-dh-$$ A=netaccel-e2e-da-$$
+SD2=$(extra_state_dir veth)
+vl_host "$H" || bail_out "cannot make a network namespace"
+printf 'veth:\n  bridges: [br7]\n' >"$NA_TMP/veth.yaml"
+nsenter --net="/run/netns/$H" "$AGENT" --state-dir "$SD2" --config "$NA_TMP/veth.yaml" \
+	--metrics-address none >"$NA_TMP/veth.log" 2>&1 &
+VPID=$!
+NA_ALL_PIDS+=("$VPID")
+until_ok 5 grep -q "following the host" "$NA_TMP/veth.log" || why "not started: $(cat "$NA_TMP/veth.log")"
+vl_bridge br7 && vl_container "$A" br7 v7 198.18.7.1 fd00:7::1 || why "cannot build the bridge"
+vports() {
+	nsenter --net="/run/netns/$H" "$CTL" --state-dir "$SD2" veth list --json 2>/dev/null |
+		json 'sorted(p["veth"] + "@" + p["bridge"] for p in d["ports"])' | tr '\n' ' '
+}
+has_vports() { [ "$(vports)" = "$1" ]; }
+until_ok 10 has_vports "v7@br7 " || why "ports: '$(vports)'; log: $(cat "$NA_TMP/veth.log")"
+grep -qxF "veth attach --bridge br7" "$NA_TMP/veth.log" || why "log: $(cat "$NA_TMP/veth.log")"
+kill -TERM "$VPID" && wait "$VPID"
+VPID=
+run nsenter --net="/run/netns/$H" "$CTL" --state-dir "$SD2" cleanup
+[ "$RC" = 0 ] && [ ! -e "$SD2" ] || why "cleanup: $RC $OUT $ERR; left: $(find "$SD2" 2>&1)"
 end
 
 check_no_process_left
