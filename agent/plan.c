@@ -48,8 +48,41 @@ static const char *base(const char *rel)
 	return s ? s + 1 : rel;
 }
 
+/* A pod UID as Kubernetes writes it: 8-4-4-4-12 hex digits. */
+#define POD_UID_LEN 36
+
+/*
+ * The UID of the pod whose cgroup is rel, as the kubelet names it:
+ * "kubepods-<qos>-pod<uid with _ for ->.slice" with the systemd cgroup
+ * driver, "pod<uid>" below a kubepods directory with the cgroupfs one.
+ */
+static bool pod_uid(const char *rel, char uid[POD_UID_LEN + 1])
+{
+	const char *b = base(rel), *s;
+	size_t i;
+
+	if (!strncmp(b, "kubepods-", 9) && (s = strstr(b, "-pod")) &&
+	    strlen(s) == 4 + POD_UID_LEN + strlen(".slice") && !strcmp(s + 4 + POD_UID_LEN, ".slice"))
+		s += 4;
+	else if (!strncmp(b, "pod", 3) && strlen(b) == 3 + POD_UID_LEN && strstr(rel, "kubepods"))
+		s = b + 3;
+	else
+		return false;
+	for (i = 0; i < POD_UID_LEN; i++) {
+		char ch = s[i] == '_' ? '-' : s[i];
+
+		if (ch == '-' ? !(i == 8 || i == 13 || i == 18 || i == 23) :
+				!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f')))
+			return false;
+		uid[i] = ch;
+	}
+	uid[POD_UID_LEN] = '\0';
+	return true;
+}
+
 bool na_plan_matches(const struct na_policy_bypass *rule, const char *rel)
 {
+	char uid[POD_UID_LEN + 1];
 	char id[NA_CONTAINER_ID_LEN + 1];
 
 	switch (rule->sel) {
@@ -65,6 +98,12 @@ bool na_plan_matches(const struct na_policy_bypass *rule, const char *rel)
 		if (strpbrk(rule->match, "*?["))
 			return !fnmatch(rule->match, id, 0);
 		return !strncmp(id, rule->match, strlen(rule->match));
+	case NA_POL_POD:
+		if (!pod_uid(rel, uid))
+			return false;
+		if (strpbrk(rule->match, "*?["))
+			return !fnmatch(rule->match, uid, 0);
+		return !strncmp(uid, rule->match, strlen(rule->match));
 	}
 	return false;
 }
@@ -529,6 +568,7 @@ static const char *display(const struct na_cgroup *cg)
 
 static const char *const sel_names[] = {
 	[NA_POL_CGROUP] = "cgroup", [NA_POL_UNIT] = "unit", [NA_POL_CONTAINER] = "container",
+	[NA_POL_POD] = "pod",
 };
 
 void na_action_text(const struct na_action *a, char *buf, size_t len)

@@ -166,7 +166,8 @@ static void *grow(void *arr, size_t n, size_t size)
 
 /* ---- bypass ---- */
 
-static const char *const bypass_keys[] = { "cgroup", "unit", "container", "mode", NULL };
+static const char *const bypass_keys[] = { "cgroup", "unit", "container", "pod", "mode", NULL };
+enum { KEY_MODE = 4 };
 
 struct bypass_item {
 	struct na_policy_bypass *b;
@@ -182,7 +183,7 @@ static int bypass_pair(struct ctx *c, int key, yaml_node_t *v, void *arg)
 	err = string(c, v, bypass_keys[key], &s);
 	if (err)
 		return err;
-	if (key == 3) {
+	if (key == KEY_MODE) {
 		if (!strcmp(s, "all"))
 			it->b->mode = NA_MODE_ALL;
 		else if (!strcmp(s, "opt-in"))
@@ -192,7 +193,7 @@ static int bypass_pair(struct ctx *c, int key, yaml_node_t *v, void *arg)
 		return 0;
 	}
 	if (it->nsel++)
-		return fail(c, line_of(v), "a bypass rule takes one of cgroup, unit or container, not two");
+		return fail(c, line_of(v), "a bypass rule takes one of cgroup, unit, container or pod, not two");
 	it->b->sel = (enum na_policy_sel)key;
 	if (key == NA_POL_CGROUP && s[0] == '/' && s[1])
 		s++;	/* "/a/b" is "a/b"; "/" alone is the root */
@@ -228,7 +229,7 @@ static int parse_bypass(struct ctx *c, yaml_node_t *seq)
 		if (err)
 			return err;
 		if (!it.nsel)
-			return fail(c, it.b->line, "a bypass rule needs one of cgroup, unit or container");
+			return fail(c, it.b->line, "a bypass rule needs one of cgroup, unit, container or pod");
 		for (j = 0; j + 1 < p->nbypass; j++)
 			if (arr[j].sel == it.b->sel && !strcmp(arr[j].match, it.b->match))
 				return fail(c, it.b->line, "duplicate rule: %s '%s' is at line %d already",
@@ -466,6 +467,7 @@ const char *na_policy_mode_name(uint32_t mode)
 
 static const char *const sel_key[] = {
 	[NA_POL_CGROUP] = "cgroup", [NA_POL_UNIT] = "unit", [NA_POL_CONTAINER] = "container",
+	[NA_POL_POD] = "pod",
 };
 
 /* Each rule of p as one line, in a NULL-terminated array; NULL when out

@@ -20,6 +20,7 @@ enum na_policy_sel {
 	NA_POL_CGROUP,		/* a glob on paths below the cgroup root */
 	NA_POL_UNIT,		/* a systemd unit: the cgroup named so, anywhere */
 	NA_POL_CONTAINER,	/* a container id, prefix or glob ("*": all) */
+	NA_POL_POD,		/* a Kubernetes pod's UID, prefix or glob ("*": all) */
 };
 
 struct na_policy_bypass {

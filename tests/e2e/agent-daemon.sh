@@ -86,7 +86,7 @@ logged() { grep -qF -- "$1" "$LOG"; }
 
 mkdir -p "$CG/hand" || bail_out "cannot create cgroups in $CG"
 na enroll "$REL/hand" --mode opt-in >/dev/null || bail_out "cannot enroll $REL/hand"
-policy "cgroup: \"$REL/app-*\"" "cgroup: $REL/hand"
+policy "cgroup: \"$REL/app-*\"" "cgroup: $REL/hand" "pod: \"0a1b2c3d*\""
 
 begin "the daemon starts, applies the policy and answers /healthz"
 agent_start || why "no /healthz within 10 s: $(cat "$LOG")"
@@ -108,13 +108,22 @@ until_ok 5 is_enrolled "$REL/app-1 all $REL/app-2 all $REL/hand all " ||
 logged "enroll $REL/app-1 (mode all)" || why "no enroll line in the log"
 end
 
+begin "a Kubernetes pod's cgroup (cgroupfs driver layout) is enrolled by its UID"
+POD=$REL/kubepods/besteffort/pod0a1b2c3d-aaaa-bbbb-cccc-0123456789ab
+mkdir -p "$CGROOT/$POD/ctr" "$CG/kubepods/besteffort/podffffffff-aaaa-bbbb-cccc-0123456789ab"
+until_ok 5 is_enrolled "$REL/app-1 all $REL/app-2 all $REL/hand all $POD all " ||
+	why "enrolled: '$(enrolled)'"
+rmdir "$CGROOT/$POD/ctr" "$CGROOT/$POD"
+until_ok 5 is_enrolled "$REL/app-1 all $REL/app-2 all $REL/hand all " || why "enrolled: '$(enrolled)'"
+end
+
 begin "a removed cgroup is forgotten"
 rmdir "$CG/app-1"
 until_ok 5 logged "forget the enrollment of cgroup" || why "no forget line: $(cat "$LOG")"
 until_ok 5 is_enrolled "$REL/app-2 all $REL/hand all " || why "enrolled: '$(enrolled)'"
 end
 
-rules() { na portmap list --json | json '["%s %s %s" % (r["cgroup"], r["port"], r["real_port"]) for r in d["rules"]]' | tr '\n' ' '; }
+rules() { na portmap list --json 2>/dev/null | json '["%s %s %s" % (r["cgroup"], r["port"], r["real_port"]) for r in d["rules"]]' 2>/dev/null | tr '\n' ' '; }
 has_rules() { [ "$(rules)" = "$1" ]; }
 begin "a port rule whose cgroup comes later is added, and forgotten with its cgroup"
 [ -z "$(rules)" ] || why "rules before: $(rules)"

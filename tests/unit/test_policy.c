@@ -2,7 +2,9 @@
 /*
  * The node agent's policy file (agent/policy.c), parsed from strings (no
  * kernel): a full file and an empty one read as written, and each kind of
- * bad file is refused whole with the line at fault and the reason.
+ * bad file is refused whole with the line at fault and the reason; what a
+ * reload logs of the difference between two policies; the lines of the
+ * actions that undo what the agent made.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -113,9 +115,10 @@ static const struct {
 	{ "portmap:\n  - cgroup: a\n    port: 80\n    real: 99999\n", "p.yaml:4: real port 99999 is out of range" },
 	{ "portmap:\n  - cgroup: a\n    port: 80\n    real: 80\n", "p.yaml:2: real port 80 is the port itself" },
 	{ "portmap:\n  - cgroup: a\n", "p.yaml:2: a portmap rule needs cgroup and port" },
-	{ "bypass:\n  - mode: all\n", "p.yaml:2: a bypass rule needs one of cgroup, unit or container" },
+	{ "bypass:\n  - mode: all\n", "p.yaml:2: a bypass rule needs one of cgroup, unit, container or pod" },
 	{ "bypass:\n  - cgroup: a\n    unit: b.service\n", "p.yaml:3: a bypass rule takes one of" },
 	{ "bypass:\n  - cgroup: a\n    cgroup: b\n", "p.yaml:3: key 'cgroup' is given twice" },
+	{ "bypass:\n  - pod: \"*\"\n    container: \"*\"\n", "p.yaml:3: a bypass rule takes one of" },
 	{ "bypass:\n  - unit: a/b.service\n", "p.yaml:2: unit 'a/b.service' names no unit" },
 	{ "bypass:\n  - cgroup: a\n  - unit: x.service\n  - cgroup: a\n    mode: opt-in\n",
 	  "p.yaml:4: duplicate rule: cgroup 'a' is at line 2 already" },
@@ -156,6 +159,87 @@ static void unreadable_file(void **state)
 }
 
 /* Which cgroups a bypass rule names (agent/plan.c, no tree needed). */
+struct lines {
+	char buf[1024];
+};
+
+static void collect(void *arg, char sign, const char *rule)
+{
+	struct lines *l = arg;
+	size_t n = strlen(l->buf);
+
+	snprintf(l->buf + n, sizeof(l->buf) - n, "%c %s\n", sign, rule);
+}
+
+static void diff(void **state)
+{
+	static const char old[] =
+		"bypass:\n"
+		"  - cgroup: \"a/*\"\n"
+		"  - unit: x.service\n"
+		"    mode: opt-in\n"
+		"portmap:\n"
+		"  - cgroup: a/b\n"
+		"    port: 80\n"
+		"veth:\n"
+		"  bridges: [br0]\n";
+	static const char new[] =
+		"bypass:\n"
+		"  - unit: x.service\n"
+		"    mode: all\n"
+		"  - cgroup: \"a/*\"\n"
+		"portmap:\n"
+		"  - cgroup: a/b\n"
+		"    port: 80\n"
+		"    real: 8080\n"
+		"veth:\n"
+		"  bridges: [br0]\n";
+	struct na_policy a, b;
+	struct na_reason why;
+	struct lines l = { "" };
+
+	(void)state;
+	assert_int_equal(parse(old, &a, &why), 0);
+	assert_int_equal(parse(new, &b, &why), 0);
+	/* Order does not count; a mode or a real port is a change. */
+	assert_int_equal(na_policy_diff(&a, &b, collect, &l), 4);
+	assert_string_equal(l.buf, "- bypass unit \"x.service\" mode opt-in\n"
+				   "- portmap a/b tcp 80\n"
+				   "+ bypass unit \"x.service\" mode all\n"
+				   "+ portmap a/b tcp 80:8080\n");
+	l.buf[0] = '\0';
+	assert_int_equal(na_policy_diff(&a, &a, collect, &l), 0);
+	assert_string_equal(l.buf, "");
+	na_policy_free(&a);
+	na_policy_free(&b);
+}
+
+static void release_lines(void **state)
+{
+	struct na_action a = { .kind = NA_ACT_UNENROLL };
+	char line[256];
+
+	(void)state;
+	snprintf(a.note, sizeof(a.note), "app.slice/x");
+	na_action_text(&a, line, sizeof(line));
+	assert_string_equal(line, "unenroll app.slice/x (the policy no longer names it)");
+	assert_true(na_action_changes(&a));
+	a.kind = NA_ACT_PM_DEL;
+	snprintf(a.note, sizeof(a.note), "app.slice/x tcp 80");
+	na_action_text(&a, line, sizeof(line));
+	assert_string_equal(line, "portmap del app.slice/x tcp 80 (the policy no longer has it)");
+	a.kind = NA_ACT_VETH_DETACH;
+	snprintf(a.note, sizeof(a.note), "br0");
+	na_action_text(&a, line, sizeof(line));
+	assert_string_equal(line, "veth detach --bridge br0 (the policy no longer has it)");
+	a.kind = NA_ACT_FORGET;
+	snprintf(a.note, sizeof(a.note), "enrollment of cgroup 42");
+	na_action_text(&a, line, sizeof(line));
+	assert_string_equal(line, "forget the enrollment of cgroup 42 (gone)");
+	a.kind = NA_ACT_KEEP;
+	assert_false(na_action_changes(&a));
+}
+
 static void matching(void **state)
 {
 	static const char id[] = "3f2a0000000000000000000000000000000000000000000000000000000000aa";
@@ -183,6 +267,22 @@ static void matching(void **state)
 	assert_false(na_plan_matches(&r, "system.slice/docker.service"));
 	r.match = "3f2b";
 	assert_false(na_plan_matches(&r, scope));
+	/* Pods: by UID, under both of the kubelet's cgroup drivers. */
+	r = (struct na_policy_bypass){ .sel = NA_POL_POD, .match = "0a1b2c3d-aaaa" };
+	assert_true(na_plan_matches(&r, "kubepods.slice/kubepods-burstable.slice/"
+					"kubepods-burstable-pod0a1b2c3d_aaaa_bbbb_cccc_0123456789ab.slice"));
+	assert_true(na_plan_matches(&r, "kubepods.slice/kubepods-pod0a1b2c3d_aaaa_bbbb_cccc_0123456789ab.slice"));
+	assert_true(na_plan_matches(&r, "kubepods/besteffort/pod0a1b2c3d-aaaa-bbbb-cccc-0123456789ab"));
+	assert_false(na_plan_matches(&r, "system.slice/pod0a1b2c3d-aaaa-bbbb-cccc-0123456789ab"));
+	assert_false(na_plan_matches(&r, "kubepods.slice/kubepods-burstable.slice/"
+					 "kubepods-burstable-pod0a1b2c3d_aaaa_bbbb_cccc_0123456789ab.slice/"
+					 "cri-containerd-aa.scope"));
+	assert_false(na_plan_matches(&r, "kubepods.slice/kubepods-burstable.slice"));
+	r.match = "*";
+	assert_true(na_plan_matches(&r, "kubepods/pod0a1b2c3d-aaaa-bbbb-cccc-0123456789ab"));
+	assert_false(na_plan_matches(&r, "kubepods/pod0a1b2c3d-aaaa-bbbb-cccc-0123456789aX"));
+	r.match = "ffff";
+	assert_false(na_plan_matches(&r, "kubepods/pod0a1b2c3d-aaaa-bbbb-cccc-0123456789ab"));
 }
 
 int main(void)
@@ -193,6 +293,8 @@ int main(void)
 		cmocka_unit_test(bad_files),
 		cmocka_unit_test(unreadable_file),
 		cmocka_unit_test(matching),
+		cmocka_unit_test(diff),
+		cmocka_unit_test(release_lines),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
