@@ -279,13 +279,18 @@ begin "a misspelt package name is not one Debian has"
 have_package libbpf-one && why "libbpf-one was found"
 end
 
-# The package of each shared library a program loads ("?<path>" for a
+# The package of each shared library a program names (its DT_NEEDED:
+# theirs come with their packages' dependencies; "?<path>" for a
 # library no package ships), libc6 aside: the base image has it.
 needed_packages() {	# <program>...
 	local prog lib owners found
 	local -a libs=() paths=()
+	# The libraries each program names itself (DT_NEEDED), where ldd
+	# finds them: theirs come with their packages' dependencies.
 	for prog in "$@"; do
-		ldd "$prog" | grep -o '/[^ ]*'
+		ldd "$prog" | awk -v need="$(readelf -d "$prog" | sed -n 's/.*Shared library: \[\(.*\)\]/\1/p' | tr '\n' ' ')" '
+			BEGIN { n = split(need, l, " "); for (i = 1; i <= n; i++) want[l[i]] = 1 }
+			$2 == "=>" && ($1 in want) { print $3 }'
 	done | sort -u >"$NA_TMP/libs"
 	mapfile -t libs <"$NA_TMP/libs"
 	# dpkg knows a file by the path its package ships it at: the one ldd

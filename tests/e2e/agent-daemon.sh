@@ -239,6 +239,41 @@ logged "what it made stays in the kernel" || why "log: $(tail -2 "$LOG")"
 [ "$(enrolled)" = "$REL/app-3 all $REL/hand all " ] || why "enrolled: '$(enrolled)'"
 end
 
+begin "sd_notify: READY=1 after the first pass, the watchdog pinged, RELOADING=1 on SIGHUP, STOPPING=1"
+# What systemd would read, from a datagram socket of the test's own.
+"$PYTHON" -c '
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1]); s.settimeout(15)
+with open(sys.argv[2], "w") as out:
+    while True:
+        try:
+            m = s.recv(4096).decode()
+        except socket.timeout:
+            break
+        out.write(m.replace("\n", " ") + "\n"); out.flush()
+        if "STOPPING=1" in m:
+            break
+' "$NA_TMP/notify.sock" "$NA_TMP/notify.log" &
+npid=$!
+until_ok 5 test -S "$NA_TMP/notify.sock" || why "no notify socket"
+NOTIFY_SOCKET=$NA_TMP/notify.sock WATCHDOG_USEC=400000 \
+	"$AGENT" --state-dir "$SD" --config "$POLICY" --metrics-address none >>"$LOG" 2>&1 &
+APID=$!
+NA_ALL_PIDS+=("$APID")
+until_ok 5 grep -q "^READY=1" "$NA_TMP/notify.log" || why "no READY=1: $(cat "$NA_TMP/notify.log")"
+sleep 1
+kill -HUP "$APID"
+until_ok 5 grep -q "^RELOADING=1" "$NA_TMP/notify.log" || why "no RELOADING=1"
+kill -TERM "$APID" && wait "$APID"
+APID=
+wait "$npid"
+pings=$(grep -c "^WATCHDOG=1" "$NA_TMP/notify.log")
+[ "$pings" -ge 2 ] || why "$pings watchdog pings in a second at WATCHDOG_USEC=400000"
+order=$(grep -o -E "^(READY|RELOADING|STOPPING)=1" "$NA_TMP/notify.log" | tr '\n' ' ')
+[ "$order" = "READY=1 RELOADING=1 READY=1 STOPPING=1 " ] || why "messages: $order"
+end
+
 begin "cleanup removes the agent's record too"
 run na cleanup --force
 [ "$RC" = 0 ] || why "exit code $RC: $ERR"
