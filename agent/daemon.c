@@ -5,8 +5,9 @@
  * (a container's cgroups, its veth, then its addresses) ends in one pass;
  * a pass makes the plan and carries out what changes something. A full
  * pass also runs every resync_s seconds, for what no event says (a port
- * rule's cgroup coming back, watches the kernel refused). The policy in
- * force stays in force when a reloaded file is wrong.
+ * rule's cgroup coming back, watches the kernel refused). The policy is
+ * read again on SIGHUP and when the file's content changes (inotify on
+ * its directory); the policy in force stays when the new file is wrong.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -48,6 +49,10 @@ struct daemon {
 	struct na_http *http;
 	char **wd_rel;			/* inotify watch -> cgroup path below the root */
 	size_t nwd;
+	int policy_wd;			/* the policy file's directory */
+	char *policy_text;		/* the file as last read */
+	size_t policy_len;
+	int64_t reread;			/* when to look at the file again (-1: no) */
 	bool watch_full;		/* said once: the kernel refused a watch */
 	bool ready;
 	int64_t due;			/* when the next pass runs (-1: none due) */
@@ -142,6 +147,73 @@ static int depth_of(const char *rel)
 	return n;
 }
 
+/* The policy file, whole; NULL when it cannot be read. */
+static char *read_policy(const struct daemon *d, size_t *len)
+{
+	char *text = NULL;
+	FILE *f = fopen(d->cfg->config, "re");
+	size_t n = 0;
+	char buf[4096];
+
+	*len = 0;
+	if (!f)
+		return NULL;
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
+		char *t = realloc(text, *len + n + 1);
+
+		if (!t) {
+			free(text);
+			fclose(f);
+			return NULL;
+		}
+		text = t;
+		memcpy(text + *len, buf, n);
+		*len += n;
+	}
+	fclose(f);
+	if (!text)
+		text = strdup("");
+	return text;
+}
+
+/* Remember the file as it is now: a change to it is what rereads it. */
+static void keep_policy_text(struct daemon *d)
+{
+	free(d->policy_text);
+	d->policy_text = read_policy(d, &d->policy_len);
+}
+
+/* Watch the directory of the policy file: an editor saves by renaming, and
+ * a Kubernetes ConfigMap volume swaps its "..data" link. */
+static void watch_policy(struct daemon *d)
+{
+	char dir[PATH_MAX];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", d->cfg->config);
+	slash = strrchr(dir, '/');
+	if (slash == dir)
+		slash[1] = '\0';
+	else if (slash)
+		*slash = '\0';
+	else
+		snprintf(dir, sizeof(dir), ".");
+	d->policy_wd = inotify_add_watch(d->ifd, dir, IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE |
+							     IN_DELETE | IN_ONLYDIR);
+	if (d->policy_wd < 0)
+		d->cfg->log("cannot watch %s: %s; send SIGHUP after changing the policy", dir,
+			    strerror(errno));
+}
+
+static bool is_policy_event(const struct daemon *d, const struct inotify_event *ev)
+{
+	const char *base = strrchr(d->cfg->config, '/');
+
+	base = base ? base + 1 : d->cfg->config;
+	return ev->wd == d->policy_wd && ev->len &&
+	       (!strcmp(ev->name, base) || !strcmp(ev->name, "..data"));
+}
+
 static void on_inotify(struct daemon *d)
 {
 	char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
@@ -155,6 +227,11 @@ static void on_inotify(struct daemon *d)
 						  d->wd_rel[ev->wd] : NULL;
 
 			p += sizeof(*ev) + ev->len;
+			if (ev->wd == d->policy_wd) {
+				if (is_policy_event(d, ev))
+					d->reread = now_ms() + SETTLE_MS;
+				continue;
+			}
 			if (ev->mask & IN_Q_OVERFLOW) {
 				watch_tree(d, "", 0);	/* events lost: look again */
 			} else if (ev->mask & IN_IGNORED) {
@@ -245,12 +322,14 @@ static void reload(struct daemon *d)
 	sd_notify(0, "RELOADING=1\nSTATUS=reading the policy again");
 	err = na_policy_load(d->cfg->config, &p, &why);
 	if (err) {
+		keep_policy_text(d);	/* said once, not again until it changes */
 		d->cfg->log("%s; the policy in force stays", why.msg[0] ? why.msg : strerror(-err));
 		na_policy_free(&p);
 		d->reloads_refused++;
 		sd_notify(0, "READY=1\nSTATUS=the reloaded policy was refused; the one in force stays");
 		return;
 	}
+	keep_policy_text(d);
 	err = na_policy_diff(&d->policy, &p, say_rule, d);
 	if (!err)
 		d->cfg->log("policy read again: nothing changed");
@@ -259,6 +338,22 @@ static void reload(struct daemon *d)
 	d->reloads++;
 	pass(d);
 	sd_notify(0, "READY=1\nSTATUS=following the host");
+}
+
+/* The file changed on disk: read it again if what it says did. */
+static void reread(struct daemon *d)
+{
+	size_t len;
+	char *text = read_policy(d, &len);
+
+	d->reread = -1;
+	if (text && d->policy_text && len == d->policy_len && !memcmp(text, d->policy_text, len)) {
+		free(text);
+		return;
+	}
+	free(text);
+	d->cfg->log("%s changed", d->cfg->config);
+	reload(d);
 }
 
 /* ---- metrics ---- */
@@ -360,7 +455,7 @@ static int block_signals(struct daemon *d)
 
 /* What the loop calls once hardened, besides the base list. */
 static const char *const loop_calls[] = {
-	"inotify_add_watch", "inotify_rm_watch", "statfs", "fstatfs", "mkdir", "mkdirat",
+	"inotify_add_watch", "inotify_rm_watch", "statfs", "fstatfs", "mkdir", "mkdirat", "rmdir",
 	"getuid", "geteuid", "getgid", "getegid", "connect", "sysinfo", "prlimit64",
 	"sched_getaffinity", "memfd_create", "ftruncate", "pread64", "epoll_wait",
 	"epoll_pwait", "epoll_ctl", "epoll_create1",
@@ -427,6 +522,8 @@ static int start(struct daemon *d)
 	}
 	/* Watch first, then look: nothing made in between is missed. */
 	watch_tree(d, "", 0);
+	watch_policy(d);
+	keep_policy_text(d);
 	n = owned_count(d);
 	if (n)
 		d->cfg->log("adopting what an earlier run made (%zu entries in %s/agent/owned)", n,
@@ -454,6 +551,8 @@ static int64_t min_deadline(const struct daemon *d)
 
 	if (d->due >= 0 && d->due < t)
 		t = d->due;
+	if (d->reread >= 0 && d->reread < t)
+		t = d->reread;
 	if (d->watchdog_us && d->next_watchdog < t)
 		t = d->next_watchdog;
 	return t;
@@ -504,6 +603,8 @@ static int loop(struct daemon *d)
 			on_netlink(d);
 		if (d->http)
 			na_http_run(d->http);
+		if (!stop && d->reread >= 0 && now_ms() >= d->reread)
+			reread(d);
 		if (!stop && (now_ms() >= d->next_resync || (d->due >= 0 && now_ms() >= d->due)))
 			pass(d);
 		if (d->watchdog_us && now_ms() >= d->next_watchdog) {
@@ -519,7 +620,8 @@ static int loop(struct daemon *d)
 
 int na_daemon_run(const struct na_daemon_cfg *cfg, struct na_policy *policy)
 {
-	struct daemon d = { .cfg = cfg, .policy = *policy, .sfd = -1, .ifd = -1, .due = -1 };
+	struct daemon d = { .cfg = cfg, .policy = *policy, .sfd = -1, .ifd = -1, .due = -1,
+			    .policy_wd = -1, .reread = -1 };
 	int code;
 	size_t i;
 
@@ -537,6 +639,7 @@ int na_daemon_run(const struct na_daemon_cfg *cfg, struct na_policy *policy)
 	for (i = 0; i < d.nwd; i++)
 		free(d.wd_rel[i]);
 	free(d.wd_rel);
+	free(d.policy_text);
 	na_owned_close(&d.owned);
 	na_policy_free(&d.policy);
 	return code;

@@ -2,8 +2,9 @@
 /*
  * netaccel-agent as a daemon (daemon.c): apply the policy, then follow the
  * host. Cgroups coming and going (inotify on the cgroup tree), links and
- * addresses (netlink) and a periodic pass keep the state in step; SIGHUP
- * reads the policy again and logs what changed; SIGTERM stops the loop and
+ * addresses (netlink) and a periodic pass keep the state in step; a
+ * change to the policy file, or SIGHUP, reads it again and logs what
+ * changed; SIGTERM stops the loop and
  * leaves every program, map and link pinned, so that acceleration goes on
  * and the next start adopts it. Serves the metrics over HTTP, tells
  * systemd it is ready and alive (sd_notify), and after its first pass
