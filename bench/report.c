@@ -83,6 +83,27 @@ static void print_ratio(FILE *f, const struct na_bench_table *t, int num, int de
 	fprintf(f, "\n");
 }
 
+/* CPU time per KiB moved (stream tables), in ns: CPU per write over the
+ * KiB of a write. */
+static double cpu_ns_per_kib(const struct na_bench_table *t, int var)
+{
+	return na_bench_median(t, var, NA_BM_CPU) * 1e3 / ((double)t->size / 1024);
+}
+
+static void print_cpu_per_byte(FILE *f, const struct na_bench_table *t)
+{
+	const char *sep = "";
+
+	fprintf(f, "  CPU per KiB moved (ns):");
+	for (int i = 0; i < t->nvar; i++) {
+		if (t->v[i].unavailable[0])
+			continue;
+		fprintf(f, "%s %s %.0f", sep, t->v[i].key, cpu_ns_per_kib(t, i));
+		sep = ",";
+	}
+	fprintf(f, "\n");
+}
+
 void na_bench_print_table(FILE *f, const struct na_bench_table *t, bool bpfstats)
 {
 	fprintf(f, "\n%s (%d rounds interleaved; medians, ratios per round)\n", t->title,
@@ -106,12 +127,15 @@ void na_bench_print_table(FILE *f, const struct na_bench_table *t, bool bpfstats
 		print_ratio(f, t, i, 0);
 	if (t->extra_num >= 0)
 		print_ratio(f, t, t->extra_num, t->extra_den);
+	if (t->kind == NA_BENCH_STREAM)
+		print_cpu_per_byte(f, t);
 	if (t->have_veth)
 		fprintf(f, "  veth redirect: frames redirected=%llu bytes_redirected=%llu passed=%llu\n",
 		       (unsigned long long)t->veth.redirected,
 		       (unsigned long long)t->veth.bytes_redirected,
 		       (unsigned long long)t->veth.passed);
-	else if (t->have_counters)
+	/* Tables of the veth redirect alone show its counters only. */
+	if (t->have_counters && (!t->have_veth || t->counters.sockets_joined))
 		fprintf(f, "  fast path: sockets_joined=%llu msgs_redirected=%llu bytes_redirected=%llu "
 		       "msgs_passed=%llu misses=%llu backlog_limited=%llu stream_moved=%llu\n",
 		       (unsigned long long)t->counters.sockets_joined,
@@ -162,6 +186,12 @@ static json_object *variant_json(const struct na_bench_table *t, int i, bool bpf
 			       v->unavailable[0] ? json_object_new_string(v->unavailable) : NULL);
 	json_object_object_add(o, "median", metrics_json(t, i, -1));
 	json_object_object_add(o, "ratio_to_baseline", i ? metrics_json(t, i, 0) : NULL);
+	if (t->kind == NA_BENCH_STREAM) {
+		double x = cpu_ns_per_kib(t, i);
+
+		json_object_object_add(o, "cpu_ns_per_kib",
+				       isnan(x) ? NULL : json_object_new_double(x));
+	}
 	for (int r = 0; r < t->rounds; r++) {
 		json_object *ro;
 
