@@ -184,7 +184,9 @@ void na_bench_json_table(void *array, const struct na_bench_table *t,
 /* ---- main.c / scenarios.c: the driver ---------------------------------- */
 
 #define PROG "netaccel-bench"
-#define MAX_TABLES 16
+#define MAX_TABLES 24
+#define NA_BENCH_MAX_SIZES 4		/* --size given this often at most */
+#define NA_BENCH_MAX_SIZE (16 << 20)
 
 /* How much each measurement does: a full run, and --quick. */
 struct preset {
@@ -198,6 +200,9 @@ struct bench {
 	struct na_world world;
 	struct na_bench_env env;
 	struct na_cgroup plain, accel, optin;
+	/* The container scenarios: each container's processes in a cgroup of
+	 * its own, one not enrolled and one enrolled in mode all. */
+	struct na_cgroup ct_a, ct_b, ct_a_on, ct_b_on;
 	pid_t ns_host, ns_a, ns_b;
 	char bridge_err[256];	/* why the bridge layout is missing */
 	int run_ok;		/* `netaccel-ctl run` works: 1, no: 0, unknown: -1 */
@@ -205,11 +210,17 @@ struct bench {
 	char unix_name[64];
 
 	struct preset run;
+	size_t sizes[NA_BENCH_MAX_SIZES];	/* --size: container-rr's messages */
+	int nsizes;
 	bool json, quick, bpfstats;
 };
 
 /* Build the two namespaces on a bridge; the reason in bridge_err if not. */
 void build_bridge(struct bench *b);
+
+/* Make the containers' cgroups and enroll the ones that take the bypass;
+ * 0 or a negative errno, with the reason on stderr. */
+int container_cgroups(struct bench *b);
 
 /* Fill up to max tables of one scenario at t; returns how many. */
 int build_local_rr(struct bench *b, struct na_bench_table *t, int max);
@@ -220,5 +231,8 @@ int build_veth_rr(struct bench *b, struct na_bench_table *t, int max);
 int build_veth_stream(struct bench *b, struct na_bench_table *t, int max);
 int build_passthrough(struct bench *b, struct na_bench_table *t, int max);
 int build_opt_in(struct bench *b, struct na_bench_table *t, int max);
+int build_container_rr(struct bench *b, struct na_bench_table *t, int max);
+int build_container_stream(struct bench *b, struct na_bench_table *t, int max);
+int build_container_crr(struct bench *b, struct na_bench_table *t, int max);
 
 #endif /* NA_BENCH_H */

@@ -34,7 +34,8 @@ static const struct preset presets[2] = {
 };
 
 static const char *const usage_text =
-	"Usage: " PROG " [--quick] [--rounds N] [--json] [--bpf-stats] [-v] [scenario...]\n";
+	"Usage: " PROG " [--quick] [--rounds N] [--size BYTES]... [--json] [--bpf-stats] [-v]\n"
+	"       [scenario...]\n";
 
 static const char *const help_text =
 	"Measures netaccel against the same traffic without it, on this host. Each\n"
@@ -59,10 +60,20 @@ static const char *const help_text =
 	"                64 B ping-pong to a peer in another namespace\n"
 	"  opt-in        1 KiB ping-pong in an opt-in cgroup: without and with\n"
 	"                netaccel-ctl run (the LD_PRELOAD shim)\n"
+	"  container-rr  1 KiB ping-pong between two containers (namespaces on a\n"
+	"                bridge, each in its own cgroup): through the bridge, veth\n"
+	"                redirect, bypass across the namespaces, bypass inside one\n"
+	"                namespace (the limit)\n"
+	"  container-stream\n"
+	"                128 KiB writes between the containers: same variants\n"
+	"  container-crr connect, one 64 B request and reply, close, between the\n"
+	"                containers: same variants\n"
 	"\n"
 	"Options:\n"
 	"  -q, --quick       a short run (under a minute): 3 rounds, fewer operations\n"
 	"  -r, --rounds N    rounds per scenario (default 7)\n"
+	"  -s, --size BYTES  message size of container-rr (default 1024); given more\n"
+	"                    than once, a table per size, as local-rr has\n"
 	"  -j, --json        write the results as JSON to stdout instead of tables\n"
 	"  -b, --bpf-stats   also report the kernel's run time of netaccel's BPF\n"
 	"                    programs (BPF_ENABLE_STATS): runs and ns per operation\n"
@@ -132,6 +143,7 @@ static const struct scenario {
 	int (*build)(struct bench *b, struct na_bench_table *t, int max);
 	bool bridge;
 	bool optin;
+	bool containers;	/* the containers' own cgroups */
 } scenarios[] = {
 	{ "local-rr", build_local_rr },
 	{ "local-stream", build_local_stream },
@@ -141,6 +153,9 @@ static const struct scenario {
 	{ "veth-stream", build_veth_stream, .bridge = true },
 	{ "passthrough", build_passthrough, .bridge = true },
 	{ "opt-in", build_opt_in, .optin = true },
+	{ "container-rr", build_container_rr, .bridge = true, .containers = true },
+	{ "container-stream", build_container_stream, .bridge = true, .containers = true },
+	{ "container-crr", build_container_crr, .bridge = true, .containers = true },
 };
 #define NSCENARIOS (int)(sizeof(scenarios) / sizeof(scenarios[0]))
 
@@ -227,7 +242,7 @@ static void run_table(struct bench *b, struct na_bench_table *t)
 
 static int setup(struct bench *b, const bool *want)
 {
-	bool bridge = false, optin = false;
+	bool bridge = false, optin = false, containers = false;
 	int err;
 
 	err = na_world_init(&b->world, "bench");
@@ -249,11 +264,14 @@ static int setup(struct bench *b, const bool *want)
 	for (int i = 0; i < NSCENARIOS; i++) {
 		bridge |= want[i] && scenarios[i].bridge;
 		optin |= want[i] && scenarios[i].optin;
+		containers |= want[i] && scenarios[i].containers;
 	}
 	if (optin && na_world_enroll(&b->world, b->optin.path, "opt-in")) {
 		fprintf(stderr, PROG ": cannot enroll %s in opt-in mode\n", b->optin.path);
 		return -EIO;
 	}
+	if (containers && (err = container_cgroups(b)))
+		return err;
 	if (bridge)
 		build_bridge(b);
 	return 0;
@@ -264,6 +282,7 @@ static int parse(struct bench *b, int argc, char **argv, bool *want)
 	static const struct option lo[] = {
 		{ "quick", no_argument, NULL, 'q' },
 		{ "rounds", required_argument, NULL, 'r' },
+		{ "size", required_argument, NULL, 's' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "bpf-stats", no_argument, NULL, 'b' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -271,12 +290,12 @@ static int parse(struct bench *b, int argc, char **argv, bool *want)
 		{ 0 }
 	};
 	bool any = false;
-	long rounds = 0;
+	long rounds = 0, size;
 	char *end;
 	int c;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "qr:jbvh", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "qr:s:jbvh", lo, NULL)) != -1) {
 		switch (c) {
 		case 'q':
 			b->quick = true;
@@ -286,6 +305,16 @@ static int parse(struct bench *b, int argc, char **argv, bool *want)
 			rounds = strtol(optarg, &end, 10);
 			if (*end || errno || rounds < 1 || rounds > NA_BENCH_MAX_ROUNDS)
 				return usage_error("--rounds wants a number from 1 to 64, not '%s'", optarg);
+			break;
+		case 's':
+			errno = 0;
+			size = strtol(optarg, &end, 10);
+			if (*end || errno || size < 1 || size > NA_BENCH_MAX_SIZE)
+				return usage_error("--size wants a number of bytes from 1 to %d, not '%s'",
+						   NA_BENCH_MAX_SIZE, optarg);
+			if (b->nsizes == NA_BENCH_MAX_SIZES)
+				return usage_error("--size at most %d times", NA_BENCH_MAX_SIZES);
+			b->sizes[b->nsizes++] = (size_t)size;
 			break;
 		case 'j':
 			b->json = true;
@@ -300,8 +329,8 @@ static int parse(struct bench *b, int argc, char **argv, bool *want)
 			printf("%s\n%s", usage_text, help_text);
 			exit(0);
 		default:
-			if (optopt == 'r')
-				return usage_error("%s needs a number", "--rounds");
+			if (optopt == 'r' || optopt == 's')
+				return usage_error("%s needs a number", optopt == 'r' ? "--rounds" : "--size");
 			return usage_error("unknown option '%s'", argv[optind - 1]);
 		}
 	}
