@@ -70,6 +70,27 @@ check "veth-rr: every variant ran, and the redirect variant's frames took the ve
 	table veth-rr 64 'v["bridge"]["median"]["p50_us"] > 0 and v["loopback"]["median"]["p50_us"] > 0 and v["redirect"]["unavailable"] is None and vc.get("redirected", 0) >= 3 * 2000'
 check "veth-stream: the redirect variant's bytes took the veth fast path" \
 	table veth-stream 131072 'v["redirect"]["unavailable"] is None and vc.get("bytes_redirected", 0) > 0'
+# Containers: each table has four variants. The cross-namespace bypass
+# either ran, and then the table's fast path carried the round trips (or
+# joined the sockets) of two variants, or it is reported as not run, with
+# its reason and no numbers.
+xns() { # what must hold when the bypass-xns variant ran
+	echo "(v['bypass-xns']['unavailable'] is not None and v['bypass-xns']['median']['p50_us'] is None" \
+	     "and all(r is None for r in v['bypass-xns']['rounds']))" \
+	     "or (v['bypass-xns']['unavailable'] is None and $1)"
+}
+check "container-rr: through the bridge ran, the veth variant's frames were redirected, the one-namespace bypass's round trips took the fast path" \
+	table container-rr 1024 'v["bridge"]["median"]["p50_us"] > 0 and v["veth"]["unavailable"] is None and vc.get("redirected", 0) >= 3 * 2000 and v["bypass-local"]["unavailable"] is None and c["msgs_redirected"] >= 2 * 3 * 2000 and c["misses"] == 0'
+check "container-rr: the cross-namespace bypass redirected its round trips, or says why it did not run" \
+	table container-rr 1024 "$(xns 'c["msgs_redirected"] >= 2 * 2 * 3 * 2000')"
+check "container-stream: the veth variant's and the one-namespace bypass's bytes took their fast paths" \
+	table container-stream 131072 'v["bridge"]["median"]["mb_per_s"] > 0 and vc.get("bytes_redirected", 0) > 0 and c["bytes_redirected"] > 0 and c["sockets_joined"] >= 3 * 3 and v["bypass-local"]["cpu_ns_per_kib"] > 0'
+check "container-stream: the cross-namespace bypass joined its sockets, or says why it did not run" \
+	table container-stream 131072 "$(xns 'c["sockets_joined"] >= 2 * 3 * 3')"
+check "container-crr: every connection of the one-namespace bypass joined or was kept on TCP as short-lived" \
+	table container-crr 64 'v["bridge"]["median"]["ops_per_s"] > 0 and v["veth"]["unavailable"] is None and v["bypass-local"]["unavailable"] is None and c["sockets_joined"] // 2 + c["kept_short"] >= 3 * 300 and c["kept_short"] > 0'
+check "container-crr: so was every connection of the cross-namespace bypass, or it says why it did not run" \
+	table container-crr 64 "$(xns 'c["sockets_joined"] // 2 + c["kept_short"] >= 2 * 3 * 300')"
 check "opt-in: under netaccel-ctl run the round trips were redirected" \
 	table opt-in 1024 'v["noshim"]["median"]["p50_us"] > 0 and v["run"]["unavailable"] is None and c["msgs_redirected"] >= 3 * 2000'
 
