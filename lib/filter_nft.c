@@ -241,8 +241,12 @@ static int count_rules(struct nft *x, struct na_fw_chain *c)
 	return err;
 }
 
+/* What read_once says besides 0 and a negative errno. */
+enum { NFT_CHANGED = 1, NFT_NONE = 2 };
+
 /* One read of the ruleset, on a socket of its own (a failed dump leaves
- * messages behind). 1 when the ruleset changed during it. */
+ * messages behind): NFT_CHANGED when the ruleset changed during it,
+ * NFT_NONE when the kernel has no nftables. */
 static int read_once(struct nft *x, size_t first)
 {
 	uint32_t before, after;
@@ -251,13 +255,18 @@ static int read_once(struct nft *x, size_t first)
 
 	x->nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
 	if (!x->nl)
-		return -errno;
+		return errno == EPROTONOSUPPORT ? NFT_NONE : -errno;	/* no nfnetlink */
 	if (mnl_socket_bind(x->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
 		err = -errno;
 		goto out;
 	}
 	x->portid = mnl_socket_get_portid(x->nl);
+	/* nfnetlink refuses a request for a subsystem it does not have
+	 * (after loading nf_tables where it is a module, as nft would). Only
+	 * this first answer may say so: a refusal later is an error. */
 	err = read_gen(x, &before);
+	if (err == -EINVAL || err == -EOPNOTSUPP)
+		err = NFT_NONE;
 	if (!err)
 		err = talk(x, request(x, NFT_MSG_GETTABLE, NFPROTO_UNSPEC, NLM_F_DUMP), table_cb);
 	if (!err)
@@ -267,10 +276,10 @@ static int read_once(struct nft *x, size_t first)
 	if (!err)
 		err = read_gen(x, &after);
 	if (!err && before != after)
-		err = 1;
+		err = NFT_CHANGED;
 	/* A dump that the ruleset changed under says so (NLM_F_DUMP_INTR). */
 	if (err == -EINTR)
-		err = 1;
+		err = NFT_CHANGED;
 out:
 	mnl_socket_close(x->nl);
 	x->nl = NULL;
@@ -281,12 +290,12 @@ int na_fw_read_nft(struct na_fw_view *fw, struct na_reason *why)
 {
 	struct nft x = { .fw = fw, .seq = (unsigned int)time(NULL) };
 	size_t first = fw->nchains;
-	int err = 1, tries;
+	int err = NFT_CHANGED, tries;
 
 	x.buf = malloc(NFT_BUF_SIZE);
 	if (!x.buf)
 		return -ENOMEM;
-	for (tries = 0; err == 1 && tries < NFT_TRIES; tries++) {
+	for (tries = 0; err == NFT_CHANGED && tries < NFT_TRIES; tries++) {
 		fw->nchains = first;
 		free(x.dormant);
 		x.dormant = NULL;
@@ -298,16 +307,12 @@ int na_fw_read_nft(struct na_fw_view *fw, struct na_reason *why)
 	fw->nchains = err ? first : fw->nchains;
 	switch (err) {
 	case 0:
+	case NFT_NONE:
 		return 0;
-	case 1:
+	case NFT_CHANGED:
 		return na_reason_set(why, -EAGAIN,
 				     "cannot read nftables: its ruleset changed during each of %d reads",
 				     NFT_TRIES);
-	/* No nfnetlink, or no nf_tables behind it: nothing to read. */
-	case -EPROTONOSUPPORT:
-	case -EOPNOTSUPP:
-	case -EINVAL:
-		return 0;
 	case -EPERM:
 	case -EACCES:
 		return na_reason_set(why, -EPERM,
