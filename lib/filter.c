@@ -242,6 +242,15 @@ static bool on_bridge_path(const struct na_fw_view *fw, const struct na_fw_bridg
 	return true;	/* a family this code does not know */
 }
 
+/* Keep a reason on one line whatever the names in it hold: nftables
+ * takes any bytes for a table's or a chain's name. */
+static void one_line(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+}
+
 /* What a decision found: the first finding said, the others counted. */
 struct findings {
 	struct na_filter_verdict *v;
@@ -257,6 +266,7 @@ static void found(struct findings *f, const char *fmt, ...)
 		va_start(ap, fmt);
 		vsnprintf(f->v->why, sizeof(f->v->why), fmt, ap);
 		va_end(ap);
+		one_line(f->v->why);
 	}
 }
 

@@ -41,8 +41,8 @@ struct na_filter_verdict {
  * the IPv4/IPv6 families' when br_netfilter hands them bridged frames,
  * chains bound to its ports), an isolated or locked port, VLAN filtering.
  * 0 with v filled; -ENODEV (no such device), -EINVAL (not a bridge),
- * -EPERM (needs CAP_NET_ADMIN and CAP_NET_RAW in the namespace) or another
- * negative errno with why said.
+ * -EPERM (needs CAP_NET_ADMIN in the namespace) or another negative
+ * errno with why said.
  */
 int na_filter_check(const char *bridge, struct na_filter_verdict *v, struct na_reason *why);
 

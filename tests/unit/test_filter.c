@@ -319,6 +319,10 @@ static void long_names_stay_one_line(void **state)
 	bridge_is(true, NULL);
 	assert_int_equal(strlen(v.why), sizeof(v.why) - 1);
 	assert_null(strchr(v.why, '\n'));
+	/* Names may hold any byte. */
+	snprintf(fw.chains[0].table, sizeof(fw.chains[0].table), "a\nb");
+	snprintf(fw.chains[0].chain, sizeof(fw.chains[0].chain), "c\rd");
+	bridge_is(true, "nftables chain bridge a?b/c?d (hook forward, 1 rule); and 1 more");
 }
 
 /* ---- a container's own namespace ---- */
