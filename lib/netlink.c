@@ -63,8 +63,9 @@ static int grow(void **v, size_t n, size_t size)
 	return 0;
 }
 
-/* Send a dump request and feed every answer to cb. */
-static int dump(struct mnl_socket *nl, struct nlmsghdr *nlh, mnl_cb_t cb,
+/* Send a request with flags (NLM_F_DUMP, or NLM_F_ACK for one object)
+ * and feed every answer to cb until the end of the dump or the ack. */
+static int talk(struct mnl_socket *nl, struct nlmsghdr *nlh, uint16_t flags, mnl_cb_t cb,
 		void *data)
 {
 	static unsigned int seq;
@@ -73,7 +74,7 @@ static int dump(struct mnl_socket *nl, struct nlmsghdr *nlh, mnl_cb_t cb,
 	ssize_t n;
 	int ret;
 
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	nlh->nlmsg_flags = NLM_F_REQUEST | flags;
 	nlh->nlmsg_seq = seq ? ++seq : (seq = (unsigned int)time(NULL));
 	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
 		return -errno;
@@ -89,6 +90,11 @@ static int dump(struct mnl_socket *nl, struct nlmsghdr *nlh, mnl_cb_t cb,
 	}
 }
 
+static int dump(struct mnl_socket *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
+{
+	return talk(nl, nlh, NLM_F_DUMP, cb, data);
+}
+
 /* A dump into an array that grows: links or addresses. */
 struct dump_ctx {
 	void *out;
@@ -97,12 +103,13 @@ struct dump_ctx {
 
 /*
  * Dump every object of type (RTM_GETLINK, RTM_GETADDR: the extra header of
- * hdrlen starts with the family) in the netns with id nsid (-1: ours,
- * else nsid_attr carries it) into ctx->out through cb. On failure the
- * array is freed and empty.
+ * hdrlen starts with the family) into ctx->out through cb, those the
+ * kernel's filter attr = value selects when value >= 0 (the netns id of a
+ * peer namespace, a master device). On failure the array is freed and
+ * empty.
  */
-static int dump_all(struct mnl_socket *nl, uint16_t type, size_t hdrlen, uint16_t nsid_attr,
-		    int nsid, mnl_cb_t cb, struct dump_ctx *ctx, void **v, size_t *n)
+static int dump_all(struct mnl_socket *nl, uint16_t type, size_t hdrlen, uint16_t attr,
+		    int value, mnl_cb_t cb, struct dump_ctx *ctx, void **v, size_t *n)
 {
 	char buf[256];
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
@@ -114,8 +121,8 @@ static int dump_all(struct mnl_socket *nl, uint16_t type, size_t hdrlen, uint16_
 	nlh->nlmsg_type = type;
 	family = mnl_nlmsg_put_extra_header(nlh, hdrlen);
 	*family = AF_UNSPEC;
-	if (nsid >= 0)
-		mnl_attr_put_u32(nlh, nsid_attr, (uint32_t)nsid);
+	if (value >= 0)
+		mnl_attr_put_u32(nlh, attr, (uint32_t)value);
 	err = dump(nl, nlh, cb, ctx);
 	if (ctx->err)
 		err = ctx->err;
@@ -139,9 +146,14 @@ static void parse_linkinfo(const struct nlattr *info, struct na_nl_link *l)
 		case IFLA_INFO_DATA:
 			if (strcmp(l->kind, "bridge"))
 				break;
-			mnl_attr_for_each_nested(b, a)
+			mnl_attr_for_each_nested(b, a) {
 				if (mnl_attr_get_type(b) == IFLA_BR_VLAN_FILTERING)
 					l->vlan_filtering = mnl_attr_get_u8(b);
+				else if (mnl_attr_get_type(b) == IFLA_BR_NF_CALL_IPTABLES)
+					l->nf_call_iptables = mnl_attr_get_u8(b);
+				else if (mnl_attr_get_type(b) == IFLA_BR_NF_CALL_IP6TABLES)
+					l->nf_call_ip6tables = mnl_attr_get_u8(b);
+			}
 			break;
 		case IFLA_INFO_SLAVE_DATA:
 			mnl_attr_for_each_nested(b, a) {
@@ -149,6 +161,8 @@ static void parse_linkinfo(const struct nlattr *info, struct na_nl_link *l)
 					l->port_state = mnl_attr_get_u8(b);
 				else if (mnl_attr_get_type(b) == IFLA_BRPORT_ISOLATED)
 					l->isolated = mnl_attr_get_u8(b);
+				else if (mnl_attr_get_type(b) == IFLA_BRPORT_LOCKED)
+					l->locked = mnl_attr_get_u8(b);
 			}
 			break;
 		}
@@ -210,6 +224,49 @@ int na_nl_links(struct mnl_socket *nl, int nsid, struct na_nl_links *out)
 
 	return dump_all(nl, RTM_GETLINK, sizeof(struct ifinfomsg), IFLA_TARGET_NETNSID, nsid,
 			link_cb, &ctx, (void **)&out->v, &out->n);
+}
+
+int na_nl_link_get(struct mnl_socket *nl, const char *name, struct na_nl_link *out)
+{
+	char buf[256];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct na_nl_links got = { NULL, 0 };
+	struct dump_ctx ctx = { &got, 0 };
+	struct ifinfomsg *ifm;
+	int err;
+
+	if (strlen(name) >= IF_NAMESIZE)
+		return -ENODEV;
+	nlh->nlmsg_type = RTM_GETLINK;
+	ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
+	ifm->ifi_family = AF_UNSPEC;
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+	err = talk(nl, nlh, NLM_F_ACK, link_cb, &ctx);
+	if (!err)
+		err = ctx.err;
+	if (!err && got.n != 1)
+		err = -ENODEV;
+	if (!err)
+		*out = got.v[0];
+	free(got.v);
+	return err;
+}
+
+int na_nl_ports(struct mnl_socket *nl, int master, struct na_nl_links *out)
+{
+	struct dump_ctx ctx = { out, 0 };
+	size_t i, n = 0;
+	int err;
+
+	err = dump_all(nl, RTM_GETLINK, sizeof(struct ifinfomsg), IFLA_MASTER, master, link_cb,
+		       &ctx, (void **)&out->v, &out->n);
+	/* A kernel that does not filter by master answers with every device. */
+	for (i = 0; !err && i < out->n; i++)
+		if (out->v[i].master == master)
+			out->v[n++] = out->v[i];
+	if (!err)
+		out->n = n;
+	return err;
 }
 
 static int addr_cb(const struct nlmsghdr *nlh, void *data)

@@ -22,8 +22,11 @@ struct na_nl_link {
 	unsigned int flags;	/* IFF_* */
 	uint8_t mac[6];
 	int vlan_filtering;	/* a bridge's IFLA_BR_VLAN_FILTERING */
+	int nf_call_iptables;	/* a bridge's IFLA_BR_NF_CALL_IPTABLES */
+	int nf_call_ip6tables;	/* a bridge's IFLA_BR_NF_CALL_IP6TABLES */
 	int port_state;		/* a bridge port's IFLA_BRPORT_STATE, -1 unknown */
 	int isolated;		/* a bridge port's IFLA_BRPORT_ISOLATED */
+	int locked;		/* a bridge port's IFLA_BRPORT_LOCKED */
 };
 
 /* One address of a device. */
@@ -50,6 +53,10 @@ void na_nl_close(struct mnl_socket *nl);
  * ours (-1: our own). */
 int na_nl_links(struct mnl_socket *nl, int nsid, struct na_nl_links *out);
 int na_nl_addrs(struct mnl_socket *nl, int nsid, struct na_nl_addrs *out);
+/* The device called name in our netns (-ENODEV: none), and the devices
+ * whose master is the device with index master (a bridge's ports). */
+int na_nl_link_get(struct mnl_socket *nl, const char *name, struct na_nl_link *out);
+int na_nl_ports(struct mnl_socket *nl, int master, struct na_nl_links *out);
 /* Filters on a tc parent of a device (any kind, anyone's). */
 int na_nl_count_filters(struct mnl_socket *nl, int ifindex, uint32_t parent);
 const struct na_nl_link *na_nl_find(const struct na_nl_links *l, int ifindex);
