@@ -8,11 +8,80 @@
 #ifndef NA_BYPASS_JOIN_BPF_H
 #define NA_BYPASS_JOIN_BPF_H
 
+/* The inode number of sk's network namespace (0: not readable). */
+static __always_inline __u32 netns_inum(struct sock *sk)
+{
+	return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+}
+
+/* The namespace that own's address addr (own's remote one, or its local
+ * one) belongs to in the network m; 0 when the table does not know it. */
+static __always_inline __u32 endpoint_ns(const struct na_net_member *m,
+					 const struct na_sock_key *own, const __u32 *addr)
+{
+	struct na_endpoint_key ek;
+	__u32 *ns;
+
+	__builtin_memset(&ek, 0, sizeof(ek));
+	ek.net = m->net;
+	ek.family = own->family;
+	ek.addr[0] = addr[0];
+	ek.addr[1] = addr[1];
+	ek.addr[2] = addr[2];
+	ek.addr[3] = addr[3];
+	ns = bpf_map_lookup_elem(&na_endpoints, &ek);
+	return ns ? *ns : 0;
+}
+
+/*
+ * The network namespace of own's other end. A loopback address, and any
+ * address of a namespace that is on no network, is its own namespace. In
+ * a namespace on a network (a container's, on a bridge), an address of
+ * another namespace of that network is that namespace, provided that own's
+ * local address is its own namespace's in the network too (the connection
+ * goes over the bridge, not some other interface). Anything else (a
+ * Service VIP, a published port of the host: addresses that are
+ * translated on the way) stays its own namespace, where no peer has that
+ * key: such connections stay on TCP.
+ */
+static __always_inline __u64 peer_netns(struct sock *sk, const struct na_sock_key *own)
+{
+	struct na_net_member *m;
+	__u32 inum, ns;
+	__u64 *cookie;
+
+	if (!sk || (own->family == AF_INET ?
+			    na_v4_loopback(own->raddr[0]) :
+			    na_v6_loopback(own->raddr[0], own->raddr[1], own->raddr[2], own->raddr[3])))
+		return own->netns;
+	inum = netns_inum(sk);
+	m = bpf_map_lookup_elem(&na_nets, &inum);
+	if (!m || endpoint_ns(m, own, own->laddr) != inum)
+		return own->netns;
+	/* Ours, for the other end's lookups. */
+	bpf_map_update_elem(&na_nscookie, &inum, &own->netns, BPF_ANY);
+	ns = endpoint_ns(m, own, own->raddr);
+	if (!ns || ns == inum)
+		return own->netns;
+	cookie = bpf_map_lookup_elem(&na_nscookie, &ns);
+	return cookie ? *cookie : own->netns;
+}
+
+/* A listener in a namespace on a network makes its namespace's cookie
+ * known, before any client needs it. */
+static __always_inline void learn_netns(struct sock *sk, __u64 cookie)
+{
+	__u32 inum = netns_inum(sk);
+
+	if (bpf_map_lookup_elem(&na_nets, &inum))
+		bpf_map_update_elem(&na_nscookie, &inum, &cookie, BPF_ANY);
+}
+
 /* Build both ends' keys from one sock_ops context, so that the key a socket
  * is stored under and the key its peer looks it up by come from one place.
  * local_port is in host byte order; remote_port holds the port in network
  * byte order in its upper 16 bits, which bpf_ntohl turns into host order. */
-static __always_inline int make_keys(struct bpf_sock_ops *ops,
+static __always_inline int make_keys(struct bpf_sock_ops *ops, struct sock *sk,
 				     struct na_sock_key *own,
 				     struct na_sock_key *peer)
 {
@@ -57,7 +126,7 @@ static __always_inline int make_keys(struct bpf_sock_ops *ops,
 	peer->family = own->family;
 	peer->lport = own->rport;
 	peer->rport = own->lport;
-	peer->netns = own->netns;
+	peer->netns = peer_netns(sk, own);
 	for (i = 0; i < 4; i++) {
 		peer->laddr[i] = own->raddr[i];
 		peer->raddr[i] = own->laddr[i];
@@ -85,8 +154,9 @@ static __always_inline int eligible(__u32 slot, __u8 want)
  * end joins when a listener of an enrolled cgroup has the destination
  * port in its network namespace, and the destination is on this host: a
  * loopback address, or its own address (what the kernel picks as the
- * source for a local destination). Whether that listener is event-driven
- * is join's question.
+ * source for a local destination), or an address of another namespace on
+ * its namespace's network (peer_netns). Whether that listener is
+ * event-driven is join's question.
  */
 static __always_inline int peer_may_join(struct bpf_sock_ops *ops,
 					 const struct na_sock_key *own,
@@ -97,6 +167,8 @@ static __always_inline int peer_may_join(struct bpf_sock_ops *ops,
 		return bpf_map_lookup_elem(&na_sockaddr, peer) != 0;
 	if (!lv)
 		return 0;
+	if (peer->netns != own->netns)
+		return 1;
 	if (own->family == AF_INET)
 		return na_v4_loopback(own->raddr[0]) || own->raddr[0] == own->laddr[0];
 	if (na_v6_loopback(own->raddr[0], own->raddr[1], own->raddr[2], own->raddr[3]))
@@ -106,10 +178,11 @@ static __always_inline int peer_may_join(struct bpf_sock_ops *ops,
 }
 
 /* The listeners of enrolled cgroups on a connecting socket's destination
- * port, in its network namespace: NULL when there are none. */
-static __always_inline struct na_listen_val *dest_listeners(const struct na_sock_key *own)
+ * port, in the network namespace of its other end (peer): NULL when there
+ * are none. */
+static __always_inline struct na_listen_val *dest_listeners(const struct na_sock_key *peer)
 {
-	struct na_listen_key lk = { .netns = own->netns, .port = own->rport };
+	struct na_listen_key lk = { .netns = peer->netns, .port = peer->lport };
 
 	return bpf_map_lookup_elem(&na_listeners, &lk);
 }
@@ -260,7 +333,7 @@ static __always_inline void join(struct bpf_sock_ops *ops)
 			COUNT(slot, sockets_skipped, 1);
 		return;
 	}
-	if (make_keys(ops, &own, &peer) < 0)
+	if (make_keys(ops, (struct sock *)tp, &own, &peer) < 0)
 		return;
 	if (passive) {
 		struct na_listen_key lk = { .netns = own.netns, .port = own.lport };
@@ -308,7 +381,7 @@ static __always_inline void join(struct bpf_sock_ops *ops)
 			}
 		}
 	} else {
-		lv = dest_listeners(&own);
+		lv = dest_listeners(&peer);
 		if (!peer_may_join(ops, &own, &peer, lv)) {
 			COUNT(slot, sockets_skipped, 1);
 			return;
@@ -359,6 +432,8 @@ static __always_inline void join(struct bpf_sock_ops *ops)
 	}
 	st->flags |= NA_SKF_JOINED;
 	COUNT(slot, sockets_joined, 1);
+	if (peer.netns != own.netns)
+		COUNT(slot, joined_xns, 1);
 	/* Both ends are on this host. When a peer's backlog sends the
 	 * connection to TCP (na_msg), the peer's receive memory already
 	 * holds the redirected bytes, which the kernel counts against its
@@ -391,7 +466,7 @@ static __always_inline void leave(struct bpf_sock_ops *ops)
 	st = bpf_sk_storage_get(&na_sk_state, sk, 0, 0);
 	if (!st || !(st->flags & NA_SKF_JOINED))
 		return;
-	if (make_keys(ops, &own, &peer) == 0)
+	if (make_keys(ops, NULL, &own, &peer) == 0)
 		bpf_map_delete_elem(&na_sockaddr, &own);
 	addr = (__u64)bpf_skc_to_tcp_sock(sk);
 	if (addr)
@@ -444,6 +519,7 @@ static __always_inline void listen_start(struct bpf_sock_ops *ops)
 	}
 	one.sk = addr;
 	lk.netns = bpf_get_netns_cookie(ops);
+	learn_netns((struct sock *)tp, lk.netns);
 	n = bpf_map_lookup_elem(&na_listeners, &lk);
 	if (!n && bpf_map_update_elem(&na_listeners, &lk, &one, BPF_NOEXIST))
 		n = bpf_map_lookup_elem(&na_listeners, &lk);	/* lost a race */

@@ -47,7 +47,24 @@ struct sock_cgroup_data {
 	struct cgroup *cgroup;
 } __attribute__((preserve_access_index));
 
+/* A socket's network namespace, by the inode number user space sees for
+ * it (/proc/<pid>/ns/net, /run/netns/<name>). */
+struct ns_common {
+	unsigned int inum;
+} __attribute__((preserve_access_index));
+
+struct net {
+	struct ns_common ns;
+} __attribute__((preserve_access_index));
+
+struct sock_common {
+	struct {
+		struct net *net;
+	} skc_net;
+} __attribute__((preserve_access_index));
+
 struct sock {
+	struct sock_common __sk_common;
 	struct sock_cgroup_data sk_cgrp_data;
 	int sk_rcvbuf;
 	int sk_rcvlowat;

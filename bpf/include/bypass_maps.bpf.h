@@ -52,6 +52,44 @@ struct {
 	__type(value, __u64);
 } na_sockaddr SEC(".maps");
 
+/* The network each container namespace is on (netaccel_abi.h), and the
+ * namespace each address of a network belongs to: where a connection's
+ * other end is when it is in another namespace. Written by user space,
+ * namespaces by inode number. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, NA_NET_NS_MAX);
+	__type(key, __u32);
+	__type(value, struct na_net_member);
+} na_nets SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, NA_NET_EP_MAX);
+	__type(key, struct na_endpoint_key);
+	__type(value, __u32);
+} na_endpoints SEC(".maps");
+
+/* Networks whose namespaces pair although a firewall sees their traffic,
+ * by network id: what the administrator allowed (user space only). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, __u64);
+	__type(value, __u32);
+} na_net_allow SEC(".maps");
+
+/* The cookie (what sockets' keys hold) of each namespace on a network,
+ * by inode number, learned from its sockets as they listen and connect.
+ * Least recently used entries go: a namespace whose cookie is not known
+ * is no peer, and its connections stay on TCP. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, NA_NET_NS_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} na_nscookie SEC(".maps");
+
 /* Listeners of enrolled cgroups: how many per (netns, port), and the
  * latest one. A connecting socket joins only when its destination port is
  * here and that listener is event-driven. */

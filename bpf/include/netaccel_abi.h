@@ -96,6 +96,39 @@ struct na_listen_key {
 	__u16 _pad[3];
 };
 
+/*
+ * Networks of this host's network namespaces (containers, pods): a bridge
+ * and the namespaces whose veth is a port of it, which reach each other
+ * without address translation. User space (na_net_sync) learns them from
+ * netlink; a socket's peer in another namespace is found by the address it
+ * connects to, in the network its own namespace is on. Two networks may
+ * use the same addresses: an address names a namespace only within its
+ * network.
+ */
+#ifndef NA_NET_NS_MAX
+#define NA_NET_NS_MAX 4096
+#endif
+#ifndef NA_NET_EP_MAX
+#define NA_NET_EP_MAX 16384
+#endif
+
+/* A namespace's network (na_nets, by the namespace's inode number, which
+ * user space sees without entering it). */
+struct na_net_member {
+	__u64 net;		/* network id: unique on the host, never 0 */
+};
+
+/* An address of one namespace in a network (na_endpoints -> the
+ * namespace's inode number). IPv4 as in na_sock_key: addr[0], family
+ * AF_INET. The programs learn each such namespace's cookie from its own
+ * sockets (na_nscookie). */
+struct na_endpoint_key {
+	__u64 net;
+	__u32 family;
+	__u32 addr[4];
+	__u32 _pad;
+};
+
 /* What the application asked for (setsockopt on the netaccel level). */
 enum na_want {
 	NA_WANT_DEFAULT = 0,	/* follow the cgroup's mode */
@@ -224,6 +257,7 @@ struct na_stats {
 	__u64 kept_fionread;	/* not joined: accepted from a listener whose sockets asked FIONREAD (such kernels) */
 	__u64 peers_dropped;	/* connecting ends taken off the fast path again: this accepted end did not join */
 	__u64 stream_moved;	/* senders moved to TCP for good: a stream of writes under 64 KiB */
+	__u64 joined_xns;	/* of sockets_joined, those whose peer is in another network namespace */
 };
 
 #define NA_COUNTER_NAMES                                                     \
@@ -234,7 +268,7 @@ struct na_stats {
 	"tags_on", "tags_off", "kept_blocking", "kept_rcvlowat",            \
 	"kept_splice", "splice_seen", "deferred", "deferred_joined",        \
 	"peer_unfit", "kept_short", "kept_unseen", "fionread_seen",        \
-	"kept_fionread", "peers_dropped", "stream_moved"
+	"kept_fionread", "peers_dropped", "stream_moved", "joined_xns"
 
 #define NA_NUM_COUNTERS (sizeof(struct na_stats) / sizeof(__u64))
 
