@@ -18,6 +18,7 @@
 #include <libmnl/libmnl.h>
 #include <linux/if_addr.h>
 #include <linux/if_link.h>
+#include <linux/net_namespace.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 
@@ -355,4 +356,42 @@ const struct na_nl_link *na_nl_find_name(const struct na_nl_links *l,
 		if (!strcmp(l->v[i].name, name))
 			return &l->v[i];
 	return NULL;
+}
+
+static int nsid_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *a;
+	int *nsid = data;
+
+	if (nlh->nlmsg_type != RTM_NEWNSID)
+		return MNL_CB_OK;
+	mnl_attr_for_each(a, nlh, sizeof(struct rtgenmsg))
+		if (mnl_attr_get_type(a) == NETNSA_NSID)
+			*nsid = (int)mnl_attr_get_u32(a);
+	return MNL_CB_OK;
+}
+
+int na_nl_nsid_of(struct mnl_socket *nl, int nsfd)
+{
+	static unsigned int seq;
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct rtgenmsg *g;
+	int nsid = -1;
+	ssize_t n;
+
+	nlh->nlmsg_type = RTM_GETNSID;
+	nlh->nlmsg_flags = NLM_F_REQUEST;
+	nlh->nlmsg_seq = ++seq;
+	g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
+	g->rtgen_family = AF_UNSPEC;
+	mnl_attr_put_u32(nlh, NETNSA_FD, (uint32_t)nsfd);
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+	n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+	if (n < 0)
+		return -errno;
+	if (mnl_cb_run(buf, n, seq, mnl_socket_get_portid(nl), nsid_cb, &nsid) < 0)
+		return -errno;
+	return nsid >= 0 ? nsid : -ENOENT;	/* no id in ours */
 }

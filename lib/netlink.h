@@ -57,6 +57,10 @@ int na_nl_addrs(struct mnl_socket *nl, int nsid, struct na_nl_addrs *out);
  * whose master is the device with index master (a bridge's ports). */
 int na_nl_link_get(struct mnl_socket *nl, const char *name, struct na_nl_link *out);
 int na_nl_ports(struct mnl_socket *nl, int master, struct na_nl_links *out);
+/* The id our namespace gives the network namespace open as nsfd: -ENOENT
+ * when it has none (no veth or netlink user made one), or another
+ * negative errno. */
+int na_nl_nsid_of(struct mnl_socket *nl, int nsfd);
 /* Filters on a tc parent of a device (any kind, anyone's). */
 int na_nl_count_filters(struct mnl_socket *nl, int ifindex, uint32_t parent);
 const struct na_nl_link *na_nl_find(const struct na_nl_links *l, int ifindex);

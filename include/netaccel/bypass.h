@@ -75,4 +75,72 @@ void na_bypass_reconcile(const struct na_state *st);
  */
 int na_bypass_remove(const struct na_state *st, struct na_reason *why);
 
+/* ---- across network namespaces (net.c) ---- */
+
+/*
+ * A network: a bridge of the namespace the caller is in and the network
+ * namespaces (containers, pods) whose veth is a port of it. Sockets of two
+ * such namespaces pair across them, by the addresses each has on the
+ * bridge, when both ends' cgroups are enrolled.
+ */
+#define NA_NET_ADDRS 8
+
+struct na_net_ns {
+	uint32_t inum;			/* the namespace's inode number (0: not found) */
+	int nsid;			/* its id in the caller's namespace */
+	char name[64];			/* /run/netns name, "pid <N>", or "nsid <id>" */
+	char port[16];			/* the bridge's port to it */
+	int naddrs;
+	struct {
+		int family;
+		uint32_t addr[4];	/* network byte order */
+	} addr[NA_NET_ADDRS];
+	char problem[96];		/* "": it pairs; else why it does not */
+};
+
+struct na_net {
+	uint64_t id;			/* the caller's namespace and the bridge */
+	char bridge[16];
+	bool filtered;			/* netfilter may see traffic between its ports */
+	bool allowed;			/* paired all the same (na_net_allow) */
+	char filter_why[NA_REASON_MAX];
+	struct na_net_ns *ns;
+	size_t nns;
+};
+
+struct na_net_view {
+	struct na_net *v;
+	size_t n;
+};
+
+/* The networks as netlink says they are now (changes nothing). */
+int na_net_scan(struct na_net_view *out, struct na_reason *why);
+void na_net_view_free(struct na_net_view *v);
+
+struct na_net_summary {
+	int networks;		/* written: bridges whose namespaces pair */
+	int namespaces;
+	int endpoints;
+	int filtered;		/* networks left out: a firewall sees their traffic */
+};
+
+/*
+ * Scan, then write the tables the bypass pairs sockets across namespaces
+ * by: the networks of the caller's namespace that are not filtered (or
+ * that na_net_allow allowed) and their namespaces' addresses; what an
+ * earlier sync wrote for networks that are gone goes. Tables of other
+ * namespaces' bridges are left alone.
+ */
+int na_net_sync(const struct na_state *st, struct na_net_summary *sum, struct na_reason *why);
+/* Whether the bypass's tables hold the network id (written by a sync), and
+ * whether na_net_allow allowed it. */
+bool na_net_written(const struct na_state *st, uint64_t id);
+bool na_net_allowed(const struct na_state *st, uint64_t id);
+
+/* Pair the namespaces of bridge (in the caller's namespace) even though a
+ * firewall sees their traffic (allow true), or no more (false); the next
+ * sync applies it. -ENODEV: no such bridge. */
+int na_net_allow(const struct na_state *st, const char *bridge, bool allow,
+		 struct na_reason *why);
+
 #endif /* NETACCEL_BYPASS_H */
