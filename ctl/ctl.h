@@ -161,6 +161,7 @@ int na_portmap_cleanup(struct na_ctl *ctl);
 int na_portmap_status(struct na_ctl *ctl, struct json_object *jo);
 int na_portmap_stats(struct na_ctl *ctl, uint64_t only, struct json_object *jo);
 int cmd_veth(struct na_ctl *ctl, int argc, char **argv);
+int cmd_networks(struct na_ctl *ctl, int argc, char **argv);
 
 const char *na_mode_name(uint32_t mode);
 const char *na_slot_state_name(uint32_t state);

@@ -82,6 +82,16 @@ int cmd_enroll(struct na_ctl *ctl, int argc, char **argv)
 	}
 	na_bypass_reconcile(&st);
 	err = na_bypass_enroll(&st, &cg, mode, &done, &mode, &why);
+	if (!err) {
+		struct na_net_summary sum;
+		struct na_reason nwhy = { 0 };
+
+		/* Containers on this host's bridges pair across their
+		 * namespaces: learn them now. Without it they stay on TCP. */
+		if (na_net_sync(&st, &sum, &nwhy))
+			na_warn("containers on bridges stay on TCP: %s",
+				nwhy.msg[0] ? nwhy.msg : "cannot read the networks");
+	}
 	na_state_close(&st);
 	if (err) {
 		na_err_why(&why, err);

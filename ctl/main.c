@@ -110,6 +110,22 @@ const struct na_cmd na_commands[] = {
 	  "                        path); use this rather than ip netns exec, which\n"
 	  "                        hides /sys/fs/bpf\n"
 	  "  -j, --json            machine-readable output (list)\n" },
+	{ "networks", cmd_networks, "list|sync|allow|deny [options]",
+	  "pair sockets of containers on one bridge across their namespaces",
+	  "TCP between two containers (network namespaces whose veths are ports of\n"
+	  "one bridge, with no address translation between them) takes the fast\n"
+	  "path when both ends' cgroups are enrolled. netaccel learns from netlink\n"
+	  "which namespace has which address on which bridge; enroll does it too.\n"
+	  "A bridge whose traffic a firewall sees (nftables, iptables through\n"
+	  "br_netfilter, isolated ports) stays on TCP unless allowed.\n"
+	  "\n"
+	  "  networks list [--json]       bridges, their containers, and whether they pair\n"
+	  "  networks sync                learn them again (after containers come or go)\n"
+	  "  networks allow <bridge>      pair it although a firewall sees its traffic\n"
+	  "  networks deny <bridge>       undo allow\n"
+	  "\n"
+	  "  -n, --netns NAME      look at the bridges of network namespace NAME\n"
+	  "  -j, --json            machine-readable output (list)\n" },
 	{ 0 }
 };
 
@@ -173,6 +189,7 @@ int cmd_status(struct na_ctl *ctl, int argc, char **argv) __attribute__((alias("
 int cmd_stats(struct na_ctl *ctl, int argc, char **argv) __attribute__((alias("cmd_enroll")));
 int cmd_portmap(struct na_ctl *ctl, int argc, char **argv) __attribute__((alias("cmd_enroll")));
 int cmd_veth(struct na_ctl *ctl, int argc, char **argv) __attribute__((alias("cmd_enroll")));
+int cmd_networks(struct na_ctl *ctl, int argc, char **argv) __attribute__((alias("cmd_enroll")));
 #endif
 
 int main(int argc, char **argv)

@@ -92,6 +92,21 @@ EXPECT_MSG="'--state-dir' needs a value" expect_fail "--state-dir without its va
 EXPECT_MSG='missing subcommand' expect_fail "veth -n without its value and no subcommand" 2 na veth -n
 EXPECT_MSG='missing subcommand' expect_fail "veth -S without its value and no subcommand" 2 na veth -S
 
+# networks: one line, exit 2 (or 1 where the input is well formed but
+# names nothing), nothing changed.
+EXPECT_MSG='missing subcommand' expect_fail "networks without a subcommand" 2 na networks
+EXPECT_MSG="unknown subcommand 'frob'" expect_fail "networks frob" 2 na networks frob
+EXPECT_MSG="unexpected argument 'extra'" expect_fail "networks list extra" 2 na networks list extra
+EXPECT_MSG="unexpected argument 'extra'" expect_fail "networks sync extra" 2 na networks sync extra
+EXPECT_MSG='missing <bridge>' expect_fail "networks allow without a bridge" 2 na networks allow
+EXPECT_MSG="unexpected argument 'b'" expect_fail "networks deny with two bridges" 2 na networks deny a b
+EXPECT_MSG='does not take --json' expect_fail "networks sync --json" 2 na networks sync --json
+EXPECT_MSG="unknown option '--bogus'" expect_fail "networks list --bogus" 2 na networks list --bogus
+EXPECT_MSG='no bridge nosuchbr0' expect_fail "networks allow a bridge that does not exist" 1 \
+	na networks allow nosuchbr0
+EXPECT_MSG='nosuchns' expect_fail "networks --netns that does not exist" 1 \
+	na networks --netns "$NAME-nosuchns" list
+
 for c in enroll unenroll cleanup status stats; do
 	EXPECT_MSG="unknown option '--bogus'" expect_fail "$c --bogus" 2 na "$c" --bogus "$REL/a"
 	EXPECT_MSG="unknown option '-x'" expect_fail "$c -x" 2 na "$c" -x "$REL/a"
