@@ -27,6 +27,7 @@
 #include <linux/rtnetlink.h>
 #include <systemd/sd-daemon.h>
 
+#include <netaccel/bypass.h>
 #include <netaccel/owned.h>
 
 #include "daemon.h"
@@ -58,6 +59,7 @@ struct daemon {
 	int64_t due;			/* when the next pass runs (-1: none due) */
 	int64_t next_resync, next_watchdog;
 	uint64_t watchdog_us;
+	struct na_net_summary nets;	/* the last networks sync, said when it changes */
 	/* What the metrics say of the agent itself. */
 	uint64_t passes, failures, reloads, reloads_refused;
 	time_t last_pass;
@@ -280,11 +282,35 @@ static void on_netlink(struct daemon *d)
 	while ((r = recv(mnl_socket_get_fd(d->nl), buf, sizeof(buf), MSG_DONTWAIT)) > 0 ||
 	       (r < 0 && errno == ENOBUFS))
 		;	/* what changed is read again by the pass */
-	if (d->policy.nbridges || na_owned_list(&d->owned, &(struct na_owned){ 0 }, 1))
-		schedule(d, SETTLE_MS);
+	schedule(d, SETTLE_MS);	/* bridges, and the networks of containers */
 }
 
 /* ---- passes and reloads ---- */
+
+/* Containers on this namespace's bridges pair across their namespaces
+ * when the bypass is loaded: keep its tables in step with netlink. */
+static void sync_networks(struct daemon *d)
+{
+	struct na_reason why = { 0 };
+	struct na_net_summary sum;
+	struct na_state st;
+	int err;
+
+	if (na_state_open(&st, d->cfg->state_dir, 0, NULL))
+		return;	/* nothing enrolled */
+	err = na_net_sync(&st, &sum, &why);
+	na_state_close(&st);
+	if (err) {
+		d->cfg->log("cannot sync the networks of containers: %s",
+			    why.msg[0] ? why.msg : strerror(-err));
+		return;
+	}
+	if (!memcmp(&sum, &d->nets, sizeof(sum)))
+		return;
+	d->nets = sum;
+	d->cfg->log("networks: %d bridges pair %d container namespaces (%d addresses)%s", sum.networks,
+		    sum.namespaces, sum.endpoints, sum.filtered ? "; some are filtered by a firewall" : "");
+}
 
 static void pass(struct daemon *d)
 {
@@ -302,6 +328,7 @@ static void pass(struct daemon *d)
 	}
 	d->failures += na_plan_apply(&plan, d->cfg->state_dir, &d->owned, true, stdout, stderr);
 	na_plan_free(&plan);
+	sync_networks(d);
 	d->passes++;
 	d->last_pass = time(NULL);
 }
@@ -458,7 +485,7 @@ static const char *const loop_calls[] = {
 	"inotify_add_watch", "inotify_rm_watch", "statfs", "fstatfs", "mkdir", "mkdirat", "rmdir",
 	"getuid", "geteuid", "getgid", "getegid", "connect", "sysinfo", "prlimit64",
 	"sched_getaffinity", "memfd_create", "ftruncate", "pread64", "epoll_wait",
-	"epoll_pwait", "epoll_ctl", "epoll_create1",
+	"epoll_pwait", "epoll_ctl", "epoll_create1", "setns",
 };
 
 static int harden(struct daemon *d)
@@ -467,9 +494,10 @@ static int harden(struct daemon *d)
 	size_t n = 0, i;
 	int err;
 
-	/* The loop may load programs again (a state removed by hand), and
-	 * frees the slots of removed cgroups. */
-	err = na_harden_caps(NA_HARDEN_LOAD | NA_HARDEN_CGROUPS);
+	/* The loop may load programs again (a state removed by hand), frees
+	 * the slots of removed cgroups, and looks at containers' own
+	 * firewalls from inside their network namespaces. */
+	err = na_harden_caps(NA_HARDEN_LOAD | NA_HARDEN_CGROUPS | NA_HARDEN_NETNS);
 	if (err) {
 		d->cfg->log("cannot drop capabilities: %s", strerror(-err));
 		return err;

@@ -14,7 +14,7 @@
 int na_harden_caps(unsigned int flags)
 {
 	bool has_bpf = CAP_IS_SUPPORTED(CAP_BPF);
-	cap_value_t keep[4];
+	cap_value_t keep[5];
 	int n = 0, err = 0;
 	cap_value_t c;
 	cap_t caps;
@@ -25,6 +25,8 @@ int na_harden_caps(unsigned int flags)
 		keep[n++] = CAP_PERFMON;
 	if (flags & NA_HARDEN_CGROUPS)
 		keep[n++] = CAP_DAC_READ_SEARCH;
+	if ((flags & NA_HARDEN_NETNS) && has_bpf)
+		keep[n++] = CAP_SYS_ADMIN;
 	for (c = 0; c <= CAP_LAST_CAP; c++) {
 		bool kept = false;
 

@@ -16,6 +16,8 @@ enum {
 	NA_HARDEN_LOAD = 1 << 0,	/* CAP_PERFMON: the loop may load programs again */
 	NA_HARDEN_CGROUPS = 1 << 1,	/* CAP_DAC_READ_SEARCH: tell a removed cgroup
 					 * by its id (open_by_handle_at) */
+	NA_HARDEN_NETNS = 1 << 2,	/* CAP_SYS_ADMIN: enter a container's network
+					 * namespace to look at its own firewall */
 };
 
 /* Drop every other capability, also from the bounding set. 0 or negative
