@@ -58,8 +58,10 @@ static bool is_hex_string(const char *s, size_t len)
 
 /*
  * The container id a cgroup directory is named by, or NULL: either
- * "<runtime>-<id>.scope" (the systemd cgroup driver; scope set) or the bare
- * id (the cgroupfs driver: docker/<id>, kubepods/.../pod<uid>/<id>). The
+ * "<runtime>-<id>.scope" (the systemd cgroup driver; scope set),
+ * "<runtime>-<id>" (podman's cgroupfs driver, libpod_parent/libpod-<id>;
+ * scope set), or the bare id (the cgroupfs driver of the others:
+ * docker/<id>, kubepods/.../pod<uid>/<id>). The
  * id is not NUL-terminated. Helper scopes such as libpod-conmon-<id>.scope
  * and crio-conmon-<id>.scope hold the runtime's monitor, not the container;
  * they are rejected because "conmon-..." is not a hex id.
@@ -75,10 +77,10 @@ static const char *container_id(const char *name, bool *scope)
 		return name;
 	for (i = 0; i < ARRAY_SIZE(scope_prefixes); i++) {
 		n = strlen(scope_prefixes[i]);
-		if (len != n + CONTAINER_ID_LEN + strlen(suffix) ||
+		if ((len != n + CONTAINER_ID_LEN + strlen(suffix) && len != n + CONTAINER_ID_LEN) ||
 		    strncmp(name, scope_prefixes[i], n) ||
 		    !is_hex_string(name + n, CONTAINER_ID_LEN) ||
-		    strcmp(name + n + CONTAINER_ID_LEN, suffix))
+		    (len > n + CONTAINER_ID_LEN && strcmp(name + n + CONTAINER_ID_LEN, suffix)))
 			continue;
 		*scope = true;
 		return name + n;

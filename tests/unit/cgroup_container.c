@@ -23,6 +23,7 @@ void test_container_runtimes(void **state)
 	expect_cgroup(*state, "container:" ID_LIBPOD,
 		      "machine.slice/libpod-" ID_LIBPOD ".scope");
 	expect_cgroup(*state, "container:" ID_BARE, "docker/" ID_BARE);
+	expect_cgroup(*state, "container:" ID_PODMANFS, "libpod_parent/libpod-" ID_PODMANFS);
 }
 
 void test_container_prefix(void **state)

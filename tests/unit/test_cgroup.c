@@ -115,6 +115,7 @@ static void make_containers(struct fixture *fx)
 		"machine.slice/libpod-conmon-" ID_LIBPOD ".scope",
 		"machine.slice/libpod-conmon-" ID_CONMON ".scope",
 		"docker/" ID_BARE,
+		"libpod_parent/libpod-" ID_PODMANFS,
 		"system.slice/docker-" ID_AMBIG1 ".scope",
 		"system.slice/docker-" ID_AMBIG2 ".scope",
 		"system.slice/docker-" ID_NESTED ".scope",

@@ -25,6 +25,7 @@
 #define ID_LIBPOD	"b0d00000" TAIL	/* libpod-<id>.scope + libpod-conmon-<id>.scope */
 #define ID_CONMON	"e0e00000" TAIL	/* only libpod-conmon-<id>.scope */
 #define ID_BARE		"ba5e0000" TAIL	/* docker/<id> (cgroupfs driver) */
+#define ID_PODMANFS	"9d0df500" TAIL	/* libpod_parent/libpod-<id> (podman, cgroupfs) */
 #define ID_AMBIG1	"abcd1111" TAIL	/* two ids sharing "abcd" */
 #define ID_AMBIG2	"abcd2222" TAIL
 #define ID_NESTED	"aee50000" TAIL	/* a scope, a bare dir, and one inside */
