@@ -18,6 +18,9 @@ decide how netaccel treats a socket.
   threads PORT SIZE           one blocking socket, a writer thread and a
                               reader thread at once.
 
+The server binds $NETPROBE_BIND and clients connect to $NETPROBE_HOST
+(both 127.0.0.1 by default; "::" binds every IPv6 and IPv4 address).
+
 Every wait is bounded (20 s); any error exits 1 with one line on stderr.
 """
 import hashlib
@@ -29,6 +32,12 @@ import threading
 import time
 
 TIMEOUT = 20.0
+BIND = os.environ.get("NETPROBE_BIND", "127.0.0.1")
+HOST = os.environ.get("NETPROBE_HOST", "127.0.0.1")
+
+
+def family(addr):
+    return socket.AF_INET6 if ":" in addr else socket.AF_INET
 
 
 def fail(msg):
@@ -47,9 +56,11 @@ def pattern(seed, size):
 
 
 def echo_server(portfile):
-    ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    ls = socket.socket(family(BIND), socket.SOCK_STREAM)
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    ls.bind(("127.0.0.1", 0))
+    if family(BIND) == socket.AF_INET6:
+        ls.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    ls.bind((BIND, 0))
     ls.listen(128)
     ls.setblocking(False)
     sel = selectors.DefaultSelector()
@@ -103,9 +114,9 @@ def echo_server(portfile):
 def stream(port, size, conns, pause_ms=0):
     for i in range(conns):
         data = pattern(i, size)
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s = socket.socket(family(HOST), socket.SOCK_STREAM)
         s.setblocking(False)
-        s.connect_ex(("127.0.0.1", port))
+        s.connect_ex((HOST, port))
         sel = selectors.DefaultSelector()
         sel.register(s, selectors.EVENT_WRITE)
         if not sel.select(TIMEOUT):
