@@ -48,7 +48,7 @@ first=$(pins)
 lf='' pf=''
 fionread_gap && lf='link_fionread ' pf='prog_fionread '
 check "the state has programs, maps, the receive watch and the cgroup's four links" test \
-	"$first" = "cg${ida}_create cg${ida}_getsockopt cg${ida}_setsockopt cg${ida}_sockops ${lf}link_rxwatch na_cgroups na_cgslot na_fitgen na_listeners na_procs na_rxstate na_sk_state na_sockaddr na_sockhash na_stats prog_create ${pf}prog_getsockopt prog_msg prog_rxwatch prog_setsockopt prog_sockops "
+	"$first" = "cg${ida}_create cg${ida}_getsockopt cg${ida}_setsockopt cg${ida}_sockops ${lf}link_rxwatch na_cgroups na_cgslot na_endpoints na_fitgen na_listeners na_net_allow na_nets na_nscookie na_procs na_rxstate na_sk_state na_sockaddr na_sockhash na_stats prog_create ${pf}prog_getsockopt prog_msg prog_rxwatch prog_setsockopt prog_sockops "
 inodes=$(find "$SD" -mindepth 1 -printf '%P %i\n' | sort)
 
 EXPECT_OUT="^$REL/a is enrolled \\(mode all\\)$" expect_ok "enroll again says it is enrolled" na enroll "$REL/a"
