@@ -189,7 +189,7 @@ int cmd_status(struct na_ctl *ctl, int argc, char **argv)
 	size_t i, nfeat;
 	uint32_t slot;
 	int c, err;
-	long fill = 0;
+	long fill = 0, nets = 0, eps = 0;
 
 	c = na_getopt_json(ctl, cmd, argc, argv, &json);
 	if (c >= 0)
@@ -236,8 +236,11 @@ int cmd_status(struct na_ctl *ctl, int argc, char **argv)
 		size_t nprot = na_state_protections(&st, prot);
 
 		fill = na_state_sockhash_fill(&st);
+		nets = na_state_map_count(&st, "na_nets");
+		eps = na_state_map_count(&st, "na_endpoints");
 		if (json) {
 			json_object *jp = json_object_new_object(), *jpr = json_object_new_array();
+			json_object *jn = json_object_new_object();
 
 			for (i = 0; i < nprot; i++) {
 				json_object *e = json_object_new_object();
@@ -257,12 +260,17 @@ int cmd_status(struct na_ctl *ctl, int argc, char **argv)
 			json_object_object_add(jo, "programs", jp);
 			json_object_object_add(jo, "sockhash_entries", json_object_new_int64(fill));
 			json_object_object_add(jo, "sockhash_max", json_object_new_int64(NA_SOCKHASH_MAX));
+			json_object_object_add(jn, "namespaces", json_object_new_int64(nets));
+			json_object_object_add(jn, "addresses", json_object_new_int64(eps));
+			json_object_object_add(jo, "networks", jn);
 		} else {
 			printf("programs: na_sock_create (id %u), na_sockops (id %u), na_msg (id %u, on na_sockhash),\n"
 			       "          na_setsockopt (id %u), na_getsockopt (id %u)\n",
 			       na_prog_id(st.prog_create), na_prog_id(st.prog_sockops), na_prog_id(st.prog_msg),
 			       na_prog_id(st.prog_setsockopt), na_prog_id(st.prog_getsockopt));
 			printf("fast path: %ld sockets in na_sockhash (max %d)\n", fill, NA_SOCKHASH_MAX);
+			printf("across namespaces: %ld container namespaces, %ld addresses (networks list shows which)\n",
+			       nets < 0 ? 0 : nets, eps < 0 ? 0 : eps);
 			printf("protections:\n");
 			na_table_start(&t, stdout, prot_cols);
 			for (i = 0; i < nprot; i++) {

@@ -76,6 +76,8 @@ begin "networks sync learns both bridges: 2 networks, 5 namespaces"
 run na networks --netns "$H" sync
 [ "$RC" = 0 ] || why "exit code $RC: $ERR"
 grep -qx "2 networks, 5 namespaces, 10 addresses" <<<"$OUT" || why "stdout: $OUT"
+got=$(na status --json | json '"%d %d" % (d["networks"]["namespaces"], d["networks"]["addresses"])')
+[ "$got" = "5 10" ] || why "status: networks '$got'"
 end
 
 begin "networks list shows each bridge's containers and that they pair"
