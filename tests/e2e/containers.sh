@@ -8,8 +8,9 @@
 # use the same addresses pairs its own connections only; a connection
 # through NAT (a published port: DNAT on the host's address) stays on TCP
 # and works; a container whose cgroup is not enrolled is never joined;
-# a bridge a firewall filters stays on TCP until allowed; unenrolling
-# during traffic loses nothing. Every wait is bounded.
+# a bridge a firewall filters stays on TCP until allowed; with the veth
+# redirect attached too, enrolled containers take the bypass and an
+# unenrolled one the redirect; unenrolling during traffic loses nothing. Every wait is bounded.
 . "${BASH_SOURCE[0]%/*}/lib.sh"
 . "${BASH_SOURCE[0]%/*}/veth-lib.sh"
 
@@ -174,6 +175,25 @@ client "$P-a2" a2 198.18.1.2 "$port2" 200000 5
 same a2 joined_xns "$x"
 ip netns exec "$P-b2" nft delete table inet own
 na networks --netns "$H" sync >/dev/null
+end
+
+begin "with the veth redirect attached too: enrolled containers take the bypass, an unenrolled one the redirect"
+vtotal() { na veth --netns "$H" list --json 2>/dev/null | json 'd["total"][a[0]]' "$1"; }
+run na veth --netns "$H" attach --bridge br1
+[ "$RC" = 0 ] || why "veth attach: $ERR"
+v=$(vtotal bytes_redirected) x=$(counter a1 joined_xns) b=$(both)
+client "$P-a1" a1 198.18.1.2 "$port1" 1000000 5
+[ "$RC" = 0 ] || why "$ERR"
+grew a1 joined_xns "$x" 1
+[ "$(both)" -ge $((b + 500000)) ] || why "bytes redirected by both ends went from $b to $(both)"
+x=$(counter a1 joined_xns)
+client "$P-a1" a1 198.18.1.3 "$(cat "$NA_TMP/c1.port")" 1000000 2
+[ "$RC" = 0 ] || why "$ERR"
+same a1 joined_xns "$x"
+[ "$(vtotal bytes_redirected)" -ge $((v + 1000000)) ] ||
+	why "the veth redirect carried $(($(vtotal bytes_redirected) - v)) bytes to the unenrolled container"
+run na veth --netns "$H" detach --bridge br1
+[ "$RC" = 0 ] || why "veth detach: $ERR"
 end
 
 begin "a published port (DNAT on the host's address) stays on TCP and works"

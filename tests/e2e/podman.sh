@@ -20,9 +20,14 @@ NET=$NAME
 pod() {
 	podman --runtime runc --cgroup-manager cgroupfs "$@"
 }
+# podman's cgroupfs parent, removed again if this test made it.
+PARENT=$CGROOT/libpod_parent
+[ -d "$PARENT" ] && had_parent=1 || had_parent=0
 pod_down() {
 	pod rm -f -t 0 "$NAME-srv" "$NAME-cli" >/dev/null 2>&1
 	pod network rm -f "$NET" >/dev/null 2>&1
+	[ "$had_parent" = 0 ] && rmdir "$PARENT" 2>/dev/null
+	return 0
 }
 trap 'pod_down; na_cleanup' EXIT
 

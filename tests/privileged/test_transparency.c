@@ -29,14 +29,23 @@
  * counter that shows the redirect; assertions run only after every helper
  * thread is joined.
  *
+ * Every test also runs across network namespaces: client and listener in
+ * two containers (namespaces whose veths are ports of one bridge, in a
+ * third namespace), IPv4 and IPv6, paired by the tables `netaccel-ctl
+ * networks sync` writes.
+ *
  * NETACCEL_TEST_PLAIN=1 runs the same tests without enrolling (plain TCP,
  * counters not checked): what fails only when enrolled is the datapath's.
  *
  * This file holds the fixture and the table of tests; the tests are in
  * transparency_*.c by concern, their helpers in transparency_helpers.c.
  */
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "test_transparency.h"
 
@@ -53,8 +62,13 @@ static const struct family fam_v4_to_dual = {
 	"IPv4 client to a dual-stack [::] listener",
 	"::", NA_TEST_DUALSTACK, "127.0.0.1" };
 
+static const struct family fam_xns_v4 = {
+	"IPv4 across namespaces", "198.18.9.2", 0, "198.18.9.2", true };
+static const struct family fam_xns_v6 = {
+	"IPv6 across namespaces", "fd00:9::2", NA_TEST_V6ONLY, "fd00:9::2", true };
+
 static const struct family *const families[] = {
-	&fam_v4, &fam_v6, &fam_v6_to_v4, &fam_v4_to_dual,
+	&fam_v4, &fam_v6, &fam_v6_to_v4, &fam_v4_to_dual, &fam_xns_v4, &fam_xns_v6,
 };
 #define NFAMILIES (sizeof(families) / sizeof(families[0]))
 
@@ -69,12 +83,70 @@ size_t family_index(const struct family *f)
 
 /* ---- fixture ------------------------------------------------------------ */
 
+int ns_client = -1, ns_server = -1;
+static char ns_names[3][48];	/* host (the bridge), client, server */
+
+/* Two containers on a bridge: namespaces of the test's own, addresses
+ * from 198.18.0.0/15 and fd00::/8 inside them only. */
+static int make_containers(void)
+{
+	static const char *const addr[2][2] = { { "198.18.9.1/24", "fd00:9::1/64" },
+						{ "198.18.9.2/24", "fd00:9::2/64" } };
+	char cmd[1024], path[96];
+	int i, rc;
+
+	for (i = 0; i < 3; i++)
+		snprintf(ns_names[i], sizeof(ns_names[i]), "netaccel-test-tr%c-%d", "hcs"[i],
+			 (int)getpid());
+	snprintf(cmd, sizeof(cmd),
+		 "ip netns add %1$s && ip netns add %2$s && ip netns add %3$s && "
+		 "ip -n %1$s link add br0 type bridge && ip -n %1$s link set br0 up && "
+		 "ip -n %2$s link set lo up && ip -n %3$s link set lo up",
+		 ns_names[0], ns_names[1], ns_names[2]);
+	rc = system(cmd);
+	for (i = 0; rc == 0 && i < 2; i++) {
+		snprintf(cmd, sizeof(cmd),
+			 "ip -n %1$s link add p%4$d type veth peer name eth0 netns %2$s && "
+			 "ip -n %1$s link set p%4$d master br0 up && ip -n %2$s link set eth0 up && "
+			 "ip -n %2$s addr add %3$s dev eth0 && "
+			 "ip -n %2$s addr add %5$s dev eth0 nodad",
+			 ns_names[0], ns_names[1 + i], addr[i][0], i, addr[i][1]);
+		rc = system(cmd);
+	}
+	if (rc)
+		return -1;
+	snprintf(path, sizeof(path), "/run/netns/%s", ns_names[1]);
+	ns_client = open(path, O_RDONLY | O_CLOEXEC);
+	snprintf(path, sizeof(path), "/run/netns/%s", ns_names[2]);
+	ns_server = open(path, O_RDONLY | O_CLOEXEC);
+	if (ns_client < 0 || ns_server < 0 || setns(ns_client, CLONE_NEWNET))
+		return -1;
+	return 0;
+}
+
+static void remove_containers(void)
+{
+	char cmd[256];
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		if (!ns_names[i][0])
+			continue;
+		snprintf(cmd, sizeof(cmd), "ip netns del %s 2>/dev/null", ns_names[i]);
+		if (system(cmd) != 0)
+			na_test_diag("cannot remove network namespace %s", ns_names[i]);
+	}
+}
+
 static int group_setup(void **state)
 {
 	int err = na_world_init(&world, "transparency");
 
 	if (err)
 		na_world_bail("cannot build the test world: %s", strerror(-err));
+	atexit(remove_containers);
+	if (make_containers())
+		na_world_bail("cannot make the containers' network namespaces");
 	err = na_world_cgroup(&world, "app", &app);
 	if (err)
 		na_world_bail("cannot create the app cgroup: %s", strerror(-err));
@@ -85,12 +157,16 @@ static int group_setup(void **state)
 	}
 	if (na_world_enroll(&world, app.path, "all") != 0)
 		na_world_bail("cannot enroll %s", app.path);
+	if (na_world_ctl_ok(&world, "networks", "--netns", ns_names[0], "sync", NULL) != 0)
+		na_world_bail("cannot sync the containers' networks");
 	return 0;
 }
 
 static int group_teardown(void **state)
 {
 	na_world_teardown(&world);
+	remove_containers();
+	memset(ns_names, 0, sizeof(ns_names));
 	return 0;
 }
 
@@ -119,7 +195,9 @@ static int test_teardown(void **state)
 	TF(name " [IPv4]", fn, &fam_v4),                                \
 	TF(name " [IPv6]", fn, &fam_v6),                                \
 	TF(name " [IPv6 client to ::ffff:127.0.0.1]", fn, &fam_v6_to_v4), \
-	TF(name " [IPv4 client to dual-stack ::]", fn, &fam_v4_to_dual)
+	TF(name " [IPv4 client to dual-stack ::]", fn, &fam_v4_to_dual), \
+	TF(name " [IPv4 across namespaces]", fn, &fam_xns_v4),          \
+	TF(name " [IPv6 across namespaces]", fn, &fam_xns_v6)
 
 int main(void)
 {

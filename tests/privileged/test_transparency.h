@@ -33,7 +33,14 @@ struct family {
 	const char *listen;	/* listener address */
 	int lflags;		/* NA_TEST_DUALSTACK / NA_TEST_V6ONLY */
 	const char *connect;	/* address the client connects to */
+	bool xns;		/* the listener is in the other container's
+				 * network namespace (ns_server) */
 };
+
+/* The two containers' network namespaces (test_transparency.c): the test
+ * runs in ns_client, and an xns family's listeners are made in
+ * ns_server. */
+extern int ns_client, ns_server;
 
 /* Position of f in the families of the table, to give each its own seeds. */
 size_t family_index(const struct family *f);

@@ -8,10 +8,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <sched.h>
 
 #include "test_transparency.h"
 
@@ -19,11 +22,25 @@
 
 /* A listener of an event-driven server (O_NONBLOCK from the start) that
  * netaccel has not seen hand out any socket yet. */
+/* Listen as f says, in the server container's namespace for an xns
+ * family (a socket stays in the namespace it was made in). */
+static int listen_in(const struct family *f, int flags)
+{
+	int lfd;
+
+	if (f->xns && setns(ns_server, CLONE_NEWNET))
+		fail_msg("cannot enter the server's network namespace: %s", strerror(errno));
+	lfd = na_test_listen(f->listen, 0, flags);
+	if (f->xns && setns(ns_client, CLONE_NEWNET))
+		fail_msg("cannot come back to the client's network namespace: %s", strerror(errno));
+	return lfd;
+}
+
 int listen_fresh(const struct family *f)
 {
 	int lfd;
 
-	NA_ASSERT_FD(lfd, na_test_listen(f->listen, 0, f->lflags | NA_TEST_NONBLOCK));
+	NA_ASSERT_FD(lfd, listen_in(f, f->lflags | NA_TEST_NONBLOCK));
 	return lfd;
 }
 
@@ -44,7 +61,7 @@ int listen_blocking(const struct family *f)
 {
 	int lfd;
 
-	NA_ASSERT_FD(lfd, na_test_listen(f->listen, 0, f->lflags));
+	NA_ASSERT_FD(lfd, listen_in(f, f->lflags));
 	return lfd;
 }
 
