@@ -210,6 +210,25 @@ client "$P-a1" a1 198.18.1.254 8080 300000 5
 [ "$RC" = 0 ] || why "$ERR"
 same a1 joined_xns "$x"
 same b1 sockets_joined "$j"
+end
+
+begin "a published port on the host's 127.0.0.1 (DNAT from the host, an enrolled cgroup) stays on TCP and works"
+# Docker's userland-proxy-less publishing: the host's own connection to
+# 127.0.0.1:8080 is translated to the container in OUTPUT.
+mkdir "$CG/h" && na enroll "$REL/h" >/dev/null || why "cannot enroll $REL/h"
+hostns sysctl -qw net.ipv4.conf.all.route_localnet=1 &&
+	hostns nft -f - <<EOF || why "cannot add the NAT rules"
+table ip natl {
+	chain out { type nat hook output priority -100; ip daddr 127.0.0.1 tcp dport 8080 dnat to 198.18.1.2:$port1; }
+}
+EOF
+h0=$(counter h sockets_joined) j=$(counter b1 sockets_joined)
+run timeout 120 sh -c 'echo $$ >"$0/cgroup.procs" && exec ip netns exec "$1" env NETPROBE_HOST=127.0.0.1 "$2" "$3" stream 8080 300000 5' \
+	"$CG/h" "$H" "$PYTHON" "$probe"
+[ "$RC" = 0 ] || why "$ERR"
+same h sockets_joined "$h0"
+same b1 sockets_joined "$j"
+hostns nft delete table ip natl
 hostns nft delete table ip natx
 end
 
