@@ -403,9 +403,32 @@ static bool kept(const uint64_t *keep, size_t n, uint64_t id)
 	return false;
 }
 
+/* Whether the view holds ek as an address that pairs (a container that
+ * left, or lost the address, leaves an entry behind otherwise). */
+static bool has_endpoint(const struct na_net_view *v, const struct na_endpoint_key *ek)
+{
+	size_t i, j;
+	int k;
+
+	for (i = 0; i < v->n; i++) {
+		if (v->v[i].id != ek->net)
+			continue;
+		for (j = 0; j < v->v[i].nns; j++) {
+			const struct na_net_ns *ns = &v->v[i].ns[j];
+
+			for (k = 0; !ns->problem[0] && ns->inum && k < ns->naddrs; k++)
+				if ((uint32_t)ns->addr[k].family == ek->family &&
+				    !memcmp(ns->addr[k].addr, ek->addr, sizeof(ek->addr)))
+					return true;
+		}
+	}
+	return false;
+}
+
 /* Remove entries of our namespace's networks (id >> 32 == own) not in
- * keep: namespaces first, so that no namespace points at a network
- * without endpoints. */
+ * keep, and addresses no namespace of a kept network has any more:
+ * namespaces first, so that no namespace points at a network without
+ * endpoints. */
 static void sweep(const struct tables *t, uint32_t own, const uint64_t *keep, size_t n,
 		  const struct na_net_view *v)
 {
@@ -433,7 +456,7 @@ static void sweep(const struct tables *t, uint32_t own, const uint64_t *keep, si
 	while (!bpf_map_get_next_key(t->endpoints, prev, &next_ek)) {
 		ek = next_ek;
 		prev = &ek;
-		if (ek.net >> 32 == own && !kept(keep, n, ek.net))
+		if (ek.net >> 32 == own && (!kept(keep, n, ek.net) || !has_endpoint(v, &ek)))
 			bpf_map_delete_elem(t->endpoints, &ek);
 	}
 }

@@ -275,5 +275,13 @@ AGENT=${NETACCEL_AGENT:?NETACCEL_AGENT must name the netaccel-agent to test}
 	end
 }
 
+begin "a container that leaves the bridge leaves nothing in the tables"
+hostns ip link del pd1 || why "cannot remove d1's veth"
+run na networks --netns "$H" sync
+grep -qx "2 networks, 5 namespaces, 10 addresses" <<<"$OUT" || why "sync: $OUT $ERR"
+got=$(na status --json | json '"%d %d" % (d["networks"]["namespaces"], d["networks"]["addresses"])')
+[ "$got" = "5 10" ] || why "status: networks '$got'"
+end
+
 check_no_process_left
 na_done
