@@ -65,6 +65,10 @@ struct na_ctl_result {
  */
 void na_world_require(void);
 
+/* Exit the program as skipped, with why: what na_world_require does, for
+ * programs that need something else than the world. */
+void na_world_skip(const char *why) __attribute__((noreturn));
+
 /* Stop the program: a TAP "Bail out!" line with the reason, exit 1 (the
  * teardown runs at exit). For a group set-up that cannot build the world. */
 void na_world_bail(const char *fmt, ...)

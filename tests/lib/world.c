@@ -21,7 +21,7 @@
 
 /* ---- set-up ------------------------------------------------------------- */
 
-static void skip_program(const char *why)
+void na_world_skip(const char *why)
 {
 	const char *out = getenv("CMOCKA_MESSAGE_OUTPUT");
 
@@ -41,11 +41,11 @@ void na_world_require(void)
 	const char *ctl = getenv("NETACCEL_CTL");
 
 	if (geteuid() != 0)
-		skip_program("needs root (cgroups, BPF, network namespaces)");
+		na_world_skip("needs root (cgroups, BPF, network namespaces)");
 	if (!ctl || access(ctl, X_OK) != 0)
-		skip_program("NETACCEL_CTL does not name the built netaccel-ctl");
+		na_world_skip("NETACCEL_CTL does not name the built netaccel-ctl");
 	if (na_cgroup_find_mount(NULL, root, sizeof(root)) != 0)
-		skip_program("no cgroup v2 hierarchy is mounted");
+		na_world_skip("no cgroup v2 hierarchy is mounted");
 }
 
 void na_world_bail(const char *fmt, ...)

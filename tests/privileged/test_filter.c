@@ -26,12 +26,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <netaccel/filter.h>
+
+#include "na_world.h"
 
 #define BRIDGE "nabr0"
 #define TEST_TIMEOUT_S 60
@@ -100,18 +101,6 @@ static void arm_teardown(void)
 }
 
 /* ---- helpers ------------------------------------------------------------- */
-
-static void skip_program(const char *why)
-{
-	const char *out = getenv("CMOCKA_MESSAGE_OUTPUT");
-
-	if (out && !strcasecmp(out, "TAP")) {
-		printf("1..0 # SKIP %s\n", why);
-		exit(0);
-	}
-	fprintf(stderr, "SKIP: %s\n", why);
-	exit(77);
-}
 
 /* Where a program is, among the usual directories; false when nowhere. */
 static bool find_bin(const char *name, char *out, size_t len)
@@ -489,11 +478,11 @@ int main(void)
 	};
 
 	if (geteuid() != 0)
-		skip_program("needs root (network namespaces, netfilter)");
+		na_world_skip("needs root (network namespaces, netfilter)");
 	if (!find_bin("ip", ip_bin, sizeof(ip_bin)))
-		skip_program("needs ip (iproute2)");
+		na_world_skip("needs ip (iproute2)");
 	if (!find_bin("nft", nft_bin, sizeof(nft_bin)))
-		skip_program("needs nft (nftables)");
+		na_world_skip("needs nft (nftables)");
 	find_bin("modprobe", modprobe_bin, sizeof(modprobe_bin));
 	find_bin("iptables-legacy", iptl_bin, sizeof(iptl_bin));
 	arm_teardown();
