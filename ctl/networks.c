@@ -215,20 +215,36 @@ static int open_state(struct na_ctl *ctl, struct na_state *st)
 	return err;
 }
 
+/* What sync, allow and deny share: their options and arguments (missing,
+ * max as for na_opt_args), the capabilities, and the state, open in st.
+ * -1 to go on, else the exit code. */
+static int begin_change(struct na_ctl *ctl, int argc, char **argv, const char *const *missing,
+			int max, struct na_state *st)
+{
+	char what[32];
+	int c;
+
+	c = parse_opts(ctl, "n", argc, argv, &(struct nopts){ 0 });
+	if (c)
+		return done_code(c);
+	if (na_opt_args(networks_cmd(), argc, argv, missing, max))
+		return NA_EXIT_USAGE;
+	snprintf(what, sizeof(what), "networks %s", argv[0]);
+	if (na_caps_require(what, true) || open_state(ctl, st))
+		return NA_EXIT_FAIL;
+	return -1;
+}
+
 static int sub_sync(struct na_ctl *ctl, int argc, char **argv)
 {
 	struct na_reason why = { 0 };
 	struct na_net_summary sum;
 	struct na_state st;
-	int c, err;
+	int code, err;
 
-	c = parse_opts(ctl, "n", argc, argv, &(struct nopts){ 0 });
-	if (c)
-		return done_code(c);
-	if (na_opt_args(networks_cmd(), argc, argv, NULL, 0))
-		return NA_EXIT_USAGE;
-	if (na_caps_require("networks sync", true) || open_state(ctl, &st))
-		return NA_EXIT_FAIL;
+	code = begin_change(ctl, argc, argv, NULL, 0, &st);
+	if (code >= 0)
+		return code;
 	err = na_net_sync(&st, &sum, &why);
 	na_state_close(&st);
 	if (err) {
@@ -250,16 +266,11 @@ static int allow_deny(struct na_ctl *ctl, int argc, char **argv, bool allow)
 	struct na_reason why = { 0 };
 	struct na_net_summary sum;
 	struct na_state st;
-	int c, err;
+	int code, err;
 
-	c = parse_opts(ctl, "n", argc, argv, &(struct nopts){ 0 });
-	if (c)
-		return done_code(c);
-	if (na_opt_args(networks_cmd(), argc, argv, missing, 1))
-		return NA_EXIT_USAGE;
-	if (na_caps_require(allow ? "networks allow" : "networks deny", true) ||
-	    open_state(ctl, &st))
-		return NA_EXIT_FAIL;
+	code = begin_change(ctl, argc, argv, missing, 1, &st);
+	if (code >= 0)
+		return code;
 	err = na_net_allow(&st, argv[optind], allow, &why);
 	if (!err)
 		err = na_net_sync(&st, &sum, &why);
