@@ -50,13 +50,6 @@ same() {
 	now=$(counter "$1" "$2")
 	[ "$now" = "$3" ] || why "$1: $2 went from $3 to $now, expected no change"
 }
-wait_file() {
-	for _ in $(seq 200); do
-		[ -s "$1" ] && return 0
-		sleep 0.05
-	done
-	return 1
-}
 # server <container> <cgroup> <bind address> <portfile>: an event-driven
 # echo server in the container's namespace and the cgroup.
 server() {

@@ -277,6 +277,16 @@ cgid() {
 
 # ---- the world ----
 
+# wait_file <file>: until it exists and is not empty (a server writes its
+# port there); false after 10 s.
+wait_file() {
+	for _ in $(seq 200); do
+		[ -s "$1" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
 # The cgroup v2 mount point: the first cgroup2 mount of the whole hierarchy
 # (fields after the optional ones are found by the "-" separator).
 cgroup_v2_root() {

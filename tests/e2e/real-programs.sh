@@ -27,13 +27,6 @@ grew() {
 	now=$(counter "$1")
 	[ "$now" -ge $(($2 + $3)) ] || why "$1 went from $2 to $now, expected at least +$3; counters now: $(na stats --json "$REL" | json '" ".join("%s=%s" % kv for kv in d["cgroups"][0]["counters"].items())')"
 }
-wait_file() {
-	for _ in $(seq 200); do
-		[ -s "$1" ] && return 0
-		sleep 0.05
-	done
-	return 1
-}
 wait_port() {
 	for _ in $(seq 200); do
 		[ -n "$(ss -Hltn "sport = :$1")" ] && return 0
