@@ -58,8 +58,11 @@ static __always_inline __u64 peer_netns(struct sock *sk, const struct na_sock_ke
 	m = bpf_map_lookup_elem(&na_nets, &inum);
 	if (!m || endpoint_ns(m, own, own->laddr) != inum)
 		return own->netns;
-	/* Ours, for the other end's lookups. */
-	bpf_map_update_elem(&na_nscookie, &inum, &own->netns, BPF_ANY);
+	/* Ours, for the other end's lookups (written only when it is new:
+	 * every connection of the namespace comes here). */
+	cookie = bpf_map_lookup_elem(&na_nscookie, &inum);
+	if (!cookie || *cookie != own->netns)
+		bpf_map_update_elem(&na_nscookie, &inum, &own->netns, BPF_ANY);
 	ns = endpoint_ns(m, own, own->raddr);
 	if (!ns || ns == inum)
 		return own->netns;
