@@ -124,7 +124,10 @@ void na_bench_bpfstats_add(struct na_bench_progs *acc,
 
 /* ---- main.c / report.c: what a table holds ------------------------------ */
 
-#define NA_BENCH_MAX_VARIANTS 4
+/* What a stream reader asks read() for, unless a table says otherwise. */
+#define NA_BENCH_READ_SIZE (256 * 1024)
+
+#define NA_BENCH_MAX_VARIANTS 5
 #define NA_BENCH_MAX_ROUNDS 64
 
 struct na_bench_table;
@@ -155,7 +158,8 @@ struct na_bench_table {
 	const char *title;
 	enum na_bench_kind kind;
 	size_t size;
-	size_t reply;			/* crr: reply bytes (size if 0) */
+	size_t reply;			/* crr: reply bytes (size if 0); stream: the
+					 * reader's read size (NA_BENCH_READ_SIZE if 0) */
 	int nvar;
 	struct na_bench_variant v[NA_BENCH_MAX_VARIANTS];
 	int extra_num, extra_den;	/* another ratio to show (-1: none) */

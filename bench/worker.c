@@ -9,7 +9,8 @@
  *   client: connects, times every operation, prints one "result" line.
  *
  * Operations: rr sends size bytes and reads them back; stream writes
- * size-byte chunks for some seconds (the server acknowledges EOF with one
+ * size-byte chunks for some seconds, which the server reads reply bytes at
+ * a time (READ_CHUNK if 0) (the server acknowledges EOF with one
  * byte, so the client's clock covers delivery); crr connects, sends one
  * size-byte request, reads the reply and the server's close.
  */
@@ -30,7 +31,7 @@
 #include "bench.h"
 
 #define IO_TIMEOUT_MS 20000
-#define READ_CHUNK (256 * 1024)
+#define READ_CHUNK NA_BENCH_READ_SIZE
 
 static const char *const kinds[] = { "rr", "stream", "crr" };
 
@@ -290,6 +291,7 @@ static int serve_rr(int lfd, const struct na_bench_job *j, char *buf, double *c0
 static int serve_stream(int lfd, const struct na_bench_job *j, char *buf, double *c0)
 {
 	size_t warm = NA_BENCH_STREAM_WARMUP * j->size, got = 0;
+	size_t chunk = j->reply ? j->reply : READ_CHUNK;
 	int err = serve_prime(lfd, j), fd;
 	ssize_t r;
 
@@ -298,11 +300,11 @@ static int serve_stream(int lfd, const struct na_bench_job *j, char *buf, double
 	fd = do_accept(lfd, j);
 	if (fd < 0)
 		return fd;
-	while (got < warm && (r = read_some(fd, buf, warm - got < READ_CHUNK ? warm - got : READ_CHUNK)) > 0)
+	while (got < warm && (r = read_some(fd, buf, warm - got < chunk ? warm - got : chunk)) > 0)
 		got += (size_t)r;
 	err = got < warm ? -ENODATA : write_full(fd, "w", 1);
 	*c0 = cpu_us();
-	while (!err && (r = read_some(fd, buf, READ_CHUNK)) != 0)
+	while (!err && (r = read_some(fd, buf, chunk)) != 0)
 		if (r < 0)
 			err = (int)r;
 	if (!err)
