@@ -37,6 +37,9 @@ struct na_bench_job {
 	unsigned port;		/* client: the server's port */
 	size_t size;		/* bytes per message / per write */
 	size_t reply;		/* crr: bytes of the reply (size if 0) */
+	/* stream: where the reader's buffer starts, in bytes past a page
+	 * boundary; -1: where calloc() puts it (16 bytes past one here) */
+	long rdoff;
 	long count;		/* timed operations (rr, crr) */
 	long warmup;		/* untimed operations first */
 	double seconds;		/* stream: how long to send */
@@ -124,9 +127,6 @@ void na_bench_bpfstats_add(struct na_bench_progs *acc,
 
 /* ---- main.c / report.c: what a table holds ------------------------------ */
 
-/* What a stream reader asks read() for, unless a table says otherwise. */
-#define NA_BENCH_READ_SIZE (256 * 1024)
-
 #define NA_BENCH_MAX_VARIANTS 5
 #define NA_BENCH_MAX_ROUNDS 64
 
@@ -158,8 +158,8 @@ struct na_bench_table {
 	const char *title;
 	enum na_bench_kind kind;
 	size_t size;
-	size_t reply;			/* crr: reply bytes (size if 0); stream: the
-					 * reader's read size (NA_BENCH_READ_SIZE if 0) */
+	size_t reply;			/* crr: reply bytes (size if 0) */
+	long rdoff;			/* stream: the reader's buffer (see the job's) */
 	int nvar;
 	struct na_bench_variant v[NA_BENCH_MAX_VARIANTS];
 	int extra_num, extra_den;	/* another ratio to show (-1: none) */

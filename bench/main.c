@@ -48,8 +48,8 @@ static const char *const help_text =
 	"Scenarios (default: all):\n"
 	"  local-rr      TCP ping-pong on loopback, 64 B, 1 KiB, 16 KiB messages:\n"
 	"                plain TCP, netaccel bypass, AF_UNIX stream socket\n"
-	"  local-stream  bulk transfer with 16 KiB and 128 KiB writes, read 256 KiB\n"
-	"                at a time, and 128 KiB writes read 64 KiB at a time: same\n"
+	"  local-stream  bulk transfer with 16 KiB and 128 KiB writes, and 128 KiB\n"
+	"                writes to a reader whose buffer is page-aligned: same\n"
 	"                variants\n"
 	"  local-crr     connect, one 64 B request and reply, close: plain, enrolled\n"
 	"  local-http    a connection per request, as HTTP/1.0 clients and ab do:\n"
@@ -68,8 +68,9 @@ static const char *const help_text =
 	"                veth redirect attached too, bypass inside one namespace\n"
 	"                (the limit)\n"
 	"  container-stream\n"
-	"                128 KiB writes between the containers, read 256 KiB and\n"
-	"                64 KiB at a time: same variants\n"
+	"                128 KiB writes between the containers, to a reader's\n"
+	"                buffer from calloc() and to a page-aligned one: same\n"
+	"                variants\n"
 	"  container-crr connect, one 64 B request and reply, close, between the\n"
 	"                containers: same variants\n"
 	"\n"
@@ -174,6 +175,7 @@ static void job_of(const struct bench *b, const struct na_bench_table *t,
 	snprintf(j->addr, sizeof(j->addr), "%s", v->addr);
 	j->size = t->size;
 	j->reply = t->reply;
+	j->rdoff = t->rdoff;
 	if (t->kind == NA_BENCH_RR) {
 		j->count = b->run.rr_count;
 		j->warmup = b->run.rr_warmup;

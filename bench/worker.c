@@ -9,8 +9,7 @@
  *   client: connects, times every operation, prints one "result" line.
  *
  * Operations: rr sends size bytes and reads them back; stream writes
- * size-byte chunks for some seconds, which the server reads reply bytes at
- * a time (READ_CHUNK if 0) (the server acknowledges EOF with one
+ * size-byte chunks for some seconds (the server acknowledges EOF with one
  * byte, so the client's clock covers delivery); crr connects, sends one
  * size-byte request, reads the reply and the server's close.
  */
@@ -31,7 +30,8 @@
 #include "bench.h"
 
 #define IO_TIMEOUT_MS 20000
-#define READ_CHUNK NA_BENCH_READ_SIZE
+#define READ_CHUNK (256 * 1024)
+#define PAGE_BYTES 4096
 
 static const char *const kinds[] = { "rr", "stream", "crr" };
 
@@ -291,7 +291,6 @@ static int serve_rr(int lfd, const struct na_bench_job *j, char *buf, double *c0
 static int serve_stream(int lfd, const struct na_bench_job *j, char *buf, double *c0)
 {
 	size_t warm = NA_BENCH_STREAM_WARMUP * j->size, got = 0;
-	size_t chunk = j->reply ? j->reply : READ_CHUNK;
 	int err = serve_prime(lfd, j), fd;
 	ssize_t r;
 
@@ -300,11 +299,11 @@ static int serve_stream(int lfd, const struct na_bench_job *j, char *buf, double
 	fd = do_accept(lfd, j);
 	if (fd < 0)
 		return fd;
-	while (got < warm && (r = read_some(fd, buf, warm - got < chunk ? warm - got : chunk)) > 0)
+	while (got < warm && (r = read_some(fd, buf, warm - got < READ_CHUNK ? warm - got : READ_CHUNK)) > 0)
 		got += (size_t)r;
 	err = got < warm ? -ENODATA : write_full(fd, "w", 1);
 	*c0 = cpu_us();
-	while (!err && (r = read_some(fd, buf, chunk)) != 0)
+	while (!err && (r = read_some(fd, buf, READ_CHUNK)) != 0)
 		if (r < 0)
 			err = (int)r;
 	if (!err)
@@ -335,12 +334,30 @@ static int serve_crr(int lfd, const struct na_bench_job *j, char *buf, double *c
 	return err;
 }
 
+/* The server's buffer: from calloc(), as most programs get theirs, or
+ * rdoff bytes past a page boundary. Where a reader's buffer starts against
+ * where the kernel's copy of the data does changes how fast the kernel
+ * copies on some CPUs (docs/performance.md). Freed with free(*base). */
+static char *server_buf(const struct na_bench_job *j, void **base)
+{
+	if (j->rdoff < 0) {
+		*base = calloc(1, buf_size(j));
+		return *base;
+	}
+	*base = aligned_alloc(PAGE_BYTES, buf_size(j) + PAGE_BYTES);
+	if (!*base)
+		return NULL;
+	memset(*base, 0, buf_size(j) + PAGE_BYTES);
+	return (char *)*base + j->rdoff;
+}
+
 static int run_server(const struct na_bench_job *j)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
 	double c0 = 0;
-	char *buf = calloc(1, buf_size(j));
+	void *base;
+	char *buf = server_buf(j, &base);
 	int lfd = -1, one = 1, err;
 
 	err = buf ? make_addr(j, 0, &ss, &len) : -ENOMEM;
@@ -372,7 +389,7 @@ static int run_server(const struct na_bench_job *j)
 out:
 	if (lfd >= 0)
 		close(lfd);
-	free(buf);
+	free(base);
 	if (err)
 		fprintf(stderr, "netaccel-bench: server: %s\n", strerror(-err));
 	return err ? 1 : 0;
@@ -540,16 +557,16 @@ static int run_client(const struct na_bench_job *j)
 int na_bench_job_argv(const struct na_bench_job *j, const char *role,
 		      char **argv, size_t max, char *buf, size_t buflen)
 {
-	int n = snprintf(buf, buflen, "%s%c%s%c%s%c%s%c%u%c%zu%c%zu%c%ld%c%ld%c%g",
+	int n = snprintf(buf, buflen, "%s%c%s%c%s%c%s%c%u%c%zu%c%zu%c%ld%c%ld%c%ld%c%g",
 			 role, 0, kinds[j->kind], 0, j->family, 0, j->addr, 0,
-			 j->port, 0, j->size, 0, j->reply, 0, j->count, 0, j->warmup, 0,
-			 j->seconds);
+			 j->port, 0, j->size, 0, j->reply, 0, j->rdoff, 0, j->count, 0,
+			 j->warmup, 0, j->seconds);
 	size_t k = 0;
 
-	if (n < 0 || (size_t)n >= buflen || max < 12)
+	if (n < 0 || (size_t)n >= buflen || max < 13)
 		return -E2BIG;
 	argv[k++] = (char *)"--worker";
-	for (char *p = buf; p <= buf + n && k < 11; p += strlen(p) + 1)
+	for (char *p = buf; p <= buf + n && k < 12; p += strlen(p) + 1)
 		argv[k++] = p;
 	argv[k] = NULL;
 	return (int)k;
@@ -560,7 +577,7 @@ int na_bench_worker(int argc, char **argv)
 	struct na_bench_job j = { 0 };
 	char *end;
 
-	if (argc != 10)
+	if (argc != 11)
 		goto bad;
 	for (j.kind = 0; j.kind < 3 && strcmp(argv[1], kinds[j.kind]); j.kind++)
 		;
@@ -571,10 +588,11 @@ int na_bench_worker(int argc, char **argv)
 	j.port = (unsigned)strtoul(argv[4], &end, 10);
 	j.size = strtoul(argv[5], &end, 10);
 	j.reply = strtoul(argv[6], &end, 10);
-	j.count = strtol(argv[7], &end, 10);
-	j.warmup = strtol(argv[8], &end, 10);
-	j.seconds = strtod(argv[9], &end);
-	if (!j.size || j.count < 0 || j.warmup < 0)
+	j.rdoff = strtol(argv[7], &end, 10);
+	j.count = strtol(argv[8], &end, 10);
+	j.warmup = strtol(argv[9], &end, 10);
+	j.seconds = strtod(argv[10], &end);
+	if (!j.size || j.count < 0 || j.warmup < 0 || j.rdoff < -1 || j.rdoff >= PAGE_BYTES)
 		goto bad;
 	if (!strcmp(argv[0], "server"))
 		return run_server(&j);
