@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * The daemon's loop. Every event (a cgroup made or removed, a link or an
- * address that changed) marks a pass due a moment later, so that a burst
+ * address that changed, a change to the nftables ruleset) marks a pass due
+ * a moment later, so that a burst
  * (a container's cgroups, its veth, then its addresses) ends in one pass;
  * a pass makes the plan and carries out what changes something. A full
  * pass also runs every resync_s seconds, for what no event says (a port
@@ -24,6 +25,7 @@
 #include <unistd.h>
 
 #include <libmnl/libmnl.h>
+#include <linux/netfilter/nfnetlink.h>
 #include <linux/rtnetlink.h>
 #include <systemd/sd-daemon.h>
 
@@ -47,6 +49,7 @@ struct daemon {
 	struct na_owned_map owned;
 	int sfd, ifd;
 	struct mnl_socket *nl;
+	struct mnl_socket *nf;		/* nftables changes (NULL: not followed) */
 	struct na_http *http;
 	char **wd_rel;			/* inotify watch -> cgroup path below the root */
 	size_t nwd;
@@ -274,15 +277,43 @@ static int open_netlink(struct daemon *d)
 	return 0;
 }
 
-static void on_netlink(struct daemon *d)
+/*
+ * A firewall rule added between containers must stop them pairing (the
+ * bypass would skip it) before the next resync: follow the nftables
+ * ruleset, which iptables-nft writes too, and check the bridges again at
+ * every change. Legacy x_tables and a container's own firewall announce
+ * nothing; the resync finds them.
+ */
+static void open_nftables(struct daemon *d)
+{
+	unsigned int group = NFNLGRP_NFTABLES;
+
+	d->nf = mnl_socket_open2(NETLINK_NETFILTER, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (d->nf && mnl_socket_bind(d->nf, 0, MNL_SOCKET_AUTOPID) == 0 &&
+	    mnl_socket_setsockopt(d->nf, NETLINK_ADD_MEMBERSHIP, &group, sizeof(group)) == 0)
+		return;
+	d->cfg->log("cannot follow firewall changes (%s); bridges are checked again every %u s",
+		    strerror(errno), d->cfg->resync_s);
+	if (d->nf)
+		mnl_socket_close(d->nf);
+	d->nf = NULL;
+}
+
+/* Read what the socket has: the pass reads again whatever changed. */
+static void drain(struct mnl_socket *nl)
 {
 	char buf[65536];
 	ssize_t r;
 
-	while ((r = recv(mnl_socket_get_fd(d->nl), buf, sizeof(buf), MSG_DONTWAIT)) > 0 ||
+	while ((r = recv(mnl_socket_get_fd(nl), buf, sizeof(buf), MSG_DONTWAIT)) > 0 ||
 	       (r < 0 && errno == ENOBUFS))
-		;	/* what changed is read again by the pass */
-	schedule(d, SETTLE_MS);	/* bridges, and the networks of containers */
+		;
+}
+
+static void on_netlink(struct daemon *d, struct mnl_socket *nl)
+{
+	drain(nl);
+	schedule(d, SETTLE_MS);	/* bridges, the networks of containers, firewalls */
 }
 
 /* ---- passes and reloads ---- */
@@ -537,6 +568,8 @@ static int start(struct daemon *d)
 	}
 	if (!err)
 		err = open_netlink(d);
+	if (!err)
+		open_nftables(d);
 	if (err) {
 		d->cfg->log("cannot set up the loop: %s", strerror(-err));
 		return err;
@@ -602,14 +635,18 @@ static int on_signals(struct daemon *d)
 
 static int loop(struct daemon *d)
 {
-	struct pollfd pfd[4];
-	int nfd, stop = 0, http_ms;
+	struct pollfd pfd[5];
+	int nfd, stop = 0, http_ms, nf = -1;
 	int64_t wait;
 
 	pfd[0] = (struct pollfd){ .fd = d->sfd, .events = POLLIN };
 	pfd[1] = (struct pollfd){ .fd = d->ifd, .events = POLLIN };
 	pfd[2] = (struct pollfd){ .fd = mnl_socket_get_fd(d->nl), .events = POLLIN };
 	nfd = 3;
+	if (d->nf) {
+		nf = nfd;
+		pfd[nfd++] = (struct pollfd){ .fd = mnl_socket_get_fd(d->nf), .events = POLLIN };
+	}
 	if (d->http)
 		pfd[nfd++] = (struct pollfd){ .fd = na_http_fd(d->http), .events = POLLIN };
 	while (!stop) {
@@ -628,7 +665,9 @@ static int loop(struct daemon *d)
 		if (pfd[1].revents)
 			on_inotify(d);
 		if (pfd[2].revents)
-			on_netlink(d);
+			on_netlink(d, d->nl);
+		if (nf >= 0 && pfd[nf].revents)
+			on_netlink(d, d->nf);
 		if (d->http)
 			na_http_run(d->http);
 		if (!stop && d->reread >= 0 && now_ms() >= d->reread)
@@ -660,6 +699,8 @@ int na_daemon_run(const struct na_daemon_cfg *cfg, struct na_policy *policy)
 	na_http_free(d.http);
 	if (d.nl)
 		mnl_socket_close(d.nl);
+	if (d.nf)
+		mnl_socket_close(d.nf);
 	if (d.ifd >= 0)
 		close(d.ifd);
 	if (d.sfd >= 0)

@@ -242,8 +242,9 @@ AGENT=${NETACCEL_AGENT:?NETACCEL_AGENT must name the netaccel-agent to test}
 	begin "netaccel-agent pairs a container that came after it started"
 	printf 'bypass:\n  - cgroup: "%s/d*"\n' "$REL" >"$NA_TMP/policy.yaml"
 	# nsenter execs the agent: $! is the agent itself.
+	# No resync during the test: what it sees, it learns from events.
 	nsenter --net="/run/netns/$H" "$AGENT" --state-dir "$SD" --config "$NA_TMP/policy.yaml" \
-		--metrics-address none >"$NA_TMP/agent.log" 2>&1 &
+		--metrics-address none --resync 3600 >"$NA_TMP/agent.log" 2>&1 &
 	apid=$!
 	NA_ALL_PIDS+=("$apid")
 	for _ in $(seq 100); do
@@ -262,9 +263,34 @@ AGENT=${NETACCEL_AGENT:?NETACCEL_AGENT must name the netaccel-agent to test}
 	client "$P-a1" a1 198.18.1.4 "$(cat "$NA_TMP/d1.port")" 300000 5
 	[ "$RC" = 0 ] || why "$ERR"
 	grew a1 joined_xns "$x" 1
-	kill -TERM "$apid" && wait "$apid"
 	grep -q "networks: 2 bridges pair 6 container namespaces" "$NA_TMP/agent.log" ||
 		why "log: $(cat "$NA_TMP/agent.log")"
+	end
+
+	begin "netaccel-agent stops pairing a bridge as soon as a firewall rule for it comes"
+	filtered() { # whether networks list says br1 is filtered
+		na networks --netns "$H" list 2>/dev/null | grep -q "^bridge br1: filtered"
+	}
+	hostns nft -f - <<EOF || why "cannot add the firewall"
+table bridge fw {
+	chain filt { type filter hook forward priority 0; ip saddr 198.18.1.3 drop; }
+}
+EOF
+	for _ in $(seq 50); do filtered && break; sleep 0.1; done
+	filtered || why "br1 is not filtered 5 s after the rule came: $(tail -3 "$NA_TMP/agent.log")"
+	x=$(counter a1 joined_xns)
+	client "$P-a1" a1 198.18.1.4 "$(cat "$NA_TMP/d1.port")" 200000 5
+	[ "$RC" = 0 ] || why "$ERR"
+	same a1 joined_xns "$x"
+	grep -q "some are filtered by a firewall" "$NA_TMP/agent.log" ||
+		why "the agent did not say so: $(tail -3 "$NA_TMP/agent.log")"
+	hostns nft delete table bridge fw
+	for _ in $(seq 50); do filtered || break; sleep 0.1; done
+	filtered && why "br1 is still filtered 5 s after the rule went"
+	client "$P-a1" a1 198.18.1.4 "$(cat "$NA_TMP/d1.port")" 200000 5
+	[ "$RC" = 0 ] || why "$ERR"
+	grew a1 joined_xns "$x" 1
+	kill -TERM "$apid" && wait "$apid"
 	end
 }
 
