@@ -69,6 +69,11 @@ const volatile __s32 na_page_size = 4096;
  * microseconds (see join); 0 leaves the kernel's 200 ms. */
 const volatile __u32 na_rto_min_us = NA_FAST_RTO_MIN_US;
 
+/* 1: this CPU's kernel copies to user space several times slower into a
+ * buffer off a 32-byte boundary (measured by the loader): readers with
+ * such buffers are marked (NA_RX_MISALIGN, see NA_STREAM_WINDOW). */
+const volatile __u32 na_copy_slow = 0;
+
 #include "bypass/kernel.bpf.h"
 #include "bypass/peer.bpf.h"
 
@@ -147,6 +152,32 @@ static __always_inline int may_resume(struct sk_msg_md *msg, const struct na_pee
 }
 
 /*
+ * A send of len bytes that finds the peer behind (with redirected or TCP
+ * bytes unread): after NA_STREAM_WINDOW such sends of NA_STREAM_BIG_WRITE
+ * or more to a reader that the kernel copies to slowly, on the fast path or
+ * on TCP while in the sockhash (whose bytes tcp_bpf keeps in the same
+ * pages), mark the listener of the connection's port, whose next
+ * connections then stay on TCP (see NA_STREAM_WINDOW). An accepted socket knows its listener; a
+ * connecting one finds the latest on its peer's port.
+ */
+static __always_inline void slow_reader_stream(struct na_sk_state *st, int behind, __u32 len)
+{
+	struct na_listen_key lk = { .netns = st->peer.netns, .port = st->peer.lport };
+	struct na_listen_val *lv;
+	__u64 listener = st->listener;
+
+	if (!st->peer_misaligned || !behind || len < NA_STREAM_BIG_WRITE ||
+	    st->slow_sends >= NA_STREAM_WINDOW || ++st->slow_sends < NA_STREAM_WINDOW)
+		return;
+	if (!listener) {
+		lv = bpf_map_lookup_elem(&na_listeners, &lk);
+		listener = lv ? lv->sk : 0;
+	}
+	if (listener)
+		listener_mark(listener, NA_RX_SLOWCOPY);
+}
+
+/*
  * Whether a redirecting sender should take TCP from this send on, because
  * it streams small writes (see NA_STREAM_WINDOW). Request and response
  * never count: the peer has read the request before it answers. Once
@@ -212,6 +243,7 @@ int na_msg(struct sk_msg_md *msg)
 	switch (st->path) {
 	case NA_PATH_REDIRECT:
 		peer_view(st->peer_addr, &v, 0);
+		slow_reader_stream(st, v.backlog != 0, len);
 		/* Redirected bytes are charged to the host's TCP memory, not
 		 * to the receiver's buffer, so the kernel never stops a
 		 * sender whose peer does not read. We do: past the limit the
@@ -241,6 +273,7 @@ int na_msg(struct sk_msg_md *msg)
 	case NA_PATH_THROTTLED:
 	case NA_PATH_DEFERRED:
 		peer_view(st->peer_addr, &v, 1);
+		slow_reader_stream(st, v.backlog || v.copied_seq != v.rcv_nxt, len);
 		if (peer_check(st, &v) || !may_resume(msg, &v))
 			goto pass;
 		if (st->path == NA_PATH_THROTTLED)
@@ -422,6 +455,29 @@ int na_getsockopt(struct bpf_sockopt *ctx)
  * listener's next connections (see join); a fast-path socket spliced
  * marks its process (see peer_check).
  */
+#ifdef NA_SYSCALL_NR
+/* Whether the read the task is in (system call nr, a recv) copies to a
+ * buffer off a 32-byte boundary, on a CPU that copies slowly there: the
+ * buffer of read() and recvfrom(), the first one of readv() and
+ * recvmsg(). A buffer that cannot be read says no. */
+static __always_inline __u64 read_misaligned(struct pt_regs *regs, long nr)
+{
+	__u64 arg = NA_SYSCALL_ARG1(regs), buf = arg, iov = 0;
+
+	if (!na_copy_slow)
+		return 0;
+	if (NA_IS_RECVMSG(nr)) {
+		if (bpf_probe_read_user(&iov, sizeof(iov), (void *)(arg + NA_MSGHDR_IOV)))
+			return 0;
+	} else if (NA_IS_READV(nr)) {
+		iov = arg;
+	}
+	if (iov && bpf_probe_read_user(&buf, sizeof(buf), (void *)iov))
+		return 0;
+	return buf & 31 ? NA_RX_MISALIGN : 0;
+}
+#endif
+
 SEC("?tp_btf/tcp_rcv_space_adjust")
 int BPF_PROG(na_rxwatch, struct sock *sk)
 {
@@ -468,7 +524,9 @@ int BPF_PROG(na_rxwatch, struct sock *sk)
 			st->flags |= NA_SKF_RX_SEEN;
 		return NA_TRACE_DONE;
 	}
-	rx_mark(addr, flag, (__u64)tgid << 32);
+	/* Its first read, on TCP, also tells where it reads to. */
+	rx_mark(addr, flag == NA_RX_RECV ? flag | read_misaligned(regs, nr) : flag,
+		(__u64)tgid << 32);
 	if (flag == NA_RX_RECV)
 		st->flags |= NA_SKF_RX_SEEN;
 	if (flag == NA_RX_SPLICE) {

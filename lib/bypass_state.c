@@ -146,10 +146,17 @@ static int load_and_pin(struct na_state *st, struct na_reason *why)
 	bool want[NA_NUM_GUARDS];
 	struct na_objset os;
 	struct btf *vmlinux;
-	int err = -EINVAL;
+	int err = -EINVAL, copy_slow;
 	size_t i;
 	int tries;
 
+	copy_slow = na_copy_misaligned_slow();
+	if (copy_slow == 1)
+		na_lib_log(NA_LOG_INFO, "this CPU copies slowly to buffers off a 32-byte boundary: "
+			   "a port whose large writes go to a reader with such a buffer "
+			   "keeps its next connections on TCP (kept_slowcopy)");
+	else if (copy_slow < 0)
+		na_lib_log(NA_LOG_DEBUG, "cannot measure how this CPU copies to unaligned buffers");
 	vmlinux = na_kernel_btf();
 	if (!vmlinux)
 		na_lib_log(NA_LOG_DEBUG, "no kernel BTF: the tracing protections are not loaded");
@@ -170,6 +177,7 @@ static int load_and_pin(struct na_state *st, struct na_reason *why)
 		}
 		if (page > 0)
 			skel->rodata->na_page_size = page;
+		skel->rodata->na_copy_slow = copy_slow == 1;
 		err = na_objset_init(&os, st->dir, skel->obj);
 		if (err)
 			goto out;
@@ -241,6 +249,41 @@ static int attach_guards(struct na_state *st, struct na_reason *why)
 	return err;
 }
 
+/* Whether the loaded programs act on slow copies to unaligned buffers
+ * (their na_copy_slow, in the object's read-only data): 1 or 0, negative
+ * errno when it cannot be read. */
+static int loaded_copy_slow(const struct na_state *st)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info), ids[16], n;
+	int err = -ENOENT;
+
+	info.nr_map_ids = 16;
+	info.map_ids = (__u64)(unsigned long)ids;
+	if (bpf_obj_get_info_by_fd(st->prog_msg, &info, &len))
+		return -errno;
+	n = info.nr_map_ids < 16 ? info.nr_map_ids : 16;
+	for (__u32 j = 0; j < n && err == -ENOENT; j++) {
+		struct bpf_map_info minfo = {};
+		__u32 mlen = sizeof(minfo), key = 0;
+		struct na_bypass__rodata *ro;
+		int fd = bpf_map_get_fd_by_id(ids[j]);
+		const char *dot;
+
+		if (fd < 0)
+			return -errno;
+		dot = bpf_obj_get_info_by_fd(fd, &minfo, &mlen) ? NULL : strrchr(minfo.name, '.');
+		if (dot && !strcmp(dot, ".rodata") && minfo.value_size >= sizeof(*ro)) {
+			ro = calloc(1, minfo.value_size);
+			err = !ro ? -ENOMEM : bpf_map_lookup_elem(fd, &key, ro) ? -errno :
+									   ro->na_copy_slow != 0;
+			free(ro);
+		}
+		close(fd);
+	}
+	return err;
+}
+
 size_t na_state_protections(const struct na_state *st, struct na_protection *p)
 {
 	struct btf *vmlinux = na_kernel_btf();
@@ -266,6 +309,12 @@ size_t na_state_protections(const struct na_state *st, struct na_protection *p)
 			      access(path, F_OK) == 0;
 	}
 	btf__free(vmlinux);
+	/* Listed only where it acts: on a CPU found to copy slowly. */
+	if (loaded_copy_slow(st) == 1)
+		p[n++] = (struct na_protection){ "slowcopy",
+			"a port whose large writes went to a reader this CPU copies to slowly "
+			"(a buffer off a 32-byte boundary) keeps its next connections on TCP",
+			"", true };
 	return n;
 }
 

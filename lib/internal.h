@@ -97,6 +97,13 @@ int na_state_pin_path(const struct na_state *st, const char *name, char *out,
 /* A new fd for the pin called name; negative errno (-ENOENT: not pinned). */
 int na_state_get_pin(const struct na_state *st, const char *name);
 
+/* Whether this CPU's kernel copy to user space is several times slower into
+ * a buffer off the source's 32-byte alignment (copyprobe.c): 1 or 0, or -1
+ * when it could not be measured. NA_COPY_SLOW_ENV set to 0 or 1 answers
+ * instead of the measurement. */
+#define NA_COPY_SLOW_ENV "NETACCEL_COPY_SLOW"
+int na_copy_misaligned_slow(void);
+
 /* The running kernel's BTF (btf__free it), NULL if it has none. */
 struct btf *na_kernel_btf(void);
 /* Whether btf has the struct, union or enum name (of kind) with member

@@ -375,6 +375,10 @@ static __always_inline void join(struct bpf_sock_ops *ops)
 				COUNT(slot, kept_fionread, 1);
 				goto declined;
 			}
+			if (lst & NA_RX_SLOWCOPY) {
+				COUNT(slot, kept_slowcopy, 1);
+				goto declined;
+			}
 			if (lst & NA_RX_BLOCKACC) {
 				why = NA_UNFIT_BLOCKING;
 			} else if (!(lst & NA_RX_NBACC)) {
@@ -395,6 +399,10 @@ static __always_inline void join(struct bpf_sock_ops *ops)
 		why = rx_unfit((__u64)tp);
 		if (!why && lv)
 			why = listener_unfit(lv);
+		if (!why && lv && (rxstate(lv->sk) & NA_RX_SLOWCOPY)) {
+			COUNT(slot, kept_slowcopy, 1);
+			return;
+		}
 	}
 	if (why == NA_UNFIT_RCVLOWAT) {
 		COUNT(slot, kept_rcvlowat, 1);

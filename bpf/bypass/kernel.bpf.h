@@ -88,22 +88,34 @@ struct sk_psock {
 
 struct task_struct;
 
-/* The system call a task is in, to tell a recv() from a splice(). */
+/* The system call a task is in, to tell a recv() from a splice(), and its
+ * second argument: the buffer of read() and recvfrom(), the iovec array
+ * of readv(), the msghdr of recvmsg() (the first one of recvmmsg()). */
 #if defined(__TARGET_ARCH_x86)
 struct pt_regs {
 	long orig_ax;
+	unsigned long si;
 } __attribute__((preserve_access_index));
 #define NA_SYSCALL_NR(regs) ((regs)->orig_ax)
+#define NA_SYSCALL_ARG1(regs) ((regs)->si)
 #define NA_IS_RECV(nr) ((nr) == 0 || (nr) == 19 || (nr) == 45 || (nr) == 47 || (nr) == 299)
 #define NA_IS_SPLICE(nr) ((nr) == 275 || (nr) == 40)	/* splice, sendfile */
+#define NA_IS_READV(nr) ((nr) == 19)
+#define NA_IS_RECVMSG(nr) ((nr) == 47 || (nr) == 299)
 #elif defined(__TARGET_ARCH_arm64)
 struct pt_regs {
+	unsigned long regs[31];
 	int syscallno;
 } __attribute__((preserve_access_index));
 #define NA_SYSCALL_NR(regs) ((regs)->syscallno)
+#define NA_SYSCALL_ARG1(regs) ((regs)->regs[1])
 #define NA_IS_RECV(nr) ((nr) == 63 || (nr) == 65 || (nr) == 207 || (nr) == 212 || (nr) == 243)
 #define NA_IS_SPLICE(nr) ((nr) == 76 || (nr) == 71)
+#define NA_IS_READV(nr) ((nr) == 65)
+#define NA_IS_RECVMSG(nr) ((nr) == 212 || (nr) == 243)
 #endif
+/* Where msg_iov is in a struct user_msghdr (64-bit). */
+#define NA_MSGHDR_IOV 16
 
 /* A read-only typed view of a kernel address (Linux 6.2+), for direct
  * loads; older kernels take the fault-safe reads. */

@@ -181,6 +181,7 @@ static __always_inline int peer_check(struct na_sk_state *st, const struct na_pe
 		return NA_PEER_OK;
 	st->flags &= ~NA_SKF_PEER_OK;
 	rx = rxstate(st->peer_addr);
+	st->peer_misaligned = !!(rx & NA_RX_MISALIGN);
 	tgid = rx >> 32;
 	proc = bpf_map_lookup_elem(&na_procs, &tgid);
 	if ((rx & NA_RX_SPLICE) || (proc && (*proc & NA_PROC_SPLICE)))

@@ -166,6 +166,10 @@ enum na_rx_flags {
 	NA_RX_INQ = 1 << 4,	/* asked FIONREAD where it misses redirected bytes;
 				 * listener: an accepted socket did */
 	NA_RX_LISTENER = 1 << 5, /* the entry of a listener of an enrolled cgroup */
+	NA_RX_MISALIGN = 1 << 6, /* its first read went to a buffer off a 32-byte
+				  * boundary, on a CPU that copies slowly there */
+	NA_RX_SLOWCOPY = 1 << 7, /* listener: one of its connections streamed
+				  * large writes to such a reader */
 };
 
 /* na_procs value: what a process did to a fast-path socket. */
@@ -189,7 +193,11 @@ struct na_sk_state {
 	__u8 stream_small;	/* of those, writes under NA_STREAM_BIG_WRITE */
 	__u8 stream_out;	/* 1: judged a stream of small writes: TCP from the
 				 * next send that finds the peer caught up */
-	__u8 _pad2[5];
+	__u8 peer_misaligned;	/* 1: the peer reads to a buffer the kernel copies
+				 * to slowly (NA_RX_MISALIGN), as of fit_gen */
+	__u8 slow_sends;	/* large sends to such a peer that found it behind
+				 * (up to NA_STREAM_WINDOW, which marks the port) */
+	__u8 _pad2[3];
 };
 
 /* A sender whose peer is still reading earlier bytes streams. A stream of
@@ -197,7 +205,18 @@ struct na_sk_state {
  * write to the previous segment, than as one sockmap message each, which
  * the sender queues under the reader's socket lock: when more than 3 in 4
  * of NA_STREAM_WINDOW such sends are small, the connection takes TCP for
- * good (stream_moved). */
+ * good (stream_moved).
+ *
+ * NA_STREAM_WINDOW writes of NA_STREAM_BIG_WRITE or more that find their
+ * reader behind, to a reader whose buffer starts off a 32-byte boundary,
+ * on a CPU whose kernel copies to such a buffer several times slower
+ * (na_copy_slow), mark the port's listener (NA_RX_SLOWCOPY): a sockmap
+ * message starts a large write at a page boundary, so every one of that
+ * reader's copies is slow, where TCP's segments move the alignment from
+ * one to the next. The connection
+ * keeps the fast path (moving it would not help: a socket in the sockhash
+ * sends TCP bytes from the same pages); the port's next connections stay
+ * on TCP (kept_slowcopy). */
 #define NA_STREAM_WINDOW 64
 #define NA_STREAM_BIG_WRITE 65536
 
@@ -258,6 +277,7 @@ struct na_stats {
 	__u64 peers_dropped;	/* connecting ends taken off the fast path again: this accepted end did not join */
 	__u64 stream_moved;	/* senders moved to TCP for good: a stream of writes under 64 KiB */
 	__u64 joined_xns;	/* of sockets_joined, those whose peer is in another network namespace */
+	__u64 kept_slowcopy;	/* not joined: to a port whose large writes went to a reader the CPU copies to slowly */
 };
 
 #define NA_COUNTER_NAMES                                                     \
@@ -268,7 +288,8 @@ struct na_stats {
 	"tags_on", "tags_off", "kept_blocking", "kept_rcvlowat",            \
 	"kept_splice", "splice_seen", "deferred", "deferred_joined",        \
 	"peer_unfit", "kept_short", "kept_unseen", "fionread_seen",        \
-	"kept_fionread", "peers_dropped", "stream_moved", "joined_xns"
+	"kept_fionread", "peers_dropped", "stream_moved", "joined_xns",     \
+	"kept_slowcopy"
 
 #define NA_NUM_COUNTERS (sizeof(struct na_stats) / sizeof(__u64))
 

@@ -92,7 +92,7 @@ int na_kernel_version(unsigned int *major, unsigned int *minor, unsigned int *pa
 
 /* A protection of the local bypass that needs a tracing program. */
 struct na_protection {
-	const char *name;	/* blocking, rxwatch, fionread */
+	const char *name;	/* blocking, rxwatch, fionread, slowcopy */
 	const char *what;	/* what it does, one line */
 	const char *if_missing;	/* what follows when it is not active */
 	bool active;		/* its link is pinned (attached) */

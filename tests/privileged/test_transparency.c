@@ -155,6 +155,10 @@ static int group_setup(void **state)
 		na_test_diag("NETACCEL_TEST_PLAIN: plain TCP, counters not checked");
 		return 0;
 	}
+	/* The bypass acts as on a CPU that copies slowly to buffers off a
+	 * 32-byte boundary (transparency_slowcopy.c), on every CPU. */
+	if (setenv("NETACCEL_COPY_SLOW", "1", 1))
+		na_world_bail("cannot set NETACCEL_COPY_SLOW");
 	if (na_world_enroll(&world, app.path, "all") != 0)
 		na_world_bail("cannot enroll %s", app.path);
 	if (na_world_ctl_ok(&world, "networks", "--netns", ns_names[0], "sync", NULL) != 0)
@@ -255,6 +259,16 @@ int main(void)
 			     test_stream_small_writes),
 		ALL_FAMILIES("a stream of 64 KiB writes to a reader behind: the fast path",
 			     test_stream_big_writes),
+		ALL_FAMILIES("a stream of 64 KiB writes to a reader copied to slowly: the port's "
+			     "next connection stays on TCP",
+			     test_slowcopy_stream_misaligned),
+		TF("a stream of 64 KiB writes to a page-aligned reader: the port's next "
+		   "connection joins [IPv4]", test_slowcopy_stream_aligned, &fam_v4),
+		TF("a stream of 64 KiB writes to a page-aligned reader: the port's next "
+		   "connection joins [IPv4 across namespaces]",
+		   test_slowcopy_stream_aligned, &fam_xns_v4),
+		TF("64 KiB exchanges with a reader copied to slowly: the port's next "
+		   "connection joins [IPv4]", test_slowcopy_exchanges_misaligned, &fam_v4),
 		TF("flood of 1-byte writes [IPv4]", test_tiny_write_flood, &fam_v4),
 		TF("flood of 1-byte writes [IPv6]", test_tiny_write_flood, &fam_v6),
 		TF("16 MiB single writes [IPv4]", test_large_writes, &fam_v4),

@@ -181,6 +181,11 @@ void test_backlog_and_back(void **state);
 void test_stream_small_writes(void **state);
 void test_stream_big_writes(void **state);
 
+/* transparency_slowcopy.c */
+void test_slowcopy_stream_misaligned(void **state);
+void test_slowcopy_stream_aligned(void **state);
+void test_slowcopy_exchanges_misaligned(void **state);
+
 /* transparency_turn.c */
 void test_receiver_turns_blocking(void **state);
 

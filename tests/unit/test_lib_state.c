@@ -65,6 +65,28 @@ static void count_log(enum na_log_level level, const char *msg)
 	last_level = level;
 }
 
+/* NETACCEL_COPY_SLOW answers for the copy probe; anything else but 0 or 1
+ * is said, and the probe measures. */
+static void copy_probe_env_answers(void **state)
+{
+	int r;
+
+	(void)state;
+	na_set_log(count_log);
+	logged = 0;
+	setenv(NA_COPY_SLOW_ENV, "1", 1);
+	assert_int_equal(na_copy_misaligned_slow(), 1);
+	setenv(NA_COPY_SLOW_ENV, "0", 1);
+	assert_int_equal(na_copy_misaligned_slow(), 0);
+	assert_int_equal(logged, 0);
+	setenv(NA_COPY_SLOW_ENV, "yes", 1);
+	r = na_copy_misaligned_slow();
+	assert_true(r >= -1 && r <= 1);
+	assert_int_equal(logged, 1);
+	unsetenv(NA_COPY_SLOW_ENV);
+	na_set_log(NULL);
+}
+
 static void bpffs_must_be_absolute(void **state)
 {
 	struct na_reason why = { 0 };
@@ -234,6 +256,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(reason_first_failure_wins),
 		cmocka_unit_test(reason_is_one_bounded_line),
+		cmocka_unit_test(copy_probe_env_answers),
 		cmocka_unit_test(bpffs_must_be_absolute),
 		cmocka_unit_test(bpffs_elsewhere_is_not_mounted),
 		cmocka_unit_test(open_without_state_says_so),
