@@ -40,6 +40,10 @@ struct na_bench_job {
 	/* stream: where the reader's buffer starts, in bytes past a page
 	 * boundary; -1: where calloc() puts it (16 bytes past one here) */
 	long rdoff;
+	/* stream: 1 when the server first serves an untimed stream of the
+	 * same writes on another connection (a port that has carried such
+	 * streams before) */
+	int served;
 	long count;		/* timed operations (rr, crr) */
 	long warmup;		/* untimed operations first */
 	double seconds;		/* stream: how long to send */
@@ -160,6 +164,7 @@ struct na_bench_table {
 	size_t size;
 	size_t reply;			/* crr: reply bytes (size if 0) */
 	long rdoff;			/* stream: the reader's buffer (see the job's) */
+	int served;			/* stream: see the job's */
 	int nvar;
 	struct na_bench_variant v[NA_BENCH_MAX_VARIANTS];
 	int extra_num, extra_den;	/* another ratio to show (-1: none) */

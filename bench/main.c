@@ -48,9 +48,9 @@ static const char *const help_text =
 	"Scenarios (default: all):\n"
 	"  local-rr      TCP ping-pong on loopback, 64 B, 1 KiB, 16 KiB messages:\n"
 	"                plain TCP, netaccel bypass, AF_UNIX stream socket\n"
-	"  local-stream  bulk transfer with 16 KiB and 128 KiB writes, and 128 KiB\n"
-	"                writes to a reader whose buffer is page-aligned: same\n"
-	"                variants\n"
+	"  local-stream  bulk transfer with 16 KiB and 128 KiB writes, 128 KiB\n"
+	"                writes to a reader whose buffer is page-aligned, and the\n"
+	"                port's second stream of 128 KiB writes: same variants\n"
 	"  local-crr     connect, one 64 B request and reply, close: plain, enrolled\n"
 	"  local-http    a connection per request, as HTTP/1.0 clients and ab do:\n"
 	"                128 B request, 4 KiB reply, close: plain, enrolled\n"
@@ -69,8 +69,8 @@ static const char *const help_text =
 	"                (the limit)\n"
 	"  container-stream\n"
 	"                128 KiB writes between the containers, to a reader's\n"
-	"                buffer from calloc() and to a page-aligned one: same\n"
-	"                variants\n"
+	"                buffer from calloc(), to a page-aligned one, and the\n"
+	"                port's second stream: same variants\n"
 	"  container-crr connect, one 64 B request and reply, close, between the\n"
 	"                containers: same variants\n"
 	"\n"
@@ -176,6 +176,7 @@ static void job_of(const struct bench *b, const struct na_bench_table *t,
 	j->size = t->size;
 	j->reply = t->reply;
 	j->rdoff = t->rdoff;
+	j->served = t->served;
 	if (t->kind == NA_BENCH_RR) {
 		j->count = b->run.rr_count;
 		j->warmup = b->run.rr_warmup;

@@ -288,12 +288,36 @@ static int serve_rr(int lfd, const struct na_bench_job *j, char *buf, double *c0
 	return err;
 }
 
+/* Bytes of the untimed stream a server serves first (job.served). */
+#define SERVED_WRITES (8 * NA_BENCH_STREAM_WARMUP)
+
+/* An untimed stream of the job's writes on a connection of its own, read
+ * into the same buffer, acknowledged with one byte. */
+static int serve_served(int lfd, const struct na_bench_job *j, char *buf)
+{
+	size_t want = SERVED_WRITES * j->size, got = 0;
+	int fd = do_accept(lfd, j), err;
+	ssize_t r;
+
+	if (fd < 0)
+		return fd;
+	while (got < want && (r = read_some(fd, buf, want - got < READ_CHUNK ? want - got : READ_CHUNK)) > 0)
+		got += (size_t)r;
+	err = got < want ? -ENODATA : write_full(fd, "s", 1);
+	if (!err && read_some(fd, buf, 1) != 0)
+		err = -EPROTO;	/* the client closes */
+	close(fd);
+	return err;
+}
+
 static int serve_stream(int lfd, const struct na_bench_job *j, char *buf, double *c0)
 {
 	size_t warm = NA_BENCH_STREAM_WARMUP * j->size, got = 0;
 	int err = serve_prime(lfd, j), fd;
 	ssize_t r;
 
+	if (!err && j->served)
+		err = serve_served(lfd, j, buf);
 	if (err)
 		return err;
 	fd = do_accept(lfd, j);
@@ -445,6 +469,22 @@ static int client_rr(const struct na_bench_job *j, char *buf, struct lat *l,
 	return err;
 }
 
+/* The client of serve_served. */
+static int client_served(const struct na_bench_job *j, const char *buf)
+{
+	int fd = do_connect(j), err = 0;
+	char ack;
+
+	if (fd < 0)
+		return fd;
+	for (int i = 0; i < SERVED_WRITES && !err; i++)
+		err = write_full(fd, buf, j->size);
+	if (!err)
+		err = read_full(fd, &ack, 1);
+	close(fd);
+	return err;
+}
+
 static int client_stream(const struct na_bench_job *j, char *buf, struct lat *l,
 			 double *t0, double *c0)
 {
@@ -452,6 +492,8 @@ static int client_stream(const struct na_bench_job *j, char *buf, struct lat *l,
 	double end;
 	char ack;
 
+	if (!err && j->served)
+		err = client_served(j, buf);
 	if (err)
 		return err;
 	fd = do_connect(j);
@@ -557,16 +599,16 @@ static int run_client(const struct na_bench_job *j)
 int na_bench_job_argv(const struct na_bench_job *j, const char *role,
 		      char **argv, size_t max, char *buf, size_t buflen)
 {
-	int n = snprintf(buf, buflen, "%s%c%s%c%s%c%s%c%u%c%zu%c%zu%c%ld%c%ld%c%ld%c%g",
+	int n = snprintf(buf, buflen, "%s%c%s%c%s%c%s%c%u%c%zu%c%zu%c%ld%c%d%c%ld%c%ld%c%g",
 			 role, 0, kinds[j->kind], 0, j->family, 0, j->addr, 0,
-			 j->port, 0, j->size, 0, j->reply, 0, j->rdoff, 0, j->count, 0,
-			 j->warmup, 0, j->seconds);
+			 j->port, 0, j->size, 0, j->reply, 0, j->rdoff, 0, j->served, 0,
+			 j->count, 0, j->warmup, 0, j->seconds);
 	size_t k = 0;
 
-	if (n < 0 || (size_t)n >= buflen || max < 13)
+	if (n < 0 || (size_t)n >= buflen || max < 14)
 		return -E2BIG;
 	argv[k++] = (char *)"--worker";
-	for (char *p = buf; p <= buf + n && k < 12; p += strlen(p) + 1)
+	for (char *p = buf; p <= buf + n && k < 13; p += strlen(p) + 1)
 		argv[k++] = p;
 	argv[k] = NULL;
 	return (int)k;
@@ -577,7 +619,7 @@ int na_bench_worker(int argc, char **argv)
 	struct na_bench_job j = { 0 };
 	char *end;
 
-	if (argc != 11)
+	if (argc != 12)
 		goto bad;
 	for (j.kind = 0; j.kind < 3 && strcmp(argv[1], kinds[j.kind]); j.kind++)
 		;
@@ -589,10 +631,12 @@ int na_bench_worker(int argc, char **argv)
 	j.size = strtoul(argv[5], &end, 10);
 	j.reply = strtoul(argv[6], &end, 10);
 	j.rdoff = strtol(argv[7], &end, 10);
-	j.count = strtol(argv[8], &end, 10);
-	j.warmup = strtol(argv[9], &end, 10);
-	j.seconds = strtod(argv[10], &end);
-	if (!j.size || j.count < 0 || j.warmup < 0 || j.rdoff < -1 || j.rdoff >= PAGE_BYTES)
+	j.served = (int)strtol(argv[8], &end, 10);
+	j.count = strtol(argv[9], &end, 10);
+	j.warmup = strtol(argv[10], &end, 10);
+	j.seconds = strtod(argv[11], &end);
+	if (!j.size || j.count < 0 || j.warmup < 0 || j.rdoff < -1 || j.rdoff >= PAGE_BYTES ||
+	    (j.served != 0 && j.served != 1))
 		goto bad;
 	if (!strcmp(argv[0], "server"))
 		return run_server(&j);
