@@ -294,6 +294,17 @@ int build_local_rr(struct bench *b, struct na_bench_table *t, int max)
 	return n;
 }
 
+/* Add suffix to t's title (kept in a ring of titles, as new_table's). */
+static void retitle(struct na_bench_table *t, const char *suffix)
+{
+	static char titles[MAX_TABLES][160];
+	static int nt;
+	char *title = titles[nt++ % MAX_TABLES];
+
+	snprintf(title, 160, "%s, %s", t->title, suffix);
+	t->title = title;
+}
+
 /* A stream table whose reader's buffer starts at a page boundary, not
  * where calloc() put it: on CPUs whose kernel copies with `rep movsb`,
  * how the buffer lines up with the data's place in the kernel's pages
@@ -301,13 +312,8 @@ int build_local_rr(struct bench *b, struct na_bench_table *t, int max)
  * the data of large writes page-aligned (docs/performance.md). */
 static void reader_aligned(struct na_bench_table *t)
 {
-	static char titles[MAX_TABLES][160];
-	static int nt;
-	char *title = titles[nt++ % MAX_TABLES];
-
 	t->rdoff = 0;
-	snprintf(title, 160, "%s, reader's buffer page-aligned", t->title);
-	t->title = title;
+	retitle(t, "reader's buffer page-aligned");
 }
 
 /* A stream table whose server first serves an untimed stream of the same
@@ -316,13 +322,8 @@ static void reader_aligned(struct na_bench_table *t)
  * copies to slowly keeps the port's next connections on TCP). */
 static void port_served(struct na_bench_table *t)
 {
-	static char titles[MAX_TABLES][160];
-	static int nt;
-	char *title = titles[nt++ % MAX_TABLES];
-
 	t->served = 1;
-	snprintf(title, 160, "%s, the port's second stream", t->title);
-	t->title = title;
+	retitle(t, "the port's second stream");
 }
 
 int build_local_stream(struct bench *b, struct na_bench_table *t, int max)

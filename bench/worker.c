@@ -291,19 +291,27 @@ static int serve_rr(int lfd, const struct na_bench_job *j, char *buf, double *c0
 /* Bytes of the untimed stream a server serves first (job.served). */
 #define SERVED_WRITES (8 * NA_BENCH_STREAM_WARMUP)
 
+/* Untimed: read n of the job's writes on fd into buf, READ_CHUNK at a
+ * time, then acknowledge them with one byte. */
+static int read_then_ack(int fd, const struct na_bench_job *j, char *buf, int n)
+{
+	size_t want = (size_t)n * j->size, got = 0;
+	ssize_t r;
+
+	while (got < want && (r = read_some(fd, buf, want - got < READ_CHUNK ? want - got : READ_CHUNK)) > 0)
+		got += (size_t)r;
+	return got < want ? -ENODATA : write_full(fd, "a", 1);
+}
+
 /* An untimed stream of the job's writes on a connection of its own, read
  * into the same buffer, acknowledged with one byte. */
 static int serve_served(int lfd, const struct na_bench_job *j, char *buf)
 {
-	size_t want = SERVED_WRITES * j->size, got = 0;
 	int fd = do_accept(lfd, j), err;
-	ssize_t r;
 
 	if (fd < 0)
 		return fd;
-	while (got < want && (r = read_some(fd, buf, want - got < READ_CHUNK ? want - got : READ_CHUNK)) > 0)
-		got += (size_t)r;
-	err = got < want ? -ENODATA : write_full(fd, "s", 1);
+	err = read_then_ack(fd, j, buf, SERVED_WRITES);
 	if (!err && read_some(fd, buf, 1) != 0)
 		err = -EPROTO;	/* the client closes */
 	close(fd);
@@ -312,7 +320,6 @@ static int serve_served(int lfd, const struct na_bench_job *j, char *buf)
 
 static int serve_stream(int lfd, const struct na_bench_job *j, char *buf, double *c0)
 {
-	size_t warm = NA_BENCH_STREAM_WARMUP * j->size, got = 0;
 	int err = serve_prime(lfd, j), fd;
 	ssize_t r;
 
@@ -323,9 +330,7 @@ static int serve_stream(int lfd, const struct na_bench_job *j, char *buf, double
 	fd = do_accept(lfd, j);
 	if (fd < 0)
 		return fd;
-	while (got < warm && (r = read_some(fd, buf, warm - got < READ_CHUNK ? warm - got : READ_CHUNK)) > 0)
-		got += (size_t)r;
-	err = got < warm ? -ENODATA : write_full(fd, "w", 1);
+	err = read_then_ack(fd, j, buf, NA_BENCH_STREAM_WARMUP);
 	*c0 = cpu_us();
 	while (!err && (r = read_some(fd, buf, READ_CHUNK)) != 0)
 		if (r < 0)
@@ -469,18 +474,26 @@ static int client_rr(const struct na_bench_job *j, char *buf, struct lat *l,
 	return err;
 }
 
+/* Untimed: n of the job's writes on fd, then the server's one-byte
+ * acknowledgement. */
+static int write_then_ack(int fd, const struct na_bench_job *j, const char *buf, int n)
+{
+	int err = 0;
+	char ack;
+
+	for (int i = 0; i < n && !err; i++)
+		err = write_full(fd, buf, j->size);
+	return err ? err : read_full(fd, &ack, 1);
+}
+
 /* The client of serve_served. */
 static int client_served(const struct na_bench_job *j, const char *buf)
 {
-	int fd = do_connect(j), err = 0;
-	char ack;
+	int fd = do_connect(j), err;
 
 	if (fd < 0)
 		return fd;
-	for (int i = 0; i < SERVED_WRITES && !err; i++)
-		err = write_full(fd, buf, j->size);
-	if (!err)
-		err = read_full(fd, &ack, 1);
+	err = write_then_ack(fd, j, buf, SERVED_WRITES);
 	close(fd);
 	return err;
 }
@@ -499,10 +512,7 @@ static int client_stream(const struct na_bench_job *j, char *buf, struct lat *l,
 	fd = do_connect(j);
 	if (fd < 0)
 		return fd;
-	for (int i = 0; i < NA_BENCH_STREAM_WARMUP && !err; i++)
-		err = write_full(fd, buf, j->size);
-	if (!err)
-		err = read_full(fd, &ack, 1);
+	err = write_then_ack(fd, j, buf, NA_BENCH_STREAM_WARMUP);
 	*c0 = cpu_us();
 	*t0 = now_us();
 	end = *t0 + j->seconds * 1e6;
