@@ -157,8 +157,9 @@ static __always_inline int may_resume(struct sk_msg_md *msg, const struct na_pee
  * or more to a reader that the kernel copies to slowly, on the fast path or
  * on TCP while in the sockhash (whose bytes tcp_bpf keeps in the same
  * pages), mark the listener of the connection's port, whose next
- * connections then stay on TCP (see NA_STREAM_WINDOW). An accepted socket knows its listener; a
- * connecting one finds the latest on its peer's port.
+ * connections then stay on TCP (see NA_STREAM_WINDOW). An accepted socket
+ * knows its listener; a connecting one finds the latest on its peer's
+ * port.
  */
 static __always_inline void slow_reader_stream(struct na_sk_state *st, int behind, __u32 len)
 {

@@ -249,21 +249,31 @@ static int attach_guards(struct na_state *st, struct na_reason *why)
 	return err;
 }
 
+/* The ids of the maps prog uses, at most max of them: how many, or a
+ * negative errno. */
+static int prog_map_ids(int prog, __u32 *ids, __u32 max)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+
+	info.nr_map_ids = max;
+	info.map_ids = (__u64)(unsigned long)ids;
+	if (bpf_obj_get_info_by_fd(prog, &info, &len))
+		return -errno;
+	return (int)(info.nr_map_ids < max ? info.nr_map_ids : max);
+}
+
 /* Whether the loaded programs act on slow copies to unaligned buffers
  * (their na_copy_slow, in the object's read-only data): 1 or 0, negative
  * errno when it cannot be read. */
 static int loaded_copy_slow(const struct na_state *st)
 {
-	struct bpf_prog_info info = {};
-	__u32 len = sizeof(info), ids[16], n;
-	int err = -ENOENT;
+	__u32 ids[16];
+	int n = prog_map_ids(st->prog_msg, ids, 16), err = -ENOENT;
 
-	info.nr_map_ids = 16;
-	info.map_ids = (__u64)(unsigned long)ids;
-	if (bpf_obj_get_info_by_fd(st->prog_msg, &info, &len))
-		return -errno;
-	n = info.nr_map_ids < 16 ? info.nr_map_ids : 16;
-	for (__u32 j = 0; j < n && err == -ENOENT; j++) {
+	if (n < 0)
+		return n;
+	for (int j = 0; j < n && err == -ENOENT; j++) {
 		struct bpf_map_info minfo = {};
 		__u32 mlen = sizeof(minfo), key = 0;
 		struct na_bypass__rodata *ro;
@@ -321,18 +331,15 @@ size_t na_state_protections(const struct na_state *st, struct na_protection *p)
 static int prog_uses(int prog, int map_fd)
 {
 	struct bpf_map_info minfo = {};
-	struct bpf_prog_info info = {};
-	__u32 len = sizeof(minfo), ids[16], n;
+	__u32 len = sizeof(minfo), ids[16];
+	int n;
 
 	if (bpf_obj_get_info_by_fd(map_fd, &minfo, &len))
 		return -errno;
-	len = sizeof(info);
-	info.nr_map_ids = 16;
-	info.map_ids = (__u64)(unsigned long)ids;
-	if (bpf_obj_get_info_by_fd(prog, &info, &len))
-		return -errno;
-	n = info.nr_map_ids < 16 ? info.nr_map_ids : 16;
-	for (__u32 j = 0; j < n; j++)
+	n = prog_map_ids(prog, ids, 16);
+	if (n < 0)
+		return n;
+	for (int j = 0; j < n; j++)
 		if (ids[j] == minfo.id)
 			return 1;
 	return 0;

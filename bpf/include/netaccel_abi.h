@@ -213,10 +213,9 @@ struct na_sk_state {
  * (na_copy_slow), mark the port's listener (NA_RX_SLOWCOPY): a sockmap
  * message starts a large write at a page boundary, so every one of that
  * reader's copies is slow, where TCP's segments move the alignment from
- * one to the next. The connection
- * keeps the fast path (moving it would not help: a socket in the sockhash
- * sends TCP bytes from the same pages); the port's next connections stay
- * on TCP (kept_slowcopy). */
+ * one to the next. The connection keeps the fast path (moving it would
+ * not help: a socket in the sockhash sends TCP bytes from the same pages);
+ * the port's next connections stay on TCP (kept_slowcopy). */
 #define NA_STREAM_WINDOW 64
 #define NA_STREAM_BIG_WRITE 65536
 

@@ -106,6 +106,21 @@ run na status
 grep -q "^  rxwatch  active " <<<"$OUT" || why "status text does not show the receive watch active"
 end
 
+# The suite says this CPU copies fast (NETACCEL_COPY_SLOW=0): no slowcopy
+# above. Programs loaded where it copies slowly list it.
+begin "status lists the slowcopy protection where the programs were loaded for a CPU that copies slowly"
+SD2=$(extra_state_dir slowcopy)
+NETACCEL_COPY_SLOW=1 "$CTL" --state-dir "$SD2" enroll "$REL/c" >/dev/null 2>&1 || why "cannot enroll $REL/c"
+run "$CTL" --state-dir "$SD2" status --json
+if parses; then
+	[ "$(json '" ".join(p["name"] for p in d["protections"] if p["active"])' <<<"$OUT")" = "$want slowcopy" ] ||
+		why "protections: $(json 'd["protections"]' <<<"$OUT"), expected $want slowcopy"
+else
+	why "not JSON"
+fi
+"$CTL" --state-dir "$SD2" cleanup >/dev/null 2>&1 || why "cannot clean $SD2 up"
+end
+
 begin "stats --json parses and lists both cgroups with their modes and every counter"
 if lists_cgroups stats '"%s %s %s %s" % (c["path"], c["id"], c["mode"], c["state"])' \
 	"$REL/a $ida all active" "$REL/b $idb opt-in active"; then
