@@ -87,4 +87,80 @@ static inline int netaccel_get_tag(int fd, int *tag)
 	return 0;
 }
 
+/* ---- proxy splice (libnetaccel: link with it to use these) ----
+ *
+ * A proxy hands a pair of connected stream sockets over: from then on the
+ * bytes arriving on one leave on the other, in order, including those
+ * that had arrived and were not read yet. EOF on one side becomes
+ * shutdown(SHUT_WR) on the other once every byte before it has left; a
+ * reset or an error on either side ends the pair. The sockets are set to
+ * O_NONBLOCK and must not be read or written by the caller until the pair
+ * has ended; the caller still owns them and closes them after
+ * netaccel_splice_free().
+ *
+ * The pair runs on the first path that works, from the one asked for:
+ *   NETACCEL_PATH_KERNEL  the kernel forwards the bytes (sockmap; needs the
+ *                         privilege to load netaccel's splice program, or
+ *                         the one an administrator set up with
+ *                         `netaccel-ctl splice enable`)
+ *   NETACCEL_PATH_SPLICE  splice(2) through a pipe, in this process
+ *   NETACCEL_PATH_COPY    read/write through a buffer, in this process
+ * netaccel_splice_info() says which one and why not an earlier one.
+ *
+ *     struct netaccel_splice *sp = netaccel_splice(client, backend, NULL);
+ *     // add netaccel_splice_fd(sp) to your epoll for EPOLLIN; on an event:
+ *     if (netaccel_splice_run(sp) == 1) {
+ *             netaccel_splice_info(sp, &info);   // bytes, path, error
+ *             netaccel_splice_free(sp);
+ *             close(client), close(backend);
+ *     }
+ */
+enum netaccel_path {
+	NETACCEL_PATH_AUTO = 0,		/* the kernel's, else splice(2), else copy */
+	NETACCEL_PATH_KERNEL,
+	NETACCEL_PATH_SPLICE,
+	NETACCEL_PATH_COPY,
+};
+
+#define NETACCEL_SPLICE_EXACT 1u	/* fail rather than take a later path */
+
+struct netaccel_splice_opts {
+	unsigned int size;		/* sizeof(struct netaccel_splice_opts) */
+	unsigned int path;		/* enum netaccel_path: the first to try */
+	unsigned int flags;		/* NETACCEL_SPLICE_EXACT */
+	unsigned int max_queued;	/* bytes that may wait per direction, in
+					 * the kernel or this process (0: 1 MiB) */
+	const char *state_dir;		/* NULL: $NETACCEL_STATE_DIR, else the
+					 * default (/sys/fs/bpf/netaccel) */
+};
+
+struct netaccel_splice_info {
+	unsigned int path;		/* enum netaccel_path taken */
+	int ended;			/* 1: both directions closed, or an error */
+	int error;			/* 0, or the errno that ended the pair */
+	unsigned long long bytes[2];	/* moved a to b, b to a */
+	unsigned long long kernel_bytes[2]; /* of those, moved by the kernel */
+	int paused[2];			/* the kernel handed a direction back to
+					 * this process: its receiver fell behind */
+	char why[160];			/* why not the path asked for ("": it) */
+};
+
+struct netaccel_splice;
+
+/* Splice a and b. NULL with errno set: EINVAL (not a connected stream
+ * socket, a == b), EBUSY (already spliced), ENOMEM, or with
+ * NETACCEL_SPLICE_EXACT the reason the path cannot be used (EPERM,
+ * EOPNOTSUPP, ...; netaccel_splice_why() says it in words). */
+struct netaccel_splice *netaccel_splice(int a, int b, const struct netaccel_splice_opts *opts);
+/* Why the last netaccel_splice() of this thread failed or fell back. */
+const char *netaccel_splice_why(void);
+/* An fd to poll for readability: then call netaccel_splice_run(). */
+int netaccel_splice_fd(const struct netaccel_splice *sp);
+/* Do what is due, without blocking: 1 when the pair has ended, 0 when it
+ * goes on, -1 with errno on a failure of the library itself. */
+int netaccel_splice_run(struct netaccel_splice *sp);
+int netaccel_splice_info(const struct netaccel_splice *sp, struct netaccel_splice_info *info);
+/* Take the pair out of the kernel and free it; a and b stay open. */
+void netaccel_splice_free(struct netaccel_splice *sp);
+
 #endif /* NETACCEL_H */

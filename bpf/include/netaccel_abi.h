@@ -472,4 +472,48 @@ struct na_veth_stats {
 
 #define NA_VETH_NUM_COUNTERS (sizeof(struct na_veth_stats) / sizeof(__u64))
 
+/* ---- proxy splice (splice.bpf.c) ---- */
+
+/* Sockets in na_splice_socks: two per spliced pair. */
+#ifndef NA_SPLICE_MAX
+#define NA_SPLICE_MAX 65536
+#endif
+
+/*
+ * One direction of a spliced pair, keyed by the socket cookie of the
+ * socket its bytes arrive on ("from"). The other socket ("to") is the
+ * sockhash's entry under the same key. Written by user space when the
+ * pair is made; the verdict program adds to fwd and passed, and sets
+ * paused; user space reads them.
+ */
+struct na_splice_dir {
+	__u64 fwd;	/* bytes handed to the other socket's send side */
+	__u64 base;	/* the other socket's bytes written (acked + in its send
+			 * queue) when the pair was made: fwd is what the kernel
+			 * added since, so base + fwd - written is what waits
+			 * in the kernel's queue for the other socket */
+	__u64 passed;	/* bytes left to the process, once paused */
+	__u32 limit;	/* at most so many bytes wait for the other socket;
+			 * past it the direction pauses (0: no limit) */
+	__u32 paused;	/* 1: from now on the process moves this direction */
+};
+
+/* Totals over every pair, per CPU (na_splice_stats). */
+struct na_splice_stats {
+	__u64 redirected;	/* skbs handed to the other socket */
+	__u64 bytes;		/* their bytes */
+	__u64 paused;		/* directions paused: the other side fell behind */
+	__u64 passed;		/* skbs left to the process of a paused direction */
+	__u64 bytes_passed;
+	__u64 empty;		/* zero-length skbs (a FIN) dropped, never redirected */
+	__u64 no_pair;		/* skbs of a socket with no direction (left to the process) */
+	__u64 no_peer;		/* the other socket had left the map (left to the process) */
+};
+
+#define NA_SPLICE_COUNTER_NAMES                                              \
+	"redirected", "bytes", "paused", "passed", "bytes_passed", "empty",  \
+	"no_pair", "no_peer"
+
+#define NA_SPLICE_NUM_COUNTERS (sizeof(struct na_splice_stats) / sizeof(__u64))
+
 #endif /* NETACCEL_ABI_H */

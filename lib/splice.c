@@ -1,0 +1,941 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Proxy splice (<netaccel.h>): a pair of connected stream sockets whose
+ * bytes go from one to the other without the caller, on the first path
+ * that works:
+ *
+ *  kernel  na_splice_verdict (bpf/splice.bpf.c) forwards each skb to the
+ *          other socket's send side. The process only watches: for a FIN,
+ *          which it passes on as shutdown(SHUT_WR) once every byte before
+ *          it has left, for a reset, and for a direction the kernel
+ *          paused because its receiver fell behind, which it then moves
+ *          itself (copy), after the kernel's queue to that receiver.
+ *  splice  splice(2) through a pipe per direction.
+ *  copy    recv/send through a buffer per direction.
+ *
+ * Whether every byte a socket received went through the verdict is
+ * counted, not assumed: TCP_INFO's bytes_received against what the
+ * process read before the pair was made plus what the verdict forwarded
+ * or passed. A FIN is seen (EPOLLRDHUP) before the verdict has read the
+ * bytes that came just before it, and an skb the verdict passed may still
+ * wait in the kernel's work queue when recv() says EOF.
+ *
+ * The kernel's maps are either the ones `netaccel-ctl splice enable`
+ * pinned under <state-dir>/splice (usable by whoever may open them), or,
+ * where none are pinned, loaded for this process alone when it may.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <linux/sockios.h>
+#include <linux/tcp.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include <netaccel.h>
+#include <netaccel/state.h>
+
+#include "internal.h"
+#include "splice.skel.h"
+
+#ifndef SO_COOKIE
+#define SO_COOKIE 57
+#endif
+#ifndef TCP_ULP
+#define TCP_ULP 31
+#endif
+
+#define COPY_BUF (64 * 1024)
+#define DEFAULT_MAX_QUEUED (1024 * 1024)
+#define WATCH_NS (10 * 1000 * 1000)	/* how often paused directions are looked for */
+#define RECHECK_NS (1000 * 1000)	/* how soon a wait for the kernel is looked at again */
+
+/* ---- the kernel's side, shared by the pairs of a process ---- */
+
+struct kctx {
+	struct kctx *next;
+	char dir[PATH_MAX];
+	int err;			/* 0: usable; else why says why not */
+	char why[160];
+	bool pinned;
+	int socks, dirs, stats;
+	struct na_splice *skel;		/* loaded for this process */
+};
+
+static pthread_mutex_t klock = PTHREAD_MUTEX_INITIALIZER;
+static struct kctx *kctxs;
+static struct netaccel_splice *kpairs;	/* kernel-path pairs, for the watch */
+static bool watching;
+
+static __thread char last_why[160];
+
+const char *netaccel_splice_why(void)
+{
+	return last_why;
+}
+
+__attribute__((format(printf, 2, 3)))
+static void say(char *out, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(out, 160, fmt, ap);
+	va_end(ap);
+}
+
+static int obj_get(const char *dir, const char *name)
+{
+	char path[PATH_MAX];
+
+	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	int fd = bpf_obj_get(path);
+
+	return fd < 0 ? -errno : fd;
+}
+
+static int kctx_open_pinned(struct kctx *k)
+{
+	int fd;
+
+	fd = obj_get(k->dir, "na_splice_socks");
+	if (fd < 0)
+		return fd;
+	k->socks = fd;
+	k->dirs = obj_get(k->dir, "na_splice_dirs");
+	k->stats = obj_get(k->dir, "na_splice_stats");
+	if (k->dirs < 0 || k->stats < 0)
+		return k->dirs < 0 ? k->dirs : k->stats;
+	k->pinned = true;
+	return 0;
+}
+
+static int kctx_load(struct kctx *k)
+{
+	int err;
+
+	k->skel = na_splice__open_and_load();
+	if (!k->skel)
+		return -errno;
+	k->socks = bpf_map__fd(k->skel->maps.na_splice_socks);
+	k->dirs = bpf_map__fd(k->skel->maps.na_splice_dirs);
+	k->stats = bpf_map__fd(k->skel->maps.na_splice_stats);
+	err = bpf_prog_attach(bpf_program__fd(k->skel->progs.na_splice_verdict), k->socks,
+			      BPF_SK_SKB_STREAM_VERDICT, 0);
+	return err < 0 ? -errno : 0;
+}
+
+/* The kernel path of state directory dir, opened once per process. */
+static struct kctx *kctx_get(const char *state_dir)
+{
+	const char *top = na_state_dir(state_dir);
+	struct kctx *k;
+	int err;
+
+	pthread_mutex_lock(&klock);
+	for (k = kctxs; k; k = k->next)
+		if (!strncmp(k->dir, top, strlen(top)) && !strcmp(k->dir + strlen(top), "/splice"))
+			goto out;
+	k = calloc(1, sizeof(*k));
+	if (!k)
+		goto out;
+	k->socks = k->dirs = k->stats = -1;
+	snprintf(k->dir, sizeof(k->dir), "%s/splice", top);
+	err = kctx_open_pinned(k);
+	if (err < 0) {
+		int open_err = err;
+
+		if (k->socks >= 0)
+			close(k->socks);
+		if (k->dirs >= 0)
+			close(k->dirs);
+		if (k->stats >= 0)
+			close(k->stats);
+		k->socks = k->dirs = k->stats = -1;
+		/* Without the privilege, not even an attempt (libbpf would
+		 * tell stderr about it). */
+		err = na_caps_check(true, NULL);
+		if (!err)
+			err = kctx_load(k);
+		if (err < 0) {
+			k->err = err;
+			if (err == -EPERM || err == -EACCES)
+				say(k->why, "no privilege to load the splice program (needs CAP_BPF, "
+					    "CAP_NET_ADMIN and CAP_PERFMON), and none set up at %s "
+					    "to use (%s)",
+				    k->dir, strerror(-open_err));
+			else
+				say(k->why, "cannot load the splice program: %s", strerror(-err));
+			na_splice__destroy(k->skel);
+			k->skel = NULL;
+		}
+	}
+	na_lib_log(NA_LOG_DEBUG, "splice: %s %s", k->dir,
+		   k->err ? k->why : k->pinned ? "pinned" : "loaded for this process");
+	k->next = kctxs;
+	kctxs = k;
+out:
+	pthread_mutex_unlock(&klock);
+	return k;
+}
+
+/* ---- a pair ---- */
+
+enum { MODE_KERNEL = 1, MODE_SPLICE, MODE_COPY };
+
+struct dir {
+	int from, to;
+	int mode;
+	bool eof;		/* every byte before the FIN has been moved or handed on */
+	bool shut;		/* shutdown(to, SHUT_WR) done */
+	bool want_in, want_out;
+	bool waiting;		/* for the kernel: the timer looks again */
+	uint64_t user;		/* bytes this process moved */
+	char *buf;		/* copy */
+	size_t head, tail;
+	int pipe[2];		/* splice */
+	size_t inpipe;
+	/* kernel */
+	uint64_t cookie;	/* of from */
+	struct na_splice_dir kd;
+	uint64_t consumed0;	/* data bytes of from read before the pair was made */
+	bool paused;		/* seen paused: this direction is the process's */
+	bool kernel_drained;	/* the kernel's queue to `to` was empty once paused */
+};
+
+struct netaccel_splice {
+	struct netaccel_splice *knext;
+	int fd[2];
+	int ep, timer;
+	unsigned int path;
+	unsigned int max_queued;
+	char why[160];
+	struct kctx *k;
+	bool in_kernel;		/* entries in the maps to take out */
+	struct dir d[2];
+	uint32_t reg[2];	/* events registered per socket; UINT32_MAX: not registered */
+	bool ended;
+	int error;
+};
+
+static int set_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0 || (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0))
+		return -errno;
+	return 0;
+}
+
+static int tcp_info(int fd, struct tcp_info *ti)
+{
+	socklen_t len = sizeof(*ti);
+
+	memset(ti, 0, sizeof(*ti));
+	return getsockopt(fd, IPPROTO_TCP, TCP_INFO, ti, &len) < 0 ? -errno : 0;
+}
+
+/* Bytes given to fd's send side so far: acknowledged plus queued. */
+static int written(int fd, uint64_t *out)
+{
+	struct tcp_info ti;
+	int outq = 0;
+
+	if (tcp_info(fd, &ti) < 0 || ioctl(fd, SIOCOUTQ, &outq) < 0)
+		return -errno;
+	*out = ti.tcpi_bytes_acked + (uint64_t)outq;
+	return 0;
+}
+
+static bool rdhup(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLRDHUP };
+
+	return poll(&p, 1, 0) == 1 && (p.revents & POLLRDHUP);
+}
+
+/* Data bytes fd has received (TCP_INFO counts a FIN as one). The FIN is
+ * looked for first: one that comes in between makes the count too high,
+ * which only means looking again later. */
+static int data_received(int fd, uint64_t *out)
+{
+	bool fin = rdhup(fd);
+	struct tcp_info ti;
+
+	if (tcp_info(fd, &ti) < 0)
+		return -errno;
+	*out = ti.tcpi_bytes_received - (fin && ti.tcpi_bytes_received ? 1 : 0);
+	return 0;
+}
+
+/* Data bytes of fd that the process has read (fd not in the map yet). */
+static int consumed(int fd, uint64_t *out)
+{
+	for (int i = 0; i < 100; i++) {
+		uint64_t r1, r2;
+		int inq = 0;
+
+		if (data_received(fd, &r1) < 0 || ioctl(fd, SIOCINQ, &inq) < 0 ||
+		    data_received(fd, &r2) < 0)
+			return -errno;
+		if (r1 == r2) {
+			*out = r1 - (uint64_t)inq;
+			return 0;
+		}
+	}
+	return -EAGAIN;
+}
+
+static bool is_tcp(int fd)
+{
+	int proto = 0;
+	socklen_t len = sizeof(proto);
+
+	return !getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len) && proto == IPPROTO_TCP;
+}
+
+static int check_stream(int fd)
+{
+	int type = 0;
+	socklen_t len = sizeof(type);
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0)
+		return errno == ENOTSOCK ? -EINVAL : -errno;
+	if (type != SOCK_STREAM)
+		return -EINVAL;
+	if (getpeername(fd, (struct sockaddr *)&ss, &sl) < 0)
+		return -EINVAL;
+	return 0;
+}
+
+/* Why the kernel path cannot take fd ("" and 0: it can). */
+static int kernel_unfit(int fd, char *why)
+{
+	char ulp[16] = "";
+	socklen_t len = sizeof(ulp);
+	struct tcp_info ti;
+
+	if (!is_tcp(fd)) {
+		say(why, "the kernel path takes TCP sockets only");
+		return -EOPNOTSUPP;
+	}
+	if (!getsockopt(fd, IPPROTO_TCP, TCP_ULP, ulp, &len) && ulp[0]) {
+		say(why, "a socket has the upper-layer protocol %.15s", ulp);
+		return -EOPNOTSUPP;
+	}
+	if (netaccel_is_accelerated(fd) == 1) {
+		say(why, "a socket is on netaccel's local bypass");
+		return -EOPNOTSUPP;
+	}
+	if (tcp_info(fd, &ti) < 0 || ti.tcpi_state != BPF_TCP_ESTABLISHED) {
+		say(why, "a socket's peer has closed its side already (the kernel path takes "
+			 "established connections only)");
+		return -EOPNOTSUPP;
+	}
+	return 0;
+}
+
+static void take_out(struct netaccel_splice *sp)
+{
+	if (!sp->in_kernel)
+		return;
+	/* The sockets first: a direction without its socket entry is
+	 * never looked up again. */
+	for (int i = 0; i < 2; i++)
+		bpf_map_delete_elem(sp->k->socks, &sp->d[i].cookie);
+	for (int i = 0; i < 2; i++)
+		bpf_map_delete_elem(sp->k->dirs, &sp->d[i].cookie);
+	sp->in_kernel = false;
+}
+
+static void *watch(void *arg);
+
+static void watch_add(struct netaccel_splice *sp)
+{
+	pthread_t t;
+
+	pthread_mutex_lock(&klock);
+	sp->knext = kpairs;
+	kpairs = sp;
+	if (!watching) {
+		pthread_attr_t at;
+
+		pthread_attr_init(&at);
+		pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+		watching = !pthread_create(&t, &at, watch, NULL);
+		pthread_attr_destroy(&at);
+	}
+	pthread_mutex_unlock(&klock);
+}
+
+static void watch_del(struct netaccel_splice *sp)
+{
+	pthread_mutex_lock(&klock);
+	for (struct netaccel_splice **p = &kpairs; *p; p = &(*p)->knext) {
+		if (*p == sp) {
+			*p = sp->knext;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&klock);
+}
+
+static void arm(int timer, long ns)
+{
+	struct itimerspec it = { .it_value = { .tv_sec = ns / 1000000000L,
+					       .tv_nsec = ns % 1000000000L } };
+
+	timerfd_settime(timer, 0, &it, NULL);
+}
+
+static uint64_t paused_total(const struct kctx *k)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct na_splice_stats *s;
+	uint32_t zero = 0;
+	uint64_t n = 0;
+
+	if (ncpu <= 0)
+		return 0;
+	s = calloc((size_t)ncpu, sizeof(*s));
+	if (s && !bpf_map_lookup_elem(k->stats, &zero, s))
+		for (int c = 0; c < ncpu; c++)
+			n += s[c].paused + s[c].no_peer;
+	free(s);
+	return n;
+}
+
+/* The kernel tells no process that it paused a direction (a wake-up per
+ * skb would cost what the kernel path saves): a thread looks at the
+ * counter of pauses every WATCH_NS and, when it moved, wakes the pairs
+ * whose direction it paused. */
+static void *watch(void *arg)
+{
+	uint64_t seen = 0;
+
+	(void)arg;
+	for (;;) {
+		struct timespec ts = { 0, WATCH_NS };
+
+		nanosleep(&ts, NULL);
+		pthread_mutex_lock(&klock);
+		for (struct kctx *k = kctxs; k; k = k->next) {
+			uint64_t n;
+
+			if (k->err)
+				continue;
+			n = paused_total(k);
+			if (n == seen)
+				continue;
+			seen = n;
+			for (struct netaccel_splice *sp = kpairs; sp; sp = sp->knext) {
+				for (int i = 0; i < 2; i++) {
+					struct na_splice_dir kd;
+
+					if (sp->k == k && !sp->d[i].paused &&
+					    !bpf_map_lookup_elem(k->dirs, &sp->d[i].cookie, &kd) &&
+					    kd.paused)
+						arm(sp->timer, 1);
+				}
+			}
+		}
+		pthread_mutex_unlock(&klock);
+	}
+	return NULL;
+}
+
+static int start_kernel(struct netaccel_splice *sp, const char *state_dir, char *why)
+{
+	struct kctx *k = kctx_get(state_dir);
+	int err;
+
+	if (!k)
+		return -ENOMEM;
+	if (k->err) {
+		memcpy(why, k->why, sizeof(k->why));
+		return k->err;
+	}
+	sp->k = k;
+	for (int i = 0; i < 2; i++) {
+		struct dir *d = &sp->d[i];
+		socklen_t len = sizeof(d->cookie);
+
+		if (getsockopt(d->from, SOL_SOCKET, SO_COOKIE, &d->cookie, &len) < 0)
+			return -errno;
+		uint64_t base = 0;
+
+		err = consumed(d->from, &d->consumed0);
+		if (!err)
+			err = written(d->to, &base);
+		if (err)
+			return err;
+		d->kd.base = base;
+		d->kd.limit = sp->max_queued;
+	}
+	/* Directions first, then sockets: a socket's verdict finds its
+	 * direction from the moment it is in the map (its bytes would
+	 * otherwise be left to the process, ahead of later redirected ones).
+	 * Its other socket may still be missing: the verdict then pauses the
+	 * direction, which is slower but keeps every byte in order. */
+	for (int i = 0; i < 2; i++) {
+		if (bpf_map_update_elem(k->dirs, &sp->d[i].cookie, &sp->d[i].kd, BPF_NOEXIST) < 0) {
+			err = errno == EEXIST ? -EBUSY : -errno;
+			if (i)
+				bpf_map_delete_elem(k->dirs, &sp->d[0].cookie);
+			say(why, "cannot add the pair to the kernel's splice: %s", strerror(-err));
+			return err;
+		}
+	}
+	sp->in_kernel = true;
+	for (int i = 0; i < 2; i++) {
+		if (bpf_map_update_elem(k->socks, &sp->d[i].cookie, &sp->d[i].to, BPF_NOEXIST) < 0) {
+			err = errno == EEXIST ? -EBUSY : -errno;
+			if (!i) {
+				say(why, "cannot add a socket to the kernel's splice: %s",
+				    strerror(-err));
+				take_out(sp);
+				return err;
+			}
+			/* The first socket is in, and the verdict may have
+			 * handed bytes to it that taking it out would drop.
+			 * The kernel keeps it; this process moves both
+			 * directions (the first pauses by itself). */
+			sp->d[0].kd.paused = 1;
+			bpf_map_update_elem(k->dirs, &sp->d[0].cookie, &sp->d[0].kd, BPF_EXIST);
+			break;
+		}
+	}
+	/* Bytes that arrived before: setting SO_RCVLOWAT makes TCP look
+	 * at its receive queue again, which runs the verdict on them. */
+	for (int i = 0; i < 2; i++) {
+		int one = 1;
+
+		setsockopt(sp->fd[i], SOL_SOCKET, SO_RCVLOWAT, &one, sizeof(one));
+		sp->d[i].mode = MODE_KERNEL;
+	}
+	watch_add(sp);
+	return 0;
+}
+
+static int start_user(struct netaccel_splice *sp, int mode)
+{
+	for (int i = 0; i < 2; i++) {
+		struct dir *d = &sp->d[i];
+
+		d->mode = mode;
+		if (mode == MODE_COPY && !(d->buf = malloc(COPY_BUF)))
+			return -ENOMEM;
+		if (mode == MODE_SPLICE) {
+			if (pipe2(d->pipe, O_NONBLOCK | O_CLOEXEC) < 0) {
+				say(sp->why, "cannot make a pipe: %s", strerror(errno));
+				return -errno;
+			}
+		}
+	}
+	return 0;
+}
+
+static int pump_alloc(struct dir *d)
+{
+	if (!d->buf && !(d->buf = malloc(COPY_BUF)))
+		return -ENOMEM;
+	return 0;
+}
+
+struct netaccel_splice *netaccel_splice(int a, int b, const struct netaccel_splice_opts *opts)
+{
+	struct netaccel_splice_opts o = { .size = sizeof(o) };
+	struct netaccel_splice *sp;
+	char why[160] = "";
+	unsigned int path;
+	int err;
+
+	last_why[0] = 0;
+	if (opts) {
+		if (opts->size < offsetof(struct netaccel_splice_opts, state_dir) + sizeof(char *)) {
+			errno = EINVAL;
+			return NULL;
+		}
+		memcpy(&o, opts, sizeof(o));
+	}
+	if (a == b || o.path > NETACCEL_PATH_COPY || (o.flags & ~NETACCEL_SPLICE_EXACT) ||
+	    check_stream(a) < 0 || check_stream(b) < 0) {
+		say(last_why, "not two different connected stream sockets");
+		errno = EINVAL;
+		return NULL;
+	}
+	sp = calloc(1, sizeof(*sp));
+	if (!sp) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	sp->fd[0] = a;
+	sp->fd[1] = b;
+	sp->ep = sp->timer = -1;
+	sp->max_queued = o.max_queued ? o.max_queued : DEFAULT_MAX_QUEUED;
+	sp->reg[0] = sp->reg[1] = UINT32_MAX;
+	for (int i = 0; i < 2; i++) {
+		sp->d[i].from = sp->fd[i];
+		sp->d[i].to = sp->fd[!i];
+		sp->d[i].pipe[0] = sp->d[i].pipe[1] = -1;
+	}
+	err = set_nonblock(a);
+	if (!err)
+		err = set_nonblock(b);
+	sp->ep = epoll_create1(EPOLL_CLOEXEC);
+	sp->timer = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (err || sp->ep < 0 || sp->timer < 0) {
+		err = err ? err : -errno;
+		goto fail;
+	}
+	if (epoll_ctl(sp->ep, EPOLL_CTL_ADD, sp->timer,
+		      &(struct epoll_event){ .events = EPOLLIN, .data.u32 = 2 }) < 0) {
+		err = -errno;
+		goto fail;
+	}
+
+	path = o.path ? o.path : NETACCEL_PATH_KERNEL;
+	err = -EINVAL;
+	for (; path <= NETACCEL_PATH_COPY; path++) {
+		char *w = why[0] ? sp->why : why;
+
+		if (path == NETACCEL_PATH_KERNEL) {
+			err = kernel_unfit(a, w);
+			if (!err)
+				err = kernel_unfit(b, w);
+			if (!err)
+				err = start_kernel(sp, o.state_dir, w);
+			if (err && !w[0])
+				say(w, "the kernel path failed: %s", strerror(-err));
+		} else if (path == NETACCEL_PATH_SPLICE) {
+			/* splice(2) never sees what the bypass redirected */
+			if (netaccel_is_accelerated(a) == 1 || netaccel_is_accelerated(b) == 1) {
+				say(w, "a socket is on netaccel's local bypass, which splice(2) "
+				       "does not see");
+				err = -EOPNOTSUPP;
+			} else {
+				err = start_user(sp, MODE_SPLICE);
+			}
+		} else {
+			err = start_user(sp, MODE_COPY);
+		}
+		if (!err)
+			break;
+		if ((o.flags & NETACCEL_SPLICE_EXACT) || err == -EBUSY || err == -ENOMEM)
+			break;
+	}
+	if (err)
+		goto fail;
+	sp->path = path;
+	memcpy(sp->why, why, sizeof(sp->why));
+	memcpy(last_why, why, sizeof(last_why));
+	netaccel_splice_run(sp);
+	return sp;
+fail:
+	memcpy(last_why, why[0] ? why : sp->why, sizeof(last_why));
+	netaccel_splice_free(sp);
+	errno = -err;
+	return NULL;
+}
+
+int netaccel_splice_fd(const struct netaccel_splice *sp)
+{
+	return sp->ep;
+}
+
+/* A direction of the kernel path: whether every byte that from received
+ * went through the verdict, and whether none waits in the kernel for to.
+ * Both are needed before to's send side may be shut, and the second
+ * before the process writes to it. */
+static bool through_verdict(struct dir *d)
+{
+	uint64_t got;
+
+	return !data_received(d->from, &got) && got <= d->consumed0 + d->kd.fwd + d->kd.passed;
+}
+
+static bool kernel_queue_empty(struct dir *d)
+{
+	uint64_t w;
+
+	return !written(d->to, &w) && w - d->kd.base - d->user >= d->kd.fwd;
+}
+
+static int end(struct netaccel_splice *sp, int error)
+{
+	if (!sp->ended) {
+		sp->ended = true;
+		sp->error = error;
+		if (error) {
+			/* The other side learns of it by a reset too when the
+			 * caller closes. */
+			struct linger lg = { 1, 0 };
+
+			for (int i = 0; i < 2; i++)
+				setsockopt(sp->fd[i], SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		}
+	}
+	return 1;
+}
+
+static int sock_error(int fd)
+{
+	int e = 0;
+	socklen_t len = sizeof(e);
+
+	getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len);
+	return e;
+}
+
+static bool io_error(int e)
+{
+	return e != EAGAIN && e != EWOULDBLOCK && e != EINTR;
+}
+
+/* Move what can move in a direction that this process runs. 0, or a
+ * positive errno that ends the pair. */
+static int pump(struct netaccel_splice *sp, struct dir *d)
+{
+	d->want_in = d->want_out = false;
+	if (d->mode == MODE_KERNEL && !d->kernel_drained) {
+		if (!kernel_queue_empty(d)) {
+			d->waiting = true;
+			return 0;
+		}
+		d->kernel_drained = true;
+	}
+	for (int rounds = 0; rounds < 64; rounds++) {
+		ssize_t n;
+
+		if (d->mode == MODE_SPLICE ? d->inpipe : d->tail > d->head) {
+			if (d->mode == MODE_SPLICE)
+				n = splice(d->pipe[0], NULL, d->to, NULL, d->inpipe,
+					   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+			else
+				n = send(d->to, d->buf + d->head, d->tail - d->head,
+					 MSG_NOSIGNAL | MSG_DONTWAIT);
+			if (n < 0) {
+				if (io_error(errno))
+					return errno;
+				d->want_out = true;
+				return 0;
+			}
+			d->user += (uint64_t)n;
+			if (d->mode == MODE_SPLICE)
+				d->inpipe -= (size_t)n;
+			else if ((d->head += (size_t)n) == d->tail)
+				d->head = d->tail = 0;
+			continue;
+		}
+		if (d->eof) {
+			if (!d->shut && shutdown(d->to, SHUT_WR) < 0 && errno != ENOTCONN)
+				return errno;
+			d->shut = true;
+			return 0;
+		}
+		if (d->mode == MODE_SPLICE)
+			n = splice(d->from, NULL, d->pipe[1], NULL, COPY_BUF,
+				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		else
+			n = recv(d->from, d->buf, COPY_BUF, MSG_DONTWAIT);
+		if (n < 0) {
+			if (io_error(errno))
+				return errno;
+			d->want_in = true;
+			return 0;
+		}
+		if (n == 0) {
+			/* A direction the kernel paused: EOF only once every
+			 * byte went through the verdict and was read here (a
+			 * passed skb can wait in the kernel's work queue). */
+			if (d->mode == MODE_KERNEL) {
+				struct na_splice_dir kd;
+				uint64_t got;
+
+				if (!bpf_map_lookup_elem(sp->k->dirs, &d->cookie, &kd))
+					d->kd = kd;
+				if (data_received(d->from, &got) < 0 ||
+				    got > d->consumed0 + d->kd.fwd + d->user) {
+					d->waiting = true;
+					return 0;
+				}
+			}
+			d->eof = true;
+			continue;
+		}
+		if (d->mode == MODE_SPLICE) {
+			d->inpipe += (size_t)n;
+		} else {
+			d->tail = (size_t)n;
+			d->head = 0;
+		}
+	}
+	d->want_in = true;	/* more to do: come back */
+	return 0;
+}
+
+/* A direction the kernel runs: look for a FIN and a pause. */
+static int watch_kernel(struct netaccel_splice *sp, struct dir *d)
+{
+	struct na_splice_dir kd;
+
+	if (!bpf_map_lookup_elem(sp->k->dirs, &d->cookie, &kd))
+		d->kd = kd;
+	if (d->kd.paused) {
+		if (!d->paused) {
+			d->paused = true;
+			if (pump_alloc(d) < 0)
+				return ENOMEM;
+		}
+		return pump(sp, d);
+	}
+	if (!rdhup(d->from))
+		return 0;
+	if (!through_verdict(d) || !kernel_queue_empty(d)) {
+		d->waiting = true;
+		return 0;
+	}
+	d->eof = d->shut = true;
+	if (shutdown(d->to, SHUT_WR) < 0 && errno != ENOTCONN)
+		return errno;
+	return 0;
+}
+
+static void set_interest(struct netaccel_splice *sp)
+{
+	for (int s = 0; s < 2; s++) {
+		struct dir *rd = &sp->d[s], *wd = &sp->d[!s];	/* s reads for rd, writes for wd */
+		uint32_t ev = 0;
+		bool idle;
+
+		if (rd->mode == MODE_KERNEL && !rd->paused && !rd->eof && !rd->waiting)
+			ev |= EPOLLRDHUP;
+		if (rd->want_in && !rd->waiting)
+			ev |= EPOLLIN;
+		if (wd->want_out)
+			ev |= EPOLLOUT;
+		/* A socket both of whose directions are done reports
+		 * EPOLLHUP for good: stop listening to it. */
+		idle = rd->eof && wd->shut;
+		if (idle && sp->reg[s] != UINT32_MAX) {
+			epoll_ctl(sp->ep, EPOLL_CTL_DEL, sp->fd[s], NULL);
+			sp->reg[s] = UINT32_MAX;
+		} else if (!idle && sp->reg[s] != ev) {
+			struct epoll_event e = { .events = ev, .data.u32 = (uint32_t)s };
+
+			epoll_ctl(sp->ep, sp->reg[s] == UINT32_MAX ? EPOLL_CTL_ADD : EPOLL_CTL_MOD,
+				  sp->fd[s], &e);
+			sp->reg[s] = ev;
+		}
+	}
+}
+
+int netaccel_splice_run(struct netaccel_splice *sp)
+{
+	struct epoll_event ev[3];
+	bool wait = false;
+	int n;
+
+	if (sp->ended)
+		return 1;
+	/* What epoll has says where to look; the state itself is read anew
+	 * (level-triggered: nothing is lost by not acting on an event). */
+	n = epoll_wait(sp->ep, ev, 3, 0);
+	for (int i = 0; i < n; i++) {
+		uint32_t s = ev[i].data.u32;
+
+		if (s == 2) {
+			uint64_t ticks;
+
+			(void)!read(sp->timer, &ticks, sizeof(ticks));
+		} else if (ev[i].events & (EPOLLERR | EPOLLHUP)) {
+			int e = sock_error(sp->fd[s]);
+
+			if (e)
+				return end(sp, e);
+		}
+	}
+	for (int i = 0; i < 2; i++) {
+		struct dir *d = &sp->d[i];
+		int e;
+
+		d->waiting = false;
+		if (d->shut)
+			continue;
+		if (d->mode == MODE_KERNEL && !d->paused)
+			e = watch_kernel(sp, d);
+		else
+			e = pump(sp, d);
+		if (e)
+			return end(sp, e);
+		wait |= d->waiting;
+	}
+	if (sp->d[0].shut && sp->d[1].shut)
+		return end(sp, 0);
+	set_interest(sp);
+	if (wait)
+		arm(sp->timer, RECHECK_NS);
+	return 0;
+}
+
+int netaccel_splice_info(const struct netaccel_splice *sp, struct netaccel_splice_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	info->path = sp->path;
+	info->ended = sp->ended;
+	info->error = sp->error;
+	memcpy(info->why, sp->why, sizeof(info->why));
+	for (int i = 0; i < 2; i++) {
+		const struct dir *d = &sp->d[i];
+		struct na_splice_dir kd = d->kd;
+
+		if (d->mode == MODE_KERNEL && sp->in_kernel)
+			bpf_map_lookup_elem(sp->k->dirs, &d->cookie, &kd);
+		info->kernel_bytes[i] = d->mode == MODE_KERNEL ? kd.fwd : 0;
+		info->bytes[i] = info->kernel_bytes[i] + d->user;
+		info->paused[i] = d->paused;
+	}
+	return 0;
+}
+
+void netaccel_splice_free(struct netaccel_splice *sp)
+{
+	if (!sp)
+		return;
+	if (sp->k && sp->d[0].mode == MODE_KERNEL) {
+		watch_del(sp);
+		/* Keep the last counts for netaccel_splice_info. */
+		for (int i = 0; i < 2 && sp->in_kernel; i++)
+			bpf_map_lookup_elem(sp->k->dirs, &sp->d[i].cookie, &sp->d[i].kd);
+	}
+	take_out(sp);
+	for (int i = 0; i < 2; i++) {
+		free(sp->d[i].buf);
+		for (int j = 0; j < 2; j++)
+			if (sp->d[i].pipe[j] >= 0)
+				close(sp->d[i].pipe[j]);
+	}
+	if (sp->ep >= 0)
+		close(sp->ep);
+	if (sp->timer >= 0)
+		close(sp->timer);
+	free(sp);
+}

@@ -1,0 +1,593 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Proxy splice (netaccel_splice, lib/splice.c) against the real kernel,
+ * over loopback: a client connects to the test's proxy listener, the
+ * proxy connects to the test's server and splices the two sockets it
+ * holds; the traffic engine (tests/lib) drives client and server in a
+ * thread and checks every byte of both directions, while the main thread
+ * runs the pairs as a proxy would.
+ *
+ * The kernel path is loaded for this process alone (the state directory
+ * is a scratch path under /sys/fs/bpf where nothing is pinned), so there
+ * is nothing to clean up after the process ends, however it ends.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/sockios.h>
+#include <linux/tcp.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <netaccel.h>
+
+#include "na_test.h"
+
+#define TEST_TIMEOUT_S 120
+#define HOST "127.0.0.1"
+
+static char state_dir[128];
+static int srv_lfd = -1, prx_lfd = -1;
+
+/* A proxied connection: conn.fd[0] the client, conn.fd[1] the server's
+ * accepted socket; px[0] the proxy's accepted socket, px[1] its
+ * connection to the server. */
+struct proxied {
+	struct na_test_conn conn;
+	int px[2];
+	struct netaccel_splice *sp;
+	struct netaccel_splice_info info;
+	bool done;
+};
+
+static int make_proxied(struct proxied *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->conn.fd[0] = na_test_connect(HOST, (uint16_t)na_test_local_port(prx_lfd), NULL, 0,
+					 NA_TEST_TIMEOUT_MS);
+	if (p->conn.fd[0] < 0)
+		return p->conn.fd[0];
+	p->px[0] = na_test_accept(prx_lfd, NA_TEST_TIMEOUT_MS);
+	p->px[1] = na_test_connect(HOST, (uint16_t)na_test_local_port(srv_lfd), NULL, 0,
+				   NA_TEST_TIMEOUT_MS);
+	p->conn.fd[1] = na_test_accept(srv_lfd, NA_TEST_TIMEOUT_MS);
+	if (p->px[0] < 0 || p->px[1] < 0 || p->conn.fd[1] < 0)
+		return -EIO;
+	return 0;
+}
+
+static void close_proxied(struct proxied *p)
+{
+	netaccel_splice_free(p->sp);
+	p->sp = NULL;
+	for (int i = 0; i < 2; i++) {
+		if (p->px[i] >= 0)
+			close(p->px[i]);
+		p->px[i] = -1;
+	}
+	na_test_close_conns(&p->conn, 1);
+}
+
+static struct netaccel_splice *splice_path(struct proxied *p, unsigned int path, unsigned int flags)
+{
+	struct netaccel_splice_opts o = {
+		.size = sizeof(o), .path = path, .flags = flags, .state_dir = state_dir,
+	};
+
+	return netaccel_splice(p->px[0], p->px[1], &o);
+}
+
+/* Run the pairs as a proxy does until each has ended (or the bound). */
+static int run_pairs(struct proxied *p, size_t n, int timeout_ms)
+{
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	int64_t deadline = na_test_now_ms() + timeout_ms;
+	size_t left = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (p[i].done || !p[i].sp)
+			continue;
+		epoll_ctl(ep, EPOLL_CTL_ADD, netaccel_splice_fd(p[i].sp),
+			  &(struct epoll_event){ .events = EPOLLIN, .data.u64 = i });
+		left++;
+	}
+	while (left && na_test_now_ms() < deadline) {
+		struct epoll_event ev[64];
+		int k = epoll_wait(ep, ev, 64, 100);
+
+		for (int j = 0; j < k; j++) {
+			struct proxied *q = &p[ev[j].data.u64];
+
+			if (q->done || netaccel_splice_run(q->sp) != 1)
+				continue;
+			netaccel_splice_info(q->sp, &q->info);
+			q->done = true;
+			left--;
+			epoll_ctl(ep, EPOLL_CTL_DEL, netaccel_splice_fd(q->sp), NULL);
+		}
+	}
+	close(ep);
+	return left ? -ETIMEDOUT : 0;
+}
+
+struct engine {
+	pthread_t t;
+	struct na_test_conn *conns;
+	size_t n;
+	int timeout_ms;
+	int rc;
+};
+
+static void *engine_main(void *arg)
+{
+	struct engine *e = arg;
+	struct na_test_run_opts o = { .io = NA_TEST_IO_POLL, .timeout_ms = e->timeout_ms };
+
+	e->rc = na_test_run(e->conns, e->n, &o);
+	return NULL;
+}
+
+/* Client and server traffic in a thread, the pairs here, both checked. */
+static void run_both(struct proxied *p, size_t n, int timeout_ms)
+{
+	struct na_test_conn *conns = calloc(n, sizeof(*conns));
+	struct engine e = { .conns = conns, .n = n, .timeout_ms = timeout_ms };
+
+	assert_non_null(conns);
+	for (size_t i = 0; i < n; i++)
+		conns[i] = p[i].conn;
+	assert_int_equal(pthread_create(&e.t, NULL, engine_main, &e), 0);
+	assert_int_equal(run_pairs(p, n, timeout_ms + 5000), 0);
+	pthread_join(e.t, NULL);
+	if (na_test_report(conns, n))
+		fail_msg("bytes lost, changed or out of order");
+	assert_int_equal(e.rc, 0);
+	for (size_t i = 0; i < n; i++)
+		p[i].conn = conns[i];
+	free(conns);
+}
+
+static const char *path_name(unsigned int path)
+{
+	static const char *const names[] = { "auto", "kernel", "splice", "copy" };
+
+	return path < 4 ? names[path] : "?";
+}
+
+/* Each size both ways at once, half-closed by each writer after its last
+ * byte, on the path asked for (exactly that one). */
+static void integrity_on(unsigned int path)
+{
+	static const size_t sizes[] = { 1, 1000, 65536 + 7, 1 << 20, 8 << 20 };
+
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		struct proxied p;
+
+		assert_int_equal(make_proxied(&p), 0);
+		na_test_dir_init(&p.conn.dir[0], 100 + i, sizes[i], 0, true);
+		na_test_dir_init(&p.conn.dir[1], 200 + i, sizes[i] / 2 + 3, 0, true);
+		p.sp = splice_path(&p, path, NETACCEL_SPLICE_EXACT);
+		if (!p.sp)
+			fail_msg("%s path: %s (%s)", path_name(path), strerror(errno),
+				 netaccel_splice_why());
+		run_both(&p, 1, 30000);
+		assert_int_equal(p.info.path, path);
+		assert_int_equal(p.info.error, 0);
+		assert_int_equal(p.info.bytes[0], sizes[i]);
+		assert_int_equal(p.info.bytes[1], sizes[i] / 2 + 3);
+		if (path == NETACCEL_PATH_KERNEL && !p.info.paused[0])
+			assert_int_equal(p.info.kernel_bytes[0], sizes[i]);
+		close_proxied(&p);
+	}
+}
+
+static void t_integrity_kernel(void **state)
+{
+	(void)state;
+	integrity_on(NETACCEL_PATH_KERNEL);
+}
+
+static void t_integrity_splice(void **state)
+{
+	(void)state;
+	integrity_on(NETACCEL_PATH_SPLICE);
+}
+
+static void t_integrity_copy(void **state)
+{
+	(void)state;
+	integrity_on(NETACCEL_PATH_COPY);
+}
+
+/* The automatic choice here (root, TCP) is the kernel's. */
+static void t_auto_is_kernel(void **state)
+{
+	struct proxied p;
+
+	(void)state;
+	assert_int_equal(make_proxied(&p), 0);
+	na_test_dir_init(&p.conn.dir[0], 1, 5000, 0, true);
+	na_test_dir_init(&p.conn.dir[1], 2, 5000, 0, true);
+	p.sp = splice_path(&p, NETACCEL_PATH_AUTO, 0);
+	assert_non_null(p.sp);
+	run_both(&p, 1, 10000);
+	assert_int_equal(p.info.path, NETACCEL_PATH_KERNEL);
+	assert_string_equal(p.info.why, "");
+	close_proxied(&p);
+}
+
+/* Wait until fd has at least n bytes to read. */
+static void wait_inq(int fd, int n)
+{
+	int64_t end = na_test_now_ms() + NA_TEST_TIMEOUT_MS;
+	int inq = 0;
+
+	while (na_test_now_ms() < end && !ioctl(fd, SIOCINQ, &inq) && inq < n)
+		usleep(1000);
+	assert_true(inq >= n);
+}
+
+/* Bytes that reached the proxy before the splice call, both ways, and a
+ * FIN that did too: they leave first, in order, and the FIN after them. */
+static void before_on(unsigned int path, bool fin)
+{
+	struct proxied p;
+
+	assert_int_equal(make_proxied(&p), 0);
+	assert_int_equal(na_test_send_pattern(p.conn.fd[0], 7, 0, 100000), 0);
+	assert_int_equal(na_test_send_pattern(p.conn.fd[1], 8, 0, 30000), 0);
+	if (fin)
+		shutdown(p.conn.fd[0], SHUT_WR);
+	wait_inq(p.px[0], 100000);
+	wait_inq(p.px[1], 30000);
+	/* The engine sends the rest of each stream after what was sent. */
+	na_test_dir_init(&p.conn.dir[0], 7, 100000, 0, true);
+	p.conn.dir[0].sent = 100000;
+	p.conn.dir[0].shut_done = fin;
+	na_test_dir_init(&p.conn.dir[1], 8, 30000 + 500000, 0, true);
+	p.conn.dir[1].sent = 30000;
+	/* A socket whose peer's FIN has arrived cannot join the kernel's
+	 * map: the automatic choice takes splice(2) then. */
+	p.sp = splice_path(&p, path, fin ? 0 : NETACCEL_SPLICE_EXACT);
+	if (!p.sp)
+		fail_msg("%s", netaccel_splice_why());
+	if (fin && path == NETACCEL_PATH_KERNEL) {
+		netaccel_splice_info(p.sp, &p.info);
+		assert_int_equal(p.info.path, NETACCEL_PATH_SPLICE);
+		assert_non_null(strstr(p.info.why, "closed"));
+	}
+	if (!fin) {
+		/* more after the call, then the FIN */
+		p.conn.dir[0].len = 100000 + 250000;
+	}
+	run_both(&p, 1, 20000);
+	assert_int_equal(p.info.error, 0);
+	close_proxied(&p);
+}
+
+static void t_before_kernel(void **state)
+{
+	(void)state;
+	before_on(NETACCEL_PATH_KERNEL, false);
+	before_on(NETACCEL_PATH_KERNEL, true);
+}
+
+static void t_before_user(void **state)
+{
+	(void)state;
+	before_on(NETACCEL_PATH_SPLICE, false);
+	before_on(NETACCEL_PATH_COPY, true);
+}
+
+/* One side sends a little and closes its sending half, the other goes
+ * on sending 4 MiB and closes later: each direction ends on its own, and
+ * the early EOF arrives while the other direction still runs. */
+static void t_half_close(void **state)
+{
+	(void)state;
+	for (unsigned int path = NETACCEL_PATH_KERNEL; path <= NETACCEL_PATH_COPY; path++) {
+		for (int first = 0; first < 2; first++) {
+			struct proxied p;
+
+			assert_int_equal(make_proxied(&p), 0);
+			na_test_dir_init(&p.conn.dir[first], 3, 1000, 0, true);
+			na_test_dir_init(&p.conn.dir[!first], 4, 4 << 20, 0, true);
+			p.sp = splice_path(&p, path, NETACCEL_SPLICE_EXACT);
+			assert_non_null(p.sp);
+			run_both(&p, 1, 20000);
+			assert_int_equal(p.info.error, 0);
+			assert_int_equal(p.info.bytes[first], 1000);
+			assert_int_equal(p.info.bytes[!first], 4 << 20);
+			close_proxied(&p);
+		}
+	}
+}
+
+/* A reset from either side ends the pair with ECONNRESET, and the other
+ * side gets a reset too once the proxy closes. */
+static void t_reset(void **state)
+{
+	(void)state;
+	for (unsigned int path = NETACCEL_PATH_KERNEL; path <= NETACCEL_PATH_COPY; path++) {
+		for (int side = 0; side < 2; side++) {
+			struct linger lg = { 1, 0 };
+			struct proxied p;
+			char buf[16];
+			ssize_t n;
+
+			assert_int_equal(make_proxied(&p), 0);
+			p.sp = splice_path(&p, path, NETACCEL_SPLICE_EXACT);
+			assert_non_null(p.sp);
+			setsockopt(p.conn.fd[side], SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+			close(p.conn.fd[side]);
+			p.conn.fd[side] = -1;
+			assert_int_equal(run_pairs(&p, 1, 10000), 0);
+			assert_int_equal(p.info.error, ECONNRESET);
+			netaccel_splice_free(p.sp);
+			p.sp = NULL;
+			close(p.px[0]);
+			close(p.px[1]);
+			p.px[0] = p.px[1] = -1;
+			na_test_set_timeouts(p.conn.fd[!side], 5000);
+			n = recv(p.conn.fd[!side], buf, sizeof(buf), 0);
+			assert_int_equal(n, -1);
+			assert_int_equal(errno, ECONNRESET);
+			close_proxied(&p);
+		}
+	}
+}
+
+/* A server that does not read: the client can write only a bounded
+ * amount, which then arrives whole once the server reads. */
+static void t_slow_reader(void **state)
+{
+	for (unsigned int path = NETACCEL_PATH_KERNEL; path <= NETACCEL_PATH_COPY; path++) {
+		struct proxied p;
+		size_t sent = 0;
+		int64_t idle_since = na_test_now_ms();
+		char *buf = malloc(65536);
+
+		(void)state;
+		assert_non_null(buf);
+		assert_int_equal(make_proxied(&p), 0);
+		p.sp = splice_path(&p, path, NETACCEL_SPLICE_EXACT);
+		assert_non_null(p.sp);
+		na_test_set_nonblock(p.conn.fd[0], true);
+		while (na_test_now_ms() - idle_since < 1000) {
+			ssize_t n;
+
+			na_test_pattern_fill(11, sent, buf, 65536);
+			n = send(p.conn.fd[0], buf, 65536, MSG_DONTWAIT);
+			if (n > 0) {
+				sent += (size_t)n;
+				idle_since = na_test_now_ms();
+			}
+			if (poll(&(struct pollfd){ .fd = netaccel_splice_fd(p.sp), .events = POLLIN },
+				 1, n > 0 ? 0 : 10) > 0)
+				netaccel_splice_run(p.sp);
+			assert_true(sent < (256u << 20));
+		}
+		print_message("# %s path: %zu bytes accepted while the server read nothing\n",
+			      path_name(path), sent);
+		/* Bounded: the buffers of four sockets and the kernel's queue,
+		 * far from what an unbounded queue would take in a second. */
+		assert_true(sent < (64u << 20));
+		netaccel_splice_info(p.sp, &p.info);
+		if (path == NETACCEL_PATH_KERNEL)
+			assert_int_equal(p.info.paused[0], 1);
+		free(buf);
+		na_test_dir_init(&p.conn.dir[0], 11, sent + 300000, 0, true);
+		p.conn.dir[0].sent = sent;
+		na_test_dir_init(&p.conn.dir[1], 12, 1000, 0, true);
+		run_both(&p, 1, 30000);
+		assert_int_equal(p.info.error, 0);
+		assert_int_equal(p.info.bytes[0], sent + 300000);
+		close_proxied(&p);
+	}
+}
+
+/* Many pairs at once, each with its own streams. */
+static void t_many_pairs(void **state)
+{
+	enum { N = 1000 };
+	struct proxied *p = calloc(N, sizeof(*p));
+	size_t kernel = 0;
+
+	(void)state;
+	assert_non_null(p);
+	for (size_t i = 0; i < N; i++) {
+		assert_int_equal(make_proxied(&p[i]), 0);
+		na_test_dir_init(&p[i].conn.dir[0], 1000 + i, 1000 + i * 37, 0, true);
+		na_test_dir_init(&p[i].conn.dir[1], 5000 + i, 20000 - i * 7, 0, true);
+		p[i].sp = splice_path(&p[i], NETACCEL_PATH_AUTO, 0);
+		assert_non_null(p[i].sp);
+	}
+	run_both(p, N, 60000);
+	for (size_t i = 0; i < N; i++) {
+		assert_int_equal(p[i].info.error, 0);
+		kernel += p[i].info.path == NETACCEL_PATH_KERNEL;
+		close_proxied(&p[i]);
+	}
+	assert_int_equal(kernel, N);
+	free(p);
+}
+
+/* Not TCP: the kernel path says so, and the automatic choice splices. */
+static void t_fallback_unix(void **state)
+{
+	struct netaccel_splice_opts o = { .size = sizeof(o), .state_dir = state_dir };
+	struct netaccel_splice_info info;
+	struct netaccel_splice *sp;
+	int c[2], s[2];
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, c), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, s), 0);
+	o.flags = NETACCEL_SPLICE_EXACT;
+	o.path = NETACCEL_PATH_KERNEL;
+	assert_null(netaccel_splice(c[1], s[0], &o));
+	assert_int_equal(errno, EOPNOTSUPP);
+	assert_non_null(strstr(netaccel_splice_why(), "TCP"));
+	o.flags = 0;
+	sp = netaccel_splice(c[1], s[0], &o);
+	assert_non_null(sp);
+	netaccel_splice_info(sp, &info);
+	assert_int_equal(info.path, NETACCEL_PATH_SPLICE);
+	assert_non_null(strstr(info.why, "TCP"));
+	{
+		struct proxied p = { .conn = { .fd = { c[0], s[1] } }, .px = { c[1], s[0] }, .sp = sp };
+
+		na_test_dir_init(&p.conn.dir[0], 21, 300000, 0, true);
+		na_test_dir_init(&p.conn.dir[1], 22, 200000, 0, true);
+		run_both(&p, 1, 10000);
+		assert_int_equal(p.info.bytes[0], 300000);
+		close_proxied(&p);
+	}
+}
+
+/* A socket with the kTLS upper-layer protocol stays off the kernel path. */
+static void t_fallback_tls(void **state)
+{
+	struct proxied p;
+
+	(void)state;
+	assert_int_equal(make_proxied(&p), 0);
+	if (setsockopt(p.px[0], IPPROTO_TCP, TCP_ULP, "tls", sizeof("tls")) < 0) {
+		/* The module may not be loaded yet; a kernel built without
+		 * CONFIG_TLS has no ULP to test with at all. */
+		int rc = system("modprobe tls >/dev/null 2>&1");
+
+		if (setsockopt(p.px[0], IPPROTO_TCP, TCP_ULP, "tls", sizeof("tls")) < 0) {
+			int e = errno;
+
+			assert_int_equal(e, ENOENT);
+			assert_int_not_equal(rc, 0);
+			print_message("# this kernel has no tls ULP (CONFIG_TLS): only the "
+				      "Debian kernels under qemu test this\n");
+			close_proxied(&p);
+			return;
+		}
+	}
+	na_test_dir_init(&p.conn.dir[0], 31, 100000, 0, true);
+	na_test_dir_init(&p.conn.dir[1], 32, 100000, 0, true);
+	p.sp = splice_path(&p, NETACCEL_PATH_AUTO, 0);
+	assert_non_null(p.sp);
+	run_both(&p, 1, 10000);
+	assert_int_not_equal(p.info.path, NETACCEL_PATH_KERNEL);
+	assert_non_null(strstr(p.info.why, "tls"));
+	close_proxied(&p);
+}
+
+/* A process without privilege, with nothing set up for it: splice(2),
+ * and it says why. (A child, so that it loads nothing of the parent's.) */
+static void t_fallback_unprivileged(void **state)
+{
+	struct proxied p;
+	pid_t pid;
+	int st;
+
+	(void)state;
+	assert_int_equal(make_proxied(&p), 0);
+	pid = fork();
+	if (pid == 0) {
+		struct netaccel_splice_opts o = { .size = sizeof(o) };
+		struct netaccel_splice_info info;
+		char dir[160];
+		struct netaccel_splice *sp;
+
+		snprintf(dir, sizeof(dir), "%s-unpriv", state_dir);
+		o.state_dir = dir;
+		if (setgroups(0, NULL) < 0 || setresgid(65534, 65534, 65534) < 0 ||
+		    setresuid(65534, 65534, 65534) < 0)
+			_exit(2);
+		sp = netaccel_splice(p.px[0], p.px[1], &o);
+		if (!sp)
+			_exit(3);
+		netaccel_splice_info(sp, &info);
+		if (info.path != NETACCEL_PATH_SPLICE || !strstr(info.why, "privilege")) {
+			fprintf(stderr, "# path %u why %s\n", info.path, info.why);
+			_exit(4);
+		}
+		na_test_dir_init(&p.conn.dir[0], 41, 200000, 0, true);
+		na_test_dir_init(&p.conn.dir[1], 42, 100000, 0, true);
+		p.sp = sp;
+		run_both(&p, 1, 10000);
+		_exit(p.info.error || p.info.bytes[0] != 200000 ? 5 : 0);
+	}
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	close_proxied(&p);
+}
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	static const char msg[] = "not ok - watchdog: a test hung\n";
+
+	(void)!write(1, msg, sizeof(msg) - 1);
+	_exit(1);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	alarm(TEST_TIMEOUT_S);
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(t_integrity_kernel, setup),
+		cmocka_unit_test_setup(t_integrity_splice, setup),
+		cmocka_unit_test_setup(t_integrity_copy, setup),
+		cmocka_unit_test_setup(t_auto_is_kernel, setup),
+		cmocka_unit_test_setup(t_before_kernel, setup),
+		cmocka_unit_test_setup(t_before_user, setup),
+		cmocka_unit_test_setup(t_half_close, setup),
+		cmocka_unit_test_setup(t_reset, setup),
+		cmocka_unit_test_setup(t_slow_reader, setup),
+		cmocka_unit_test_setup(t_many_pairs, setup),
+		cmocka_unit_test_setup(t_fallback_unix, setup),
+		cmocka_unit_test_setup(t_fallback_tls, setup),
+		cmocka_unit_test_setup(t_fallback_unprivileged, setup),
+	};
+	struct rlimit rl = { 16384, 16384 };
+
+	if (geteuid() != 0) {
+		printf("1..0 # SKIP needs root\n");
+		return 77;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGALRM, on_alarm);
+	setrlimit(RLIMIT_NOFILE, &rl);
+	snprintf(state_dir, sizeof(state_dir), "/sys/fs/bpf/netaccel-test-splice-%d", getpid());
+	srv_lfd = na_test_listen(HOST, 0, 0);
+	prx_lfd = na_test_listen(HOST, 0, 0);
+	if (srv_lfd < 0 || prx_lfd < 0) {
+		printf("Bail out! cannot listen on loopback\n");
+		return 1;
+	}
+	listen(srv_lfd, 4096);
+	listen(prx_lfd, 4096);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
