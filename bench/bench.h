@@ -24,6 +24,7 @@ enum na_bench_kind {
 	NA_BENCH_RR,		/* ping-pong of size-byte messages */
 	NA_BENCH_STREAM,	/* bulk: size-byte writes for some seconds */
 	NA_BENCH_CRR,		/* connect, one request, close */
+	NA_BENCH_CONNS,		/* many connections, each a ping-pong, at once */
 };
 
 /* Untimed writes a stream client makes before its clock starts. */
@@ -44,9 +45,14 @@ struct na_bench_job {
 	 * same writes on another connection (a port that has carried such
 	 * streams before) */
 	int served;
-	long count;		/* timed operations (rr, crr) */
+	int conns;		/* conns: connections at once */
+	long count;		/* timed operations (rr, crr, conns: over all) */
 	long warmup;		/* untimed operations first */
 	double seconds;		/* stream: how long to send */
+	/* Not passed to workers: the proxy between client and server
+	 * (NULL: none): "copy", "splice", "kernel" (netaccel-proxy --mode)
+	 * or "haproxy". */
+	const char *proxy;
 };
 
 /* What one variant measured in one round. */
@@ -77,6 +83,8 @@ struct na_bench_place {
 struct na_bench_env {
 	struct na_world *world;
 	const char *self;	/* this binary */
+	const char *proxy;	/* netaccel-proxy (NULL: not found) */
+	const char *haproxy;	/* haproxy (NULL: not installed) */
 	int verbose;
 };
 
@@ -143,6 +151,7 @@ struct na_bench_variant {
 	struct na_bench_place srv, cli;
 	const char *family;	/* "inet" or "unix" */
 	const char *addr;	/* where the client connects */
+	const char *proxy;	/* the proxy in between (the job's), or NULL */
 	/* Run before / after each round of this variant (may be NULL); a
 	 * non-zero return from before marks the variant unavailable with the
 	 * reason left in why. */
@@ -165,6 +174,7 @@ struct na_bench_table {
 	size_t reply;			/* crr: reply bytes (size if 0) */
 	long rdoff;			/* stream: the reader's buffer (see the job's) */
 	int served;			/* stream: see the job's */
+	int conns;			/* conns: connections at once */
 	int nvar;
 	struct na_bench_variant v[NA_BENCH_MAX_VARIANTS];
 	int extra_num, extra_den;	/* another ratio to show (-1: none) */
@@ -243,5 +253,8 @@ int build_opt_in(struct bench *b, struct na_bench_table *t, int max);
 int build_container_rr(struct bench *b, struct na_bench_table *t, int max);
 int build_container_stream(struct bench *b, struct na_bench_table *t, int max);
 int build_container_crr(struct bench *b, struct na_bench_table *t, int max);
+int build_proxy_rr(struct bench *b, struct na_bench_table *t, int max);
+int build_proxy_stream(struct bench *b, struct na_bench_table *t, int max);
+int build_proxy_conns(struct bench *b, struct na_bench_table *t, int max);
 
 #endif /* NA_BENCH_H */

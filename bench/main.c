@@ -141,6 +141,46 @@ static int find_ctl(const char *self)
 	return setenv("NETACCEL_CTL", dir, 1) ? -errno : 0;
 }
 
+/* A program: $env_var if set, else next to this binary in a build tree
+ * (../<subdir>/name) or an install (same dir, ../sbin, ../bin), else on
+ * PATH or in the sbin directories. NULL when nowhere. */
+static const char *find_tool(const char *self, const char *env_var, const char *subdir,
+			     const char *name)
+{
+	static char found[4][PATH_MAX];
+	static int nf;
+	const char *env = env_var ? getenv(env_var) : NULL, *path = getenv("PATH");
+	const char *dirs[] = { "/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin",
+			       "/sbin", "/bin" };
+	char dir[PATH_MAX], cand[PATH_MAX + 64];
+	char *slash;
+
+	if (env && *env)
+		return executable(env) ? env : NULL;
+	snprintf(dir, sizeof(dir), "%s", self);
+	slash = strrchr(dir, '/');
+	if (slash)
+		*slash = 0;
+	snprintf(cand, sizeof(cand), "%s/../%s/%s", dir, subdir ? subdir : ".", name);
+	if (!subdir || !executable(cand))
+		snprintf(cand, sizeof(cand), "%s/%s", dir, name);
+	if (!subdir || !executable(cand))
+		snprintf(cand, sizeof(cand), "%s/../bin/%s", dir, name);
+	if (!subdir)
+		cand[0] = 0;
+	for (const char *p = path; (!cand[0] || !executable(cand)) && p && *p;) {
+		size_t n = strcspn(p, ":");
+
+		snprintf(cand, sizeof(cand), "%.*s/%s", (int)n, p, name);
+		p += n + (p[n] == ':');
+	}
+	for (size_t i = 0; (!cand[0] || !executable(cand)) && i < sizeof(dirs) / sizeof(dirs[0]); i++)
+		snprintf(cand, sizeof(cand), "%s/%s", dirs[i], name);
+	if (!executable(cand) || nf == 4 || !realpath(cand, found[nf]))
+		return NULL;
+	return found[nf++];
+}
+
 /* ---- scenarios ---------------------------------------------------------- */
 
 static const struct scenario {
@@ -161,6 +201,9 @@ static const struct scenario {
 	{ "container-rr", build_container_rr, .bridge = true, .containers = true },
 	{ "container-stream", build_container_stream, .bridge = true, .containers = true },
 	{ "container-crr", build_container_crr, .bridge = true, .containers = true },
+	{ "proxy-rr", build_proxy_rr },
+	{ "proxy-stream", build_proxy_stream },
+	{ "proxy-conns", build_proxy_conns },
 };
 #define NSCENARIOS (int)(sizeof(scenarios) / sizeof(scenarios[0]))
 
@@ -177,12 +220,17 @@ static void job_of(const struct bench *b, const struct na_bench_table *t,
 	j->reply = t->reply;
 	j->rdoff = t->rdoff;
 	j->served = t->served;
+	j->proxy = v->proxy;
 	if (t->kind == NA_BENCH_RR) {
 		j->count = b->run.rr_count;
 		j->warmup = b->run.rr_warmup;
 	} else if (t->kind == NA_BENCH_CRR) {
 		j->count = b->run.crr_count;
 		j->warmup = b->run.crr_warmup;
+	} else if (t->kind == NA_BENCH_CONNS) {
+		j->conns = t->conns;
+		j->count = b->run.rr_count * 2;
+		j->warmup = b->run.rr_warmup * 2 > t->conns ? b->run.rr_warmup * 2 : t->conns;
 	} else {
 		j->seconds = b->run.seconds;
 	}
@@ -397,6 +445,8 @@ int main(int argc, char **argv)
 	}
 	b.env.world = &b.world;
 	b.env.self = self;
+	b.env.proxy = find_tool(self, "NETACCEL_PROXY", "proxy", "netaccel-proxy");
+	b.env.haproxy = find_tool(self, NULL, NULL, "haproxy");
 	if (b.bpfstats && (err = na_bench_bpfstats_enable())) {
 		fprintf(stderr, PROG ": cannot enable BPF run-time statistics: %s\n", strerror(-err));
 		return 1;

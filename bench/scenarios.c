@@ -517,3 +517,68 @@ int build_container_crr(struct bench *b, struct na_bench_table *t, int max)
 	container_variants(b, t);
 	return 1;
 }
+
+/* ---- a TCP proxy between client and server ------------------------------ */
+
+/*
+ * The proxy scenarios: client and server on loopback, not enrolled, and a
+ * proxy between them: netaccel-proxy in each of its modes (a copy loop,
+ * splice(2), the kernel's splice), and HAProxy in TCP mode. CPU per
+ * operation is the whole machine's here: the kernel path works in
+ * softirqs and kernel threads that no process is charged for.
+ */
+static void proxy_variants(struct bench *b, struct na_bench_table *t)
+{
+	static const struct { const char *key, *label, *proxy; } pv[] = {
+		{ "copy", "netaccel-proxy --mode copy (read/write loop)", "copy" },
+		{ "splice", "netaccel-proxy --mode splice (splice(2))", "splice" },
+		{ "kernel", "netaccel-proxy --mode kernel (sockmap)", "kernel" },
+		{ "haproxy", "HAProxy, mode tcp, 1 thread", "haproxy" },
+	};
+
+	for (size_t i = 0; i < sizeof(pv) / sizeof(pv[0]); i++)
+		add_variant(t, pv[i].key, pv[i].label, &b->plain, &b->plain)->proxy = pv[i].proxy;
+	t->extra_num = 2;	/* kernel / HAProxy */
+	t->extra_den = 3;
+}
+
+int build_proxy_rr(struct bench *b, struct na_bench_table *t, int max)
+{
+	static const size_t sizes[] = { 64, 1024, 16384 };
+	int n = 0;
+
+	for (size_t i = 0; i < 3 && n < max; i++, n++) {
+		new_table(b, &t[n], "proxy-rr", NA_BENCH_RR, sizes[i],
+			  "ping-pong through a TCP proxy, messages of");
+		proxy_variants(b, &t[n]);
+	}
+	return n;
+}
+
+int build_proxy_stream(struct bench *b, struct na_bench_table *t, int max)
+{
+	static const size_t sizes[] = { 16384, 131072 };
+	int n = 0;
+
+	for (size_t i = 0; i < 2 && n < max; i++, n++) {
+		new_table(b, &t[n], "proxy-stream", NA_BENCH_STREAM, sizes[i],
+			  "bulk transfer through a TCP proxy, writes of");
+		proxy_variants(b, &t[n]);
+	}
+	return n;
+}
+
+int build_proxy_conns(struct bench *b, struct na_bench_table *t, int max)
+{
+	static const int conns[] = { 100, 1000 };
+	int n = 0;
+
+	for (size_t i = 0; i < 2 && n < max; i++, n++) {
+		new_table(b, &t[n], "proxy-conns", NA_BENCH_CONNS, 1024,
+			  "many connections at once through a TCP proxy, each a ping-pong of");
+		t[n].conns = conns[i];
+		retitle(&t[n], conns[i] == 100 ? "100 connections" : "1000 connections");
+		proxy_variants(b, &t[n]);
+	}
+	return n;
+}

@@ -6,7 +6,11 @@
  * namespaces with them, so nothing is left behind even after SIGKILL); and
  * commands (ip, netaccel-ctl) run inside one of those namespaces.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <sys/socket.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
@@ -101,6 +105,190 @@ static pid_t start_worker(const struct na_bench_env *env, const struct na_bench_
 	return pid;
 }
 
+/* ---- a proxy between client and server ------------------------------- */
+
+struct proxy_start {
+	const struct na_bench_place *place;
+	char **argv;
+	int verbose;
+};
+
+static int proxy_child(void *arg)
+{
+	struct proxy_start *s = arg;
+	int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	int err = s->place->cgroup ? na_cgroup_enter(s->place->cgroup, 0) : 0;
+
+	if (!err)
+		err = enter_netns(s->place->netns);
+	if (err) {
+		fprintf(stderr, "netaccel-bench: cannot place a proxy: %s\n", strerror(-err));
+		return 126;
+	}
+	if (null >= 0) {
+		dup2(null, 1);
+		if (!s->verbose)
+			dup2(null, 2);
+	}
+	execv(s->argv[0], s->argv);
+	fprintf(stderr, "netaccel-bench: cannot run %s: %s\n", s->argv[0], strerror(errno));
+	return 127;
+}
+
+/* A loopback port nobody listens on now. */
+static int free_port(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port = -EIO;
+
+	if (fd < 0)
+		return -errno;
+	if (!bind(fd, (struct sockaddr *)&a, len) && !getsockname(fd, (struct sockaddr *)&a, &len))
+		port = ntohs(a.sin_port);
+	close(fd);
+	return port;
+}
+
+/* Whether something listens on TCP port in the namespace of ns (0: ours). */
+static bool listening(pid_t ns, int port)
+{
+	char path[64], line[256];
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/net/tcp", ns ? (int)ns : (int)getpid());
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		unsigned lport, st;
+
+		if (sscanf(line, " %*d: %*8[0-9A-Fa-f]:%x %*8[0-9A-Fa-f]:%*x %x", &lport, &st) == 2)
+			found = (int)lport == port && st == 0x0A;
+	}
+	fclose(f);
+	return found;
+}
+
+/* The HAProxy configuration of a TCP proxy from port to backend. */
+static int haproxy_conf(char *path, size_t len, int port, unsigned backend)
+{
+	int fd;
+	FILE *f;
+
+	snprintf(path, len, "/tmp/netaccel-bench-haproxy-XXXXXX");
+	fd = mkstemp(path);
+	if (fd < 0)
+		return -errno;
+	f = fdopen(fd, "w");
+	if (!f) {
+		close(fd);
+		unlink(path);
+		return -errno;
+	}
+	/* One thread, as netaccel-proxy has; TCP mode, no logging. */
+	fprintf(f, "global\n    maxconn 8000\n    nbthread 1\n"
+		   "defaults\n    mode tcp\n    timeout connect 5s\n"
+		   "    timeout client 120s\n    timeout server 120s\n"
+		   "listen bench\n    bind 127.0.0.1:%d\n    server s1 127.0.0.1:%u\n",
+		port, backend);
+	return fclose(f) ? -errno : 0;
+}
+
+/*
+ * Start the proxy job->proxy at place, from a free port to the server's
+ * port, and wait until it listens. *conf is a file to remove afterwards
+ * ("" if none). The pid, or a negative errno with why said.
+ */
+static pid_t start_proxy(const struct na_bench_env *env, const struct na_bench_job *job,
+			 const struct na_bench_place *place, int *port, char *conf,
+			 size_t conflen, char *why, size_t whylen)
+{
+	char listen_arg[64], backend_arg[64], mode_arg[32];
+	char *argv[12];
+	struct proxy_start s = { .place = place, .argv = argv, .verbose = env->verbose };
+	int64_t deadline;
+	pid_t pid;
+	int k = 0, err;
+
+	conf[0] = 0;
+	*port = free_port();
+	if (*port < 0) {
+		snprintf(why, whylen, "no free port for the proxy: %s", strerror(-*port));
+		return *port;
+	}
+	if (!strcmp(job->proxy, "haproxy")) {
+		if (!env->haproxy) {
+			snprintf(why, whylen, "haproxy is not installed");
+			return -ENOENT;
+		}
+		err = haproxy_conf(conf, conflen, *port, job->port);
+		if (err) {
+			snprintf(why, whylen, "cannot write HAProxy's configuration: %s",
+				 strerror(-err));
+			return err;
+		}
+		argv[k++] = (char *)env->haproxy;
+		argv[k++] = (char *)"-db";
+		argv[k++] = (char *)"-f";
+		argv[k++] = conf;
+	} else {
+		if (!env->proxy) {
+			snprintf(why, whylen, "netaccel-proxy was not found");
+			return -ENOENT;
+		}
+		snprintf(listen_arg, sizeof(listen_arg), "127.0.0.1:%d", *port);
+		snprintf(backend_arg, sizeof(backend_arg), "127.0.0.1:%u", job->port);
+		snprintf(mode_arg, sizeof(mode_arg), "%s", job->proxy);
+		argv[k++] = (char *)env->proxy;
+		argv[k++] = (char *)"--listen";
+		argv[k++] = listen_arg;
+		argv[k++] = (char *)"--backend";
+		argv[k++] = backend_arg;
+		argv[k++] = (char *)"--mode";
+		argv[k++] = mode_arg;
+	}
+	argv[k] = NULL;
+	pid = na_world_fork(env->world, proxy_child, &s);
+	if (pid < 0) {
+		snprintf(why, whylen, "cannot start the proxy: %s", strerror((int)-pid));
+		return pid;
+	}
+	for (deadline = na_test_now_ms() + START_TIMEOUT_MS; na_test_now_ms() < deadline;) {
+		if (listening(place->netns, *port))
+			return pid;
+		if (waitpid(pid, NULL, WNOHANG) == pid) {
+			snprintf(why, whylen, "the proxy (%s) exited at start", job->proxy);
+			return -EPROTO;
+		}
+		usleep(2000);
+	}
+	kill(pid, SIGKILL);
+	na_world_wait(env->world, pid, START_TIMEOUT_MS);
+	snprintf(why, whylen, "the proxy (%s) did not listen", job->proxy);
+	return -ETIMEDOUT;
+}
+
+/* CPU time the whole machine spent busy so far, in microseconds (the
+ * kernel path of a proxy works in softirqs and kernel threads, which no
+ * process's own CPU time shows). */
+static double machine_busy_us(void)
+{
+	unsigned long long v[8] = { 0 };
+	FILE *f = fopen("/proc/stat", "r");
+	long hz = sysconf(_SC_CLK_TCK);
+
+	if (!f)
+		return 0;
+	if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2],
+		   &v[3], &v[4], &v[5], &v[6], &v[7]) != 8)
+		v[0] = v[1] = v[2] = v[5] = v[6] = 0;
+	fclose(f);
+	/* user, nice, system, irq, softirq (not idle, iowait, steal) */
+	return (double)(v[0] + v[1] + v[2] + v[5] + v[6]) * 1e6 / (double)(hz > 0 ? hz : 100);
+}
+
 /* One line of a worker's output that starts with key, within timeout_ms. */
 static int read_line(int fd, const char *key, char *line, size_t len, int timeout_ms)
 {
@@ -141,11 +329,11 @@ int na_bench_measure(const struct na_bench_env *env, struct na_bench_job *job,
 		     const struct na_bench_place *cli,
 		     struct na_bench_result *r, char *why, size_t whylen)
 {
-	int sout = -1, cout = -1, err, rc;
+	int sout = -1, cout = -1, err, rc, pport;
 	int run_ms = (int)(job->seconds * 1000) + WORKER_GRACE_MS;
-	double p50, p99, mean, elapsed, ccpu, scpu;
-	pid_t spid = -1, cpid = -1;
-	char line[256];
+	double p50, p99, mean, elapsed, ccpu, scpu, busy0 = 0;
+	pid_t spid = -1, cpid = -1, ppid = -1;
+	char line[256], conf[64] = "";
 	unsigned port;
 	long ops;
 
@@ -165,6 +353,15 @@ int na_bench_measure(const struct na_bench_env *env, struct na_bench_job *job,
 		goto out;
 	}
 	job->port = port;
+	if (job->proxy) {
+		ppid = start_proxy(env, job, srv, &pport, conf, sizeof(conf), why, whylen);
+		if (ppid < 0) {
+			err = (int)ppid;
+			goto out;
+		}
+		job->port = (unsigned)pport;
+		busy0 = machine_busy_us();
+	}
 	cpid = start_worker(env, job, "client", cli, &cout);
 	if (cpid < 0) {
 		err = (int)cpid;
@@ -191,7 +388,19 @@ int na_bench_measure(const struct na_bench_env *env, struct na_bench_job *job,
 	r->ops_per_s = ops / (elapsed / 1e6);
 	r->mb_per_s = (double)ops * job->size / elapsed;	/* bytes/us = MB/s */
 	r->cpu_us_per_op = (ccpu + scpu) / ops;
+	/* The machine's CPU over the whole run, the untimed warm-up's
+	 * operations (of the same kind) included in the count. */
+	if (job->proxy)
+		r->cpu_us_per_op = (machine_busy_us() - busy0) /
+				   (double)(ops + (job->kind == NA_BENCH_STREAM ?
+						   NA_BENCH_STREAM_WARMUP : job->warmup));
 out:
+	if (ppid > 0) {
+		kill(ppid, SIGKILL);
+		na_world_wait(env->world, ppid, START_TIMEOUT_MS);
+	}
+	if (conf[0])
+		unlink(conf);
 	for (int i = 0; i < 2; i++) {
 		pid_t pid = i ? spid : cpid;
 

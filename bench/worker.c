@@ -11,7 +11,9 @@
  * Operations: rr sends size bytes and reads them back; stream writes
  * size-byte chunks for some seconds (the server acknowledges EOF with one
  * byte, so the client's clock covers delivery); crr connects, sends one
- * size-byte request, reads the reply and the server's close.
+ * size-byte request, reads the reply and the server's close; conns keeps
+ * many connections open, each in its own ping-pong of size-byte messages,
+ * all at once (an epoll loop at each end).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -21,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -33,7 +36,7 @@
 #define READ_CHUNK (256 * 1024)
 #define PAGE_BYTES 4096
 
-static const char *const kinds[] = { "rr", "stream", "crr" };
+static const char *const kinds[] = { "rr", "stream", "crr", "conns" };
 
 static double now_us(void)
 {
@@ -363,6 +366,50 @@ static int serve_crr(int lfd, const struct na_bench_job *j, char *buf, double *c
 	return err;
 }
 
+/* conns: echo whatever each of the job's connections sends, until every
+ * one has closed. */
+static int serve_conns(int lfd, const struct na_bench_job *j, char *buf, double *c0)
+{
+	int ep = epoll_create1(EPOLL_CLOEXEC), open_conns = 0, accepted = 0, err = 0;
+
+	if (ep < 0)
+		return -errno;
+	while (accepted < j->conns && !err) {
+		int fd = do_accept(lfd, j);
+
+		if (fd < 0) {
+			err = fd;
+			break;
+		}
+		accepted++;
+		open_conns++;
+		epoll_ctl(ep, EPOLL_CTL_ADD, fd, &(struct epoll_event){ .events = EPOLLIN, .data.fd = fd });
+	}
+	*c0 = cpu_us();
+	while (!err && open_conns) {
+		struct epoll_event ev[64];
+		int n = epoll_wait(ep, ev, 64, IO_TIMEOUT_MS);
+
+		if (n <= 0) {
+			err = n ? -errno : -ETIMEDOUT;
+			break;
+		}
+		for (int i = 0; i < n && !err; i++) {
+			int fd = ev[i].data.fd;
+			ssize_t r = read(fd, buf, j->size);
+
+			if (r > 0) {
+				err = write_full(fd, buf, (size_t)r);
+			} else if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
+				close(fd);
+				open_conns--;
+			}
+		}
+	}
+	close(ep);
+	return err;
+}
+
 /* The server's buffer: from calloc(), as most programs get theirs, or
  * rdoff bytes past a page boundary. Where a reader's buffer starts against
  * where the kernel's copy of the data does changes how fast the kernel
@@ -398,7 +445,7 @@ static int run_server(const struct na_bench_job *j)
 		goto out;
 	}
 	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(lfd, (struct sockaddr *)&ss, len) < 0 || listen(lfd, 128) < 0 ||
+	if (bind(lfd, (struct sockaddr *)&ss, len) < 0 || listen(lfd, 4096) < 0 ||
 	    getsockname(lfd, (struct sockaddr *)&ss, &len) < 0) {
 		err = -errno;
 		goto out;
@@ -411,6 +458,8 @@ static int run_server(const struct na_bench_job *j)
 		err = serve_rr(lfd, j, buf, &c0);
 	else if (j->kind == NA_BENCH_STREAM)
 		err = serve_stream(lfd, j, buf, &c0);
+	else if (j->kind == NA_BENCH_CONNS)
+		err = serve_conns(lfd, j, buf, &c0);
 	else
 		err = serve_crr(lfd, j, buf, &c0);
 	if (!err)
@@ -562,6 +611,81 @@ static int client_crr(const struct na_bench_job *j, char *buf, struct lat *l,
 	return err;
 }
 
+/* conns: j->conns connections, each sending size bytes and waiting for
+ * them back, over and over, until warmup + count messages were answered;
+ * the latency of each timed one is kept. */
+struct cconn {
+	int fd;
+	size_t got;
+	double sent;
+};
+
+static int client_conns(const struct na_bench_job *j, char *buf, struct lat *l,
+			double *t0, double *c0)
+{
+	struct cconn *c = calloc((size_t)j->conns, sizeof(*c));
+	long done = 0, total = j->warmup + j->count, started = 0;
+	int ep = epoll_create1(EPOLL_CLOEXEC), err = 0, k;
+
+	if (!c || ep < 0) {
+		free(c);
+		return -ENOMEM;
+	}
+	for (k = 0; k < j->conns; k++) {
+		c[k].fd = do_connect(j);
+		if (c[k].fd < 0) {
+			err = c[k].fd;
+			break;
+		}
+		epoll_ctl(ep, EPOLL_CTL_ADD, c[k].fd,
+			  &(struct epoll_event){ .events = EPOLLIN, .data.u32 = (uint32_t)k });
+	}
+	for (int i = 0; i < k && !err && started < total; i++, started++) {
+		c[i].sent = now_us();
+		err = write_full(c[i].fd, buf, j->size);
+	}
+	while (!err && done < total) {
+		struct epoll_event ev[64];
+		int n = epoll_wait(ep, ev, 64, IO_TIMEOUT_MS);
+
+		if (n <= 0) {
+			err = n ? -errno : -ETIMEDOUT;
+			break;
+		}
+		for (int i = 0; i < n && !err; i++) {
+			struct cconn *x = &c[ev[i].data.u32];
+			ssize_t r = read(x->fd, buf, j->size - x->got);
+
+			if (r <= 0) {
+				if (r == 0)
+					err = -ENODATA;
+				else if (errno != EAGAIN && errno != EINTR)
+					err = -errno;
+				continue;
+			}
+			if ((x->got += (size_t)r) < j->size)
+				continue;
+			x->got = 0;
+			if (done == j->warmup) {
+				*c0 = cpu_us();
+				*t0 = now_us();
+			}
+			if (done++ >= j->warmup)
+				err = lat_add(l, now_us() - x->sent);
+			if (!err && started < total) {
+				started++;
+				x->sent = now_us();
+				err = write_full(x->fd, buf, j->size);
+			}
+		}
+	}
+	for (int i = 0; i < k; i++)
+		close(c[i].fd);
+	close(ep);
+	free(c);
+	return err;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -583,6 +707,8 @@ static int run_client(const struct na_bench_job *j)
 		err = client_rr(j, buf, &l, &t0, &c0);
 	else if (j->kind == NA_BENCH_STREAM)
 		err = client_stream(j, buf, &l, &t0, &c0);
+	else if (j->kind == NA_BENCH_CONNS)
+		err = client_conns(j, buf, &l, &t0, &c0);
 	else
 		err = client_crr(j, buf, &l, &t0, &c0);
 	t1 = now_us();
@@ -609,16 +735,16 @@ static int run_client(const struct na_bench_job *j)
 int na_bench_job_argv(const struct na_bench_job *j, const char *role,
 		      char **argv, size_t max, char *buf, size_t buflen)
 {
-	int n = snprintf(buf, buflen, "%s%c%s%c%s%c%s%c%u%c%zu%c%zu%c%ld%c%d%c%ld%c%ld%c%g",
+	int n = snprintf(buf, buflen, "%s%c%s%c%s%c%s%c%u%c%zu%c%zu%c%ld%c%d%c%ld%c%ld%c%g%c%d",
 			 role, 0, kinds[j->kind], 0, j->family, 0, j->addr, 0,
 			 j->port, 0, j->size, 0, j->reply, 0, j->rdoff, 0, j->served, 0,
-			 j->count, 0, j->warmup, 0, j->seconds);
+			 j->count, 0, j->warmup, 0, j->seconds, 0, j->conns);
 	size_t k = 0;
 
-	if (n < 0 || (size_t)n >= buflen || max < 14)
+	if (n < 0 || (size_t)n >= buflen || max < 15)
 		return -E2BIG;
 	argv[k++] = (char *)"--worker";
-	for (char *p = buf; p <= buf + n && k < 13; p += strlen(p) + 1)
+	for (char *p = buf; p <= buf + n && k < 14; p += strlen(p) + 1)
 		argv[k++] = p;
 	argv[k] = NULL;
 	return (int)k;
@@ -629,11 +755,11 @@ int na_bench_worker(int argc, char **argv)
 	struct na_bench_job j = { 0 };
 	char *end;
 
-	if (argc != 12)
+	if (argc != 13)
 		goto bad;
-	for (j.kind = 0; j.kind < 3 && strcmp(argv[1], kinds[j.kind]); j.kind++)
+	for (j.kind = 0; j.kind < 4 && strcmp(argv[1], kinds[j.kind]); j.kind++)
 		;
-	if (j.kind == 3)
+	if (j.kind == 4)
 		goto bad;
 	snprintf(j.family, sizeof(j.family), "%s", argv[2]);
 	snprintf(j.addr, sizeof(j.addr), "%s", argv[3]);
@@ -645,7 +771,8 @@ int na_bench_worker(int argc, char **argv)
 	j.count = strtol(argv[9], &end, 10);
 	j.warmup = strtol(argv[10], &end, 10);
 	j.seconds = strtod(argv[11], &end);
-	if (!j.size || j.count < 0 || j.warmup < 0 || j.rdoff < -1 || j.rdoff >= PAGE_BYTES ||
+	j.conns = (int)strtol(argv[12], &end, 10);
+	if ((j.kind == NA_BENCH_CONNS && (j.conns < 1 || j.conns > 20000)) || !j.size || j.count < 0 || j.warmup < 0 || j.rdoff < -1 || j.rdoff >= PAGE_BYTES ||
 	    (j.served != 0 && j.served != 1))
 		goto bad;
 	if (!strcmp(argv[0], "server"))

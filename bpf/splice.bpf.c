@@ -22,8 +22,10 @@
  *    bound of its own. From then on the skbs stay with the receiving
  *    socket, charged to it, so its receive window closes on the sender,
  *    and the process moves them once the kernel's queue has drained.
- *    Paused is for good: a passed skb that the process has not read yet
- *    would be overtaken by the next redirected one.
+ *    The process asks to resume once it has moved every passed byte
+ *    (na_splice_resume); the verdict resumes only if no skb was passed
+ *    since it asked, or that skb, unread yet, would be overtaken by the
+ *    next redirected one.
  */
 #include <linux/bpf.h>
 #include <linux/types.h>
@@ -75,7 +77,7 @@ static __always_inline int over_limit(struct na_splice_dir *d, __u64 *key, __u32
 	to = bpf_map_lookup_elem(&na_splice_socks, key);
 	if (!to)
 		return 0;	/* the redirect finds it gone too */
-	done = written(to) - d->base;
+	done = written(to) - d->base - d->user;
 	bpf_sk_release(to);
 	queued = d->fwd > done ? d->fwd - done : 0;
 	return queued + len > d->limit;
@@ -96,6 +98,17 @@ int na_splice_verdict(struct __sk_buff *skb)
 	if (!d) {
 		COUNT(no_pair, 1);
 		return SK_PASS;
+	}
+	if (d->paused) {
+		struct na_splice_resume *r = bpf_map_lookup_elem(&na_splice_resume, &key);
+
+		if (r && r->passed == d->passed) {
+			d->user = r->user;
+			d->paused = 0;
+			COUNT(resumed, 1);
+		}
+		if (r)
+			bpf_map_delete_elem(&na_splice_resume, &key);
 	}
 	if (!d->paused && over_limit(d, &key, len)) {
 		d->paused = 1;

@@ -140,8 +140,9 @@ struct netaccel_splice_info {
 	int error;			/* 0, or the errno that ended the pair */
 	unsigned long long bytes[2];	/* moved a to b, b to a */
 	unsigned long long kernel_bytes[2]; /* of those, moved by the kernel */
-	int paused[2];			/* the kernel handed a direction back to
-					 * this process: its receiver fell behind */
+	int paused[2];			/* times the kernel handed a direction to
+					 * this process (its receiver fell behind)
+					 * until it caught up */
 	char why[160];			/* why not the path asked for ("": it) */
 };
 

@@ -73,7 +73,7 @@ struct kctx {
 	int err;			/* 0: usable; else why says why not */
 	char why[160];
 	bool pinned;
-	int socks, dirs, stats;
+	int socks, dirs, stats, resume;
 	struct na_splice *skel;		/* loaded for this process */
 };
 
@@ -120,8 +120,9 @@ static int kctx_open_pinned(struct kctx *k)
 	k->socks = fd;
 	k->dirs = obj_get(k->dir, "na_splice_dirs");
 	k->stats = obj_get(k->dir, "na_splice_stats");
-	if (k->dirs < 0 || k->stats < 0)
-		return k->dirs < 0 ? k->dirs : k->stats;
+	k->resume = obj_get(k->dir, "na_splice_resume");
+	if (k->dirs < 0 || k->stats < 0 || k->resume < 0)
+		return k->dirs < 0 ? k->dirs : k->stats < 0 ? k->stats : k->resume;
 	k->pinned = true;
 	return 0;
 }
@@ -136,6 +137,7 @@ static int kctx_load(struct kctx *k)
 	k->socks = bpf_map__fd(k->skel->maps.na_splice_socks);
 	k->dirs = bpf_map__fd(k->skel->maps.na_splice_dirs);
 	k->stats = bpf_map__fd(k->skel->maps.na_splice_stats);
+	k->resume = bpf_map__fd(k->skel->maps.na_splice_resume);
 	err = bpf_prog_attach(bpf_program__fd(k->skel->progs.na_splice_verdict), k->socks,
 			      BPF_SK_SKB_STREAM_VERDICT, 0);
 	return err < 0 ? -errno : 0;
@@ -155,7 +157,7 @@ static struct kctx *kctx_get(const char *state_dir)
 	k = calloc(1, sizeof(*k));
 	if (!k)
 		goto out;
-	k->socks = k->dirs = k->stats = -1;
+	k->socks = k->dirs = k->stats = k->resume = -1;
 	snprintf(k->dir, sizeof(k->dir), "%s/splice", top);
 	err = kctx_open_pinned(k);
 	if (err < 0) {
@@ -167,7 +169,9 @@ static struct kctx *kctx_get(const char *state_dir)
 			close(k->dirs);
 		if (k->stats >= 0)
 			close(k->stats);
-		k->socks = k->dirs = k->stats = -1;
+		if (k->resume >= 0)
+			close(k->resume);
+		k->socks = k->dirs = k->stats = k->resume = -1;
 		/* Without the privilege, not even an attempt (libbpf would
 		 * tell stderr about it). */
 		err = na_caps_check(true, NULL);
@@ -217,6 +221,9 @@ struct dir {
 	uint64_t consumed0;	/* data bytes of from read before the pair was made */
 	bool paused;		/* seen paused: this direction is the process's */
 	bool kernel_drained;	/* the kernel's queue to `to` was empty once paused */
+	bool resume_asked;	/* for the passed bytes up to asked_passed */
+	uint64_t asked_passed;
+	int pauses;
 };
 
 struct netaccel_splice {
@@ -361,8 +368,10 @@ static void take_out(struct netaccel_splice *sp)
 	 * never looked up again. */
 	for (int i = 0; i < 2; i++)
 		bpf_map_delete_elem(sp->k->socks, &sp->d[i].cookie);
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 2; i++) {
 		bpf_map_delete_elem(sp->k->dirs, &sp->d[i].cookie);
+		bpf_map_delete_elem(sp->k->resume, &sp->d[i].cookie);
+	}
 	sp->in_kernel = false;
 }
 
@@ -418,7 +427,7 @@ static uint64_t paused_total(const struct kctx *k)
 	s = calloc((size_t)ncpu, sizeof(*s));
 	if (s && !bpf_map_lookup_elem(k->stats, &zero, s))
 		for (int c = 0; c < ncpu; c++)
-			n += s[c].paused + s[c].no_peer;
+			n += s[c].paused + s[c].resumed + s[c].no_peer;
 	free(s);
 	return n;
 }
@@ -450,9 +459,9 @@ static void *watch(void *arg)
 				for (int i = 0; i < 2; i++) {
 					struct na_splice_dir kd;
 
-					if (sp->k == k && !sp->d[i].paused &&
+					if (sp->k == k &&
 					    !bpf_map_lookup_elem(k->dirs, &sp->d[i].cookie, &kd) &&
-					    kd.paused)
+					    !kd.paused != !sp->d[i].paused)
 						arm(sp->timer, 1);
 				}
 			}
@@ -710,6 +719,41 @@ static bool io_error(int e)
 	return e != EAGAIN && e != EWOULDBLOCK && e != EINTR;
 }
 
+/*
+ * A paused direction that this process has caught up on: every byte
+ * `from` received went to the kernel's queue or through here, and `to`
+ * has room again. Ask the verdict to take it back (it does so only if no
+ * skb was passed since the count read here).
+ */
+static void ask_resume(struct netaccel_splice *sp, struct dir *d)
+{
+	struct na_splice_resume r;
+	struct na_splice_dir kd;
+	uint64_t got;
+	int outq = 0;
+
+	if (bpf_map_lookup_elem(sp->k->dirs, &d->cookie, &kd) || !kd.paused)
+		return;
+	d->kd = kd;
+	if (d->resume_asked && d->asked_passed == kd.passed)
+		return;
+	if (data_received(d->from, &got) < 0 || got != d->consumed0 + kd.fwd + d->user)
+		return;
+	(void)outq;
+	{
+		struct pollfd pf = { .fd = d->to, .events = POLLOUT };
+
+		if (poll(&pf, 1, 0) != 1 || !(pf.revents & POLLOUT))
+			return;
+	}
+	r.passed = kd.passed;
+	r.user = d->user;
+	if (!bpf_map_update_elem(sp->k->resume, &d->cookie, &r, BPF_ANY)) {
+		d->resume_asked = true;
+		d->asked_passed = kd.passed;
+	}
+}
+
 /* Move what can move in a direction that this process runs. 0, or a
  * positive errno that ends the pair. */
 static int pump(struct netaccel_splice *sp, struct dir *d)
@@ -760,6 +804,8 @@ static int pump(struct netaccel_splice *sp, struct dir *d)
 			if (io_error(errno))
 				return errno;
 			d->want_in = true;
+			if (d->mode == MODE_KERNEL)
+				ask_resume(sp, d);
 			return 0;
 		}
 		if (n == 0) {
@@ -802,10 +848,17 @@ static int watch_kernel(struct netaccel_splice *sp, struct dir *d)
 	if (d->kd.paused) {
 		if (!d->paused) {
 			d->paused = true;
+			d->pauses++;
 			if (pump_alloc(d) < 0)
 				return ENOMEM;
 		}
 		return pump(sp, d);
+	}
+	if (d->paused) {
+		/* The kernel took it back: every byte moved here was in
+		 * `to` before it did. */
+		d->paused = d->kernel_drained = d->resume_asked = false;
+		d->want_in = d->want_out = false;
 	}
 	if (!rdhup(d->from))
 		return 0;
@@ -880,7 +933,7 @@ int netaccel_splice_run(struct netaccel_splice *sp)
 		d->waiting = false;
 		if (d->shut)
 			continue;
-		if (d->mode == MODE_KERNEL && !d->paused)
+		if (d->mode == MODE_KERNEL)
 			e = watch_kernel(sp, d);
 		else
 			e = pump(sp, d);
@@ -911,7 +964,7 @@ int netaccel_splice_info(const struct netaccel_splice *sp, struct netaccel_splic
 			bpf_map_lookup_elem(sp->k->dirs, &d->cookie, &kd);
 		info->kernel_bytes[i] = d->mode == MODE_KERNEL ? kd.fwd : 0;
 		info->bytes[i] = info->kernel_bytes[i] + d->user;
-		info->paused[i] = d->paused;
+		info->paused[i] = d->pauses;
 	}
 	return 0;
 }

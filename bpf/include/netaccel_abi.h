@@ -492,10 +492,25 @@ struct na_splice_dir {
 			 * queue) when the pair was made: fwd is what the kernel
 			 * added since, so base + fwd - written is what waits
 			 * in the kernel's queue for the other socket */
-	__u64 passed;	/* bytes left to the process, once paused */
+	__u64 passed;	/* bytes left to the process while paused */
+	__u64 user;	/* bytes the process gave the other socket while
+			 * paused, as of the last resume: not the kernel's */
 	__u32 limit;	/* at most so many bytes wait for the other socket;
 			 * past it the direction pauses (0: no limit) */
-	__u32 paused;	/* 1: from now on the process moves this direction */
+	__u32 paused;	/* 1: the process moves this direction until it asks
+			 * to resume (na_splice_resume) */
+};
+
+/*
+ * A paused direction's way back (na_splice_resume, by the same key): the
+ * process has read every byte passed to it (passed, as it read it from
+ * na_splice_dirs) and handed them to the other socket (user bytes in all).
+ * The verdict resumes at the next skb if nothing was passed since;
+ * otherwise the process reads that too and asks again.
+ */
+struct na_splice_resume {
+	__u64 passed;
+	__u64 user;
 };
 
 /* Totals over every pair, per CPU (na_splice_stats). */
@@ -503,6 +518,7 @@ struct na_splice_stats {
 	__u64 redirected;	/* skbs handed to the other socket */
 	__u64 bytes;		/* their bytes */
 	__u64 paused;		/* directions paused: the other side fell behind */
+	__u64 resumed;		/* paused directions the kernel took back */
 	__u64 passed;		/* skbs left to the process of a paused direction */
 	__u64 bytes_passed;
 	__u64 empty;		/* zero-length skbs (a FIN) dropped, never redirected */
@@ -511,8 +527,8 @@ struct na_splice_stats {
 };
 
 #define NA_SPLICE_COUNTER_NAMES                                              \
-	"redirected", "bytes", "paused", "passed", "bytes_passed", "empty",  \
-	"no_pair", "no_peer"
+	"redirected", "bytes", "paused", "resumed", "passed", "bytes_passed", \
+	"empty", "no_pair", "no_peer"
 
 #define NA_SPLICE_NUM_COUNTERS (sizeof(struct na_splice_stats) / sizeof(__u64))
 

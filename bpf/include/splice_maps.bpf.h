@@ -29,6 +29,14 @@ struct {
 	__type(value, struct na_splice_dir);
 } na_splice_dirs SEC(".maps");
 
+/* Paused directions the process asks back, by the same key. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, NA_SPLICE_MAX);
+	__type(key, __u64);
+	__type(value, struct na_splice_resume);
+} na_splice_resume SEC(".maps");
+
 /* Totals (one entry). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -391,7 +391,7 @@ static void t_slow_reader(void **state)
 		assert_true(sent < (64u << 20));
 		netaccel_splice_info(p.sp, &p.info);
 		if (path == NETACCEL_PATH_KERNEL)
-			assert_int_equal(p.info.paused[0], 1);
+			assert_true(p.info.paused[0] >= 1);
 		free(buf);
 		na_test_dir_init(&p.conn.dir[0], 11, sent + 300000, 0, true);
 		p.conn.dir[0].sent = sent;
