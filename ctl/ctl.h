@@ -162,6 +162,11 @@ int na_portmap_status(struct na_ctl *ctl, struct json_object *jo);
 int na_portmap_stats(struct na_ctl *ctl, uint64_t only, struct json_object *jo);
 int cmd_veth(struct na_ctl *ctl, int argc, char **argv);
 int cmd_networks(struct na_ctl *ctl, int argc, char **argv);
+int cmd_splice(struct na_ctl *ctl, int argc, char **argv);
+/* The proxy splice's part of status (counters false) and stats (true),
+ * as text or a "splice" member of jo (splice.c); text says "not enabled"
+ * only when always. */
+void na_splice_show(struct na_ctl *ctl, struct json_object *jo, bool counters, bool always);
 
 const char *na_mode_name(uint32_t mode);
 const char *na_slot_state_name(uint32_t state);

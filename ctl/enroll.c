@@ -16,6 +16,7 @@
 #include "ctl.h"
 #include "log.h"
 #include "veth.h"
+#include <netaccel/splice.h>
 
 static int parse_mode(const char *s, uint32_t *mode)
 {
@@ -238,6 +239,17 @@ int cmd_cleanup(struct na_ctl *ctl, int argc, char **argv)
 	veth = na_veth_cleanup(na_state_dir(ctl->state_dir));
 	if (veth < 0)
 		return NA_EXIT_FAIL;
+	/* The proxy splice: pairs that live keep running on the maps their
+	 * processes hold. */
+	err = na_splice_disable(na_state_dir(ctl->state_dir), &why);
+	if (err < 0) {
+		na_err_why(&why, err);
+		return NA_EXIT_FAIL;
+	}
+	if (err > 0) {
+		printf("removed the proxy splice (pairs that live run on)\n");
+		veth = veth ? veth : 1;
+	}
 
 	/* Port remap too: its portmap/ subdirectory must be gone before
 	 * the state directory can be. */

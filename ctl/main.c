@@ -110,6 +110,21 @@ const struct na_cmd na_commands[] = {
 	  "                        path); use this rather than ip netns exec, which\n"
 	  "                        hides /sys/fs/bpf\n"
 	  "  -j, --json            machine-readable output (list)\n" },
+	{ "splice", cmd_splice, "enable [--group <group>] | disable | status [--json]",
+	  "set up the kernel splice for proxies that run without privilege",
+	  "netaccel_splice() (<netaccel.h>) and netaccel-proxy forward a proxy's\n"
+	  "socket pairs in the kernel when they may load its BPF program, or use the\n"
+	  "one set up here. Without either they take splice(2) in the process.\n"
+	  "\n"
+	  "  splice enable [--group G]   load and pin it under <state-dir>/splice; with\n"
+	  "                              --group, processes of group G may use it (its\n"
+	  "                              maps become the group's, and the directories\n"
+	  "                              above searchable by all)\n"
+	  "  splice disable              unpin it: live pairs run on, new ones take splice(2)\n"
+	  "  splice status [--json]      pairs spliced now, counters\n"
+	  "\n"
+	  "  -g, --group GROUP     a group name or number (enable)\n"
+	  "  -j, --json            machine-readable output (status)\n" },
 	{ "networks", cmd_networks, "list|sync|allow|deny [options]",
 	  "pair sockets of containers on one bridge across their namespaces",
 	  "TCP between two containers (network namespaces whose veths are ports of\n"

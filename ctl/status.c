@@ -307,6 +307,7 @@ int cmd_status(struct na_ctl *ctl, int argc, char **argv)
 
 	na_portmap_status(ctl, jo);
 	na_veth_status(na_state_dir(ctl->state_dir), jo);
+	na_splice_show(ctl, jo, false, true);
 	if (json) {
 		na_print_json(jo);
 		return NA_EXIT_OK;
@@ -407,11 +408,13 @@ int cmd_stats(struct na_ctl *ctl, int argc, char **argv)
 			json_object_object_add(jo, "total", counters_json(&total));
 			na_portmap_stats(ctl, 0, jo);
 			na_veth_stats(na_state_dir(ctl->state_dir), jo);
+			na_splice_show(ctl, jo, true, false);
 			na_print_json(jo);
 		} else {
 			printf("nothing loaded in %s\n", na_state_dir(ctl->state_dir));
 			na_portmap_stats(ctl, 0, NULL);
 			na_veth_stats(na_state_dir(ctl->state_dir), NULL);
+			na_splice_show(ctl, NULL, true, false);
 		}
 		return NA_EXIT_OK;
 	}
@@ -463,8 +466,10 @@ int cmd_stats(struct na_ctl *ctl, int argc, char **argv)
 	}
 	na_state_close(&st);	/* before portmap and veth take the same lock */
 	na_portmap_stats(ctl, only >= 0 ? cg.id : 0, jo);
-	if (only < 0)
+	if (only < 0) {
 		na_veth_stats(na_state_dir(ctl->state_dir), jo);
+		na_splice_show(ctl, jo, true, false);
+	}
 	if (json)
 		na_print_json(jo);
 	return NA_EXIT_OK;

@@ -84,6 +84,26 @@ static bool watching;
 
 static __thread char last_why[160];
 
+/*
+ * Routes that carried bulk lately. The kernel path forwards request and
+ * response traffic faster than a process does, but bulk transfers slower
+ * than splice(2) (docs/performance.md): a pair taken automatically whose
+ * direction the kernel paused (a receiver behind a fast sender: bulk)
+ * marks its route, and the route's next pairs take splice(2) for
+ * BULK_MEMORY_MS. A route is the first socket's local address and the
+ * second one's remote address: for a proxy, its listener and the backend.
+ */
+#define ROUTES 128
+#define BULK_MEMORY_MS 60000
+
+struct route {
+	struct sockaddr_storage local, remote;
+	int64_t until_ms;
+};
+
+static struct route routes[ROUTES];
+static unsigned int next_route;
+
 const char *netaccel_splice_why(void)
 {
 	return last_why;
@@ -199,6 +219,57 @@ out:
 	return k;
 }
 
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static bool route_of(int a, int b, struct route *r)
+{
+	socklen_t l1 = sizeof(r->local), l2 = sizeof(r->remote);
+
+	memset(r, 0, sizeof(*r));
+	return !getsockname(a, (struct sockaddr *)&r->local, &l1) &&
+	       !getpeername(b, (struct sockaddr *)&r->remote, &l2);
+}
+
+static struct route *route_find(const struct route *r)
+{
+	for (int i = 0; i < ROUTES; i++)
+		if (!memcmp(&routes[i].local, &r->local, sizeof(r->local)) &&
+		    !memcmp(&routes[i].remote, &r->remote, sizeof(r->remote)))
+			return &routes[i];
+	return NULL;
+}
+
+static bool route_bulk(const struct route *r)
+{
+	struct route *x;
+	bool bulk;
+
+	pthread_mutex_lock(&klock);
+	x = route_find(r);
+	bulk = x && x->until_ms > now_ms();
+	pthread_mutex_unlock(&klock);
+	return bulk;
+}
+
+static void route_mark(const struct route *r)
+{
+	struct route *x;
+
+	pthread_mutex_lock(&klock);
+	x = route_find(r);
+	if (!x)
+		x = &routes[next_route++ % ROUTES];
+	*x = *r;
+	x->until_ms = now_ms() + BULK_MEMORY_MS;
+	pthread_mutex_unlock(&klock);
+}
+
 /* ---- a pair ---- */
 
 enum { MODE_KERNEL = 1, MODE_SPLICE, MODE_COPY };
@@ -210,6 +281,7 @@ struct dir {
 	bool shut;		/* shutdown(to, SHUT_WR) done */
 	bool want_in, want_out;
 	bool waiting;		/* for the kernel: the timer looks again */
+	bool again;		/* its round was cut short: run again soon */
 	uint64_t user;		/* bytes this process moved */
 	char *buf;		/* copy */
 	size_t head, tail;
@@ -239,6 +311,8 @@ struct netaccel_splice {
 	uint32_t reg[2];	/* events registered per socket; UINT32_MAX: not registered */
 	bool ended;
 	int error;
+	bool learn;		/* taken automatically: a pause marks the route */
+	struct route route;
 };
 
 static int set_nonblock(int fd)
@@ -622,6 +696,14 @@ struct netaccel_splice *netaccel_splice(int a, int b, const struct netaccel_spli
 	}
 
 	path = o.path ? o.path : NETACCEL_PATH_KERNEL;
+	if (!o.path && route_of(a, b, &sp->route)) {
+		sp->learn = true;
+		if (route_bulk(&sp->route)) {
+			say(why, "its route carried bulk transfers lately, which splice(2) moves "
+				 "faster than the kernel path");
+			path = NETACCEL_PATH_SPLICE;
+		}
+	}
 	err = -EINVAL;
 	for (; path <= NETACCEL_PATH_COPY; path++) {
 		char *w = why[0] ? sp->why : why;
@@ -758,7 +840,7 @@ static void ask_resume(struct netaccel_splice *sp, struct dir *d)
  * positive errno that ends the pair. */
 static int pump(struct netaccel_splice *sp, struct dir *d)
 {
-	d->want_in = d->want_out = false;
+	d->want_in = d->want_out = d->again = false;
 	if (d->mode == MODE_KERNEL && !d->kernel_drained) {
 		if (!kernel_queue_empty(d)) {
 			d->waiting = true;
@@ -834,7 +916,9 @@ static int pump(struct netaccel_splice *sp, struct dir *d)
 			d->head = 0;
 		}
 	}
-	d->want_in = true;	/* more to do: come back */
+	/* More to do, and perhaps nothing that epoll would report (the
+	 * bytes are in hand already): come back at once. */
+	d->again = true;
 	return 0;
 }
 
@@ -849,6 +933,8 @@ static int watch_kernel(struct netaccel_splice *sp, struct dir *d)
 		if (!d->paused) {
 			d->paused = true;
 			d->pauses++;
+			if (sp->learn)
+				route_mark(&sp->route);
 			if (pump_alloc(d) < 0)
 				return ENOMEM;
 		}
@@ -904,7 +990,7 @@ static void set_interest(struct netaccel_splice *sp)
 int netaccel_splice_run(struct netaccel_splice *sp)
 {
 	struct epoll_event ev[3];
-	bool wait = false;
+	bool wait = false, again = false;
 	int n;
 
 	if (sp->ended)
@@ -940,11 +1026,14 @@ int netaccel_splice_run(struct netaccel_splice *sp)
 		if (e)
 			return end(sp, e);
 		wait |= d->waiting;
+		again |= d->again;
 	}
 	if (sp->d[0].shut && sp->d[1].shut)
 		return end(sp, 0);
 	set_interest(sp);
-	if (wait)
+	if (again)
+		arm(sp->timer, 1);
+	else if (wait)
 		arm(sp->timer, RECHECK_NS);
 	return 0;
 }

@@ -33,10 +33,12 @@
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <netaccel.h>
+#include <netaccel/splice.h>
 
 #include "na_test.h"
 
@@ -403,6 +405,73 @@ static void t_slow_reader(void **state)
 	}
 }
 
+/* A pair taken automatically whose receiver fell behind (bulk) marks its
+ * route: the route's next pair takes splice(2) and says why; a pair on
+ * another route still takes the kernel's. Its own backend listener, so
+ * that no other test's route is marked. */
+static void t_auto_learns_bulk(void **state)
+{
+	int saved = srv_lfd, bulk_lfd = na_test_listen(HOST, 0, 0);
+	struct proxied p;
+	size_t sent = 0;
+	char *buf = malloc(65536);
+	int64_t idle_since = na_test_now_ms();
+
+	(void)state;
+	assert_true(bulk_lfd >= 0);
+	assert_non_null(buf);
+	srv_lfd = bulk_lfd;
+	assert_int_equal(make_proxied(&p), 0);
+	p.sp = splice_path(&p, NETACCEL_PATH_AUTO, 0);
+	assert_non_null(p.sp);
+	netaccel_splice_info(p.sp, &p.info);
+	assert_int_equal(p.info.path, NETACCEL_PATH_KERNEL);
+	/* the server reads nothing until the direction paused */
+	while (na_test_now_ms() - idle_since < 500) {
+		ssize_t n;
+
+		na_test_pattern_fill(61, sent, buf, 65536);
+		n = send(p.conn.fd[0], buf, 65536, MSG_DONTWAIT);
+		if (n > 0) {
+			sent += (size_t)n;
+			idle_since = na_test_now_ms();
+		}
+		if (poll(&(struct pollfd){ .fd = netaccel_splice_fd(p.sp), .events = POLLIN }, 1,
+			 n > 0 ? 0 : 10) > 0)
+			netaccel_splice_run(p.sp);
+	}
+	free(buf);
+	na_test_dir_init(&p.conn.dir[0], 61, sent, 0, true);
+	p.conn.dir[0].sent = sent;
+	na_test_dir_init(&p.conn.dir[1], 62, 100, 0, true);
+	run_both(&p, 1, 30000);
+	assert_true(p.info.paused[0] >= 1);
+	close_proxied(&p);
+
+	assert_int_equal(make_proxied(&p), 0);
+	p.sp = splice_path(&p, NETACCEL_PATH_AUTO, 0);
+	assert_non_null(p.sp);
+	netaccel_splice_info(p.sp, &p.info);
+	assert_int_equal(p.info.path, NETACCEL_PATH_SPLICE);
+	assert_non_null(strstr(p.info.why, "bulk"));
+	na_test_dir_init(&p.conn.dir[0], 63, 1 << 20, 0, true);
+	na_test_dir_init(&p.conn.dir[1], 64, 1000, 0, true);
+	run_both(&p, 1, 20000);
+	close_proxied(&p);
+
+	srv_lfd = saved;
+	close(bulk_lfd);
+	assert_int_equal(make_proxied(&p), 0);
+	p.sp = splice_path(&p, NETACCEL_PATH_AUTO, 0);
+	assert_non_null(p.sp);
+	netaccel_splice_info(p.sp, &p.info);
+	assert_int_equal(p.info.path, NETACCEL_PATH_KERNEL);
+	na_test_dir_init(&p.conn.dir[0], 65, 1000, 0, true);
+	na_test_dir_init(&p.conn.dir[1], 66, 1000, 0, true);
+	run_both(&p, 1, 20000);
+	close_proxied(&p);
+}
+
 /* Many pairs at once, each with its own streams. */
 static void t_many_pairs(void **state)
 {
@@ -538,12 +607,106 @@ static void t_fallback_unprivileged(void **state)
 	close_proxied(&p);
 }
 
+/*
+ * What an administrator sets up (netaccel-ctl splice enable --group), a
+ * process of that group without any privilege uses: the kernel path,
+ * with every byte. The bpffs directories above the state are made
+ * searchable for it; their modes are put back afterwards.
+ */
+static char shared_dir[160];
+static mode_t bpffs_mode[4];
+static char bpffs_dirs[4][160];
+static int nbpffs;
+
+static void remember_modes(const char *dir)
+{
+	char p[160];
+
+	snprintf(p, sizeof(p), "%s", dir);
+	nbpffs = 0;
+	for (char *slash; nbpffs < 4 && (slash = strrchr(p, '/')) && slash != p;) {
+		struct stat sb;
+
+		*slash = 0;
+		if (stat(p, &sb))
+			break;
+		snprintf(bpffs_dirs[nbpffs], sizeof(bpffs_dirs[0]), "%s", p);
+		bpffs_mode[nbpffs++] = sb.st_mode & 07777;
+	}
+}
+
+static void restore_modes(void)
+{
+	for (int i = 0; i < nbpffs; i++)
+		chmod(bpffs_dirs[i], bpffs_mode[i]);
+	nbpffs = 0;
+}
+
+static void remove_shared(void)
+{
+	if (!shared_dir[0])
+		return;
+	na_splice_disable(shared_dir, NULL);
+	rmdir(shared_dir);
+	restore_modes();
+	shared_dir[0] = 0;
+}
+
+static void t_unprivileged_kernel(void **state)
+{
+	struct na_reason why = { 0 };
+	struct na_splice_summary sum;
+	struct proxied p;
+	pid_t pid;
+	int st, err;
+
+	(void)state;
+	snprintf(shared_dir, sizeof(shared_dir), "%s-shared", state_dir);
+	remember_modes(shared_dir);
+	err = na_splice_enable(shared_dir, 65534, NULL, 0, &why);
+	if (err)
+		fail_msg("splice enable: %s", why.msg);
+	assert_int_equal(make_proxied(&p), 0);
+	pid = fork();
+	if (pid == 0) {
+		struct netaccel_splice_opts o = { .size = sizeof(o), .state_dir = shared_dir };
+		struct netaccel_splice *sp;
+
+		if (setgroups(0, NULL) < 0 || setresgid(65534, 65534, 65534) < 0 ||
+		    setresuid(65534, 65534, 65534) < 0)
+			_exit(2);
+		o.path = NETACCEL_PATH_KERNEL;
+		o.flags = NETACCEL_SPLICE_EXACT;
+		sp = netaccel_splice(p.px[0], p.px[1], &o);
+		if (!sp) {
+			fprintf(stderr, "# as nobody: %s\n", netaccel_splice_why());
+			_exit(3);
+		}
+		na_test_dir_init(&p.conn.dir[0], 51, 3 << 20, 0, true);
+		na_test_dir_init(&p.conn.dir[1], 52, 1 << 20, 0, true);
+		p.sp = sp;
+		run_both(&p, 1, 20000);
+		_exit(p.info.error || p.info.bytes[0] != 3u << 20 || !p.info.kernel_bytes[1] ? 5 : 0);
+	}
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_int_equal(na_splice_summary(shared_dir, &sum, &why), 0);
+	assert_true(sum.enabled);
+	assert_int_equal(sum.group, 65534);
+	assert_true(sum.stats.bytes > 0);
+	remove_shared();
+	close_proxied(&p);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 static void on_alarm(int sig)
 {
 	(void)sig;
 	static const char msg[] = "not ok - watchdog: a test hung\n";
 
 	(void)!write(1, msg, sizeof(msg) - 1);
+	remove_shared();
 	_exit(1);
 }
 
@@ -567,9 +730,11 @@ int main(void)
 		cmocka_unit_test_setup(t_reset, setup),
 		cmocka_unit_test_setup(t_slow_reader, setup),
 		cmocka_unit_test_setup(t_many_pairs, setup),
+		cmocka_unit_test_setup(t_auto_learns_bulk, setup),
 		cmocka_unit_test_setup(t_fallback_unix, setup),
 		cmocka_unit_test_setup(t_fallback_tls, setup),
 		cmocka_unit_test_setup(t_fallback_unprivileged, setup),
+		cmocka_unit_test_setup(t_unprivileged_kernel, setup),
 	};
 	struct rlimit rl = { 16384, 16384 };
 
@@ -589,5 +754,6 @@ int main(void)
 	}
 	listen(srv_lfd, 4096);
 	listen(prx_lfd, 4096);
+	atexit(remove_shared);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
