@@ -73,6 +73,12 @@ static const char *const help_text =
 	"                port's second stream: same variants\n"
 	"  container-crr connect, one 64 B request and reply, close, between the\n"
 	"                containers: same variants\n"
+	"  proxy-rr      ping-pong through a TCP proxy on loopback, 64 B, 1 KiB,\n"
+	"                16 KiB: netaccel-proxy --mode copy, splice and kernel, and\n"
+	"                HAProxy (mode tcp, one thread); CPU is the whole machine's\n"
+	"  proxy-stream  16 KiB and 128 KiB writes through the proxy: same variants\n"
+	"  proxy-conns   100 and 1000 connections at once, each a 1 KiB ping-pong,\n"
+	"                through the proxy: same variants\n"
 	"\n"
 	"Options:\n"
 	"  -q, --quick       a short run (under a minute): 3 rounds, fewer operations\n"
@@ -86,8 +92,9 @@ static const char *const help_text =
 	"  -h, --help        this help\n"
 	"\n"
 	"netaccel-ctl is taken from $NETACCEL_CTL, the build directory this program\n"
-	"is in, or PATH. Variants whose feature is missing print \"unavailable\"\n"
-	"with the reason.\n";
+	"is in, or PATH; netaccel-proxy likewise ($NETACCEL_PROXY), haproxy from\n"
+	"PATH. Variants whose feature is missing print \"unavailable\" with the\n"
+	"reason.\n";
 
 __attribute__((format(printf, 1, 2)))
 static int usage_error(const char *fmt, ...)

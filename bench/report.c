@@ -240,6 +240,8 @@ void na_bench_json_table(void *array, const struct na_bench_table *t, bool bpfst
 		json_object_object_add(o, "reader_offset", json_object_new_int64(t->rdoff));
 	if (t->kind == NA_BENCH_STREAM)
 		json_object_object_add(o, "port_served", json_object_new_boolean(t->served));
+	if (t->kind == NA_BENCH_CONNS)
+		json_object_object_add(o, "connections", json_object_new_int(t->conns));
 	json_object_object_add(o, "rounds", json_object_new_int(t->rounds));
 	json_object_object_add(o, "baseline", json_object_new_string(t->v[0].key));
 	for (int i = 0; i < t->nvar; i++)

@@ -123,6 +123,19 @@ check "a CPU that copies slowly: a single stream to a calloc() reader took the f
 	slow_table local-stream 131072 'c["kept_slowcopy"] == 0 and c["bytes_redirected"] > 0 and c["sockets_joined"] == 3 * 3'
 check "opt-in: under netaccel-ctl run the round trips were redirected" \
 	table opt-in 1024 'v["noshim"]["median"]["p50_us"] > 0 and v["run"]["unavailable"] is None and c["msgs_redirected"] >= 3 * 2000'
+# The proxy scenarios: every variant ran (HAProxy too: install-deps
+# installs it), and nothing took the bypass (the proxies are not enrolled).
+for s in proxy-rr:1024 proxy-stream:131072; do
+	check "${s%%:*}: all four proxies ran" \
+		table "${s%%:*}" "${s#*:}" 'all(x["unavailable"] is None and x["median"]["ops_per_s"] > 0 for x in v.values()) and len(v) == 4 and c.get("sockets_joined", 0) == 0'
+done
+check "proxy-conns: all four proxies ran with 100 and with 1000 connections" \
+	python3 -c '
+import json, sys
+ts = [t for t in json.load(open(sys.argv[1]))["tables"] if t["scenario"] == "proxy-conns"]
+ok = sorted(t["connections"] for t in ts) == [100, 1000] and all(
+    x["unavailable"] is None and x["median"]["ops_per_s"] > 0 for t in ts for x in t["variants"])
+sys.exit(0 if ok else 1)' "$tmp/out.json"
 
 pid_dirs=$(ls -d /sys/fs/bpf/netaccel-test-bench-* 2>/dev/null | while read -r d; do [ -d "/proc/${d##*-}" ] || echo "$d"; done)
 check "the driver removed its state" test -z "$pid_dirs"
