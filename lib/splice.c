@@ -75,6 +75,7 @@ struct kctx {
 	bool pinned;
 	int socks, dirs, stats, resume;
 	struct na_splice *skel;		/* loaded for this process */
+	uint64_t seen;			/* pauses and resumes the watch saw */
 };
 
 static pthread_mutex_t klock = PTHREAD_MUTEX_INITIALIZER;
@@ -512,8 +513,6 @@ static uint64_t paused_total(const struct kctx *k)
  * whose direction it paused. */
 static void *watch(void *arg)
 {
-	uint64_t seen = 0;
-
 	(void)arg;
 	for (;;) {
 		struct timespec ts = { 0, WATCH_NS };
@@ -526,9 +525,9 @@ static void *watch(void *arg)
 			if (k->err)
 				continue;
 			n = paused_total(k);
-			if (n == seen)
+			if (n == k->seen)
 				continue;
-			seen = n;
+			k->seen = n;
 			for (struct netaccel_splice *sp = kpairs; sp; sp = sp->knext) {
 				for (int i = 0; i < 2; i++) {
 					struct na_splice_dir kd;
