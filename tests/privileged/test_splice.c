@@ -253,18 +253,18 @@ static void before_on(unsigned int path, bool fin)
 	struct proxied p;
 
 	assert_int_equal(make_proxied(&p), 0);
-	assert_int_equal(na_test_send_pattern(p.conn.fd[0], 7, 0, 100000), 0);
-	assert_int_equal(na_test_send_pattern(p.conn.fd[1], 8, 0, 30000), 0);
+	assert_int_equal(na_test_send_pattern(p.conn.fd[0], 7, 0, 40000), 0);
+	assert_int_equal(na_test_send_pattern(p.conn.fd[1], 8, 0, 20000), 0);
 	if (fin)
 		shutdown(p.conn.fd[0], SHUT_WR);
-	wait_inq(p.px[0], 100000);
-	wait_inq(p.px[1], 30000);
+	wait_inq(p.px[0], 40000);
+	wait_inq(p.px[1], 20000);
 	/* The engine sends the rest of each stream after what was sent. */
-	na_test_dir_init(&p.conn.dir[0], 7, 100000, 0, true);
-	p.conn.dir[0].sent = 100000;
+	na_test_dir_init(&p.conn.dir[0], 7, 40000, 0, true);
+	p.conn.dir[0].sent = 40000;
 	p.conn.dir[0].shut_done = fin;
-	na_test_dir_init(&p.conn.dir[1], 8, 30000 + 500000, 0, true);
-	p.conn.dir[1].sent = 30000;
+	na_test_dir_init(&p.conn.dir[1], 8, 20000 + 500000, 0, true);
+	p.conn.dir[1].sent = 20000;
 	/* A socket whose peer's FIN has arrived cannot join the kernel's
 	 * map: the automatic choice takes splice(2) then. */
 	p.sp = splice_path(&p, path, fin ? 0 : NETACCEL_SPLICE_EXACT);
@@ -277,7 +277,7 @@ static void before_on(unsigned int path, bool fin)
 	}
 	if (!fin) {
 		/* more after the call, then the FIN */
-		p.conn.dir[0].len = 100000 + 250000;
+		p.conn.dir[0].len = 40000 + 250000;
 	}
 	run_both(&p, 1, 20000);
 	assert_int_equal(p.info.error, 0);
