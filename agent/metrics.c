@@ -15,6 +15,7 @@
 
 #include <netaccel/bypass.h>
 #include <netaccel/state.h>
+#include <netaccel/splice.h>
 #include <netaccel/veth.h>
 
 #include "metrics.h"
@@ -22,6 +23,7 @@
 static const char *const bypass_names[] = { NA_COUNTER_NAMES };
 static const char *const pm_names[] = { NA_PM_COUNTER_NAMES };
 static const char *const veth_names[] = { NA_VETH_COUNTER_NAMES };
+static const char *const splice_names[] = { NA_SPLICE_COUNTER_NAMES };
 
 _Static_assert(sizeof(bypass_names) / sizeof(bypass_names[0]) == NA_NUM_COUNTERS,
 	       "every bypass counter needs a name");
@@ -84,6 +86,16 @@ int na_metrics_gather(const char *state_dir, struct na_metrics *m, struct na_rea
 		return na_reason_set(why, err, "cannot read the veth redirect's counters: %s",
 				     strerror(-err));
 	m->veth = !err;
+	{
+		struct na_splice_summary s;
+
+		err = na_splice_summary(state_dir, &s, why);
+		if (err)
+			return err;
+		m->splice = s.enabled;
+		m->splice_pairs = s.pairs;
+		m->splice_total = s.stats;
+	}
 	return 0;
 }
 
@@ -228,17 +240,34 @@ static void veth(FILE *f, const struct na_metrics *m)
 		sample(f, reasons, NULL, veth_names[k], v[k]);
 }
 
+static void splice(FILE *f, const struct na_metrics *m)
+{
+	const uint64_t *v = (const uint64_t *)&m->splice_total;
+	char name[96];
+
+	family(f, "netaccel_splice_pairs", "gauge", "socket pairs the kernel splices now");
+	sample(f, "netaccel_splice_pairs", NULL, NULL, (uint64_t)m->splice_pairs);
+	for (size_t k = 0; k < NA_SPLICE_NUM_COUNTERS; k++) {
+		snprintf(name, sizeof(name), "netaccel_splice_%s_total", splice_names[k]);
+		family(f, name, "counter", "proxy splice counter (netaccel-ctl(8), splice status)");
+		sample(f, name, NULL, NULL, v[k]);
+	}
+}
+
 int na_metrics_write(FILE *f, const struct na_metrics *m)
 {
 	family(f, "netaccel_datapath_loaded", "gauge", "1 for each datapath loaded in the kernel");
 	fprintf(f, "netaccel_datapath_loaded{datapath=\"bypass\"} %d\n", m->bypass);
 	fprintf(f, "netaccel_datapath_loaded{datapath=\"portmap\"} %d\n", m->portmap);
 	fprintf(f, "netaccel_datapath_loaded{datapath=\"veth\"} %d\n", m->veth);
+	fprintf(f, "netaccel_datapath_loaded{datapath=\"splice\"} %d\n", m->splice);
 	if (m->bypass)
 		bypass(f, m);
 	if (m->portmap)
 		portmap(f, m);
 	if (m->veth)
 		veth(f, m);
+	if (m->splice)
+		splice(f, m);
 	return fflush(f) || ferror(f) ? -EIO : 0;
 }

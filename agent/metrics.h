@@ -15,6 +15,7 @@
 
 #include <netaccel/portmap.h>
 #include <netaccel/reason.h>
+#include <netaccel/splice.h>
 
 #include "netaccel_abi.h"
 
@@ -37,6 +38,9 @@ struct na_metrics {
 	struct na_pm_cgroup pm[NA_PM_MAX_CGROUPS];
 	bool veth;
 	struct na_veth_stats veth_total;
+	bool splice;			/* the proxy splice is pinned (splice enable) */
+	long splice_pairs;
+	struct na_splice_stats splice_total;
 };
 
 /* Read every datapath's counters from the state under state_dir; a

@@ -51,6 +51,9 @@ static int make(void **state)
 	m.pm[0].stats.binds_remapped = 4;
 	m.veth = true;
 	m.veth_total.redirected = 9;
+	m.splice = true;
+	m.splice_pairs = 3;
+	m.splice_total.bytes = 4096;
 	m.veth_total.too_big = 1;
 
 	f = open_memstream(&text, &len);
@@ -101,6 +104,9 @@ static void reasons_and_gauges(void **state)
 	has("netaccel_veth_redirected_total 9");
 	has("netaccel_veth_frames_passed_reason_total{reason=\"too_big\"} 1");
 	has("netaccel_datapath_loaded{datapath=\"veth\"} 1");
+	has("netaccel_datapath_loaded{datapath=\"splice\"} 1");
+	has("netaccel_splice_pairs 3");
+	has("netaccel_splice_bytes_total 4096");
 }
 
 /* Datapaths that are not loaded have no families, only loaded 0. */
