@@ -143,7 +143,7 @@ struct netaccel_splice_info {
 	int paused[2];			/* times the kernel handed a direction to
 					 * this process (its receiver fell behind)
 					 * until it caught up */
-	char why[160];			/* why not the path asked for ("": it) */
+	char why[256];			/* why not the path asked for ("": it) */
 };
 
 struct netaccel_splice;

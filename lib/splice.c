@@ -71,7 +71,7 @@ struct kctx {
 	struct kctx *next;
 	char dir[PATH_MAX];
 	int err;			/* 0: usable; else why says why not */
-	char why[160];
+	char why[256];
 	bool pinned;
 	int socks, dirs, stats, resume;
 	struct na_splice *skel;		/* loaded for this process */
@@ -83,7 +83,7 @@ static struct kctx *kctxs;
 static struct netaccel_splice *kpairs;	/* kernel-path pairs, for the watch */
 static bool watching;
 
-static __thread char last_why[160];
+static __thread char last_why[256];
 
 /*
  * Routes that carried bulk lately. The kernel path forwards request and
@@ -116,7 +116,7 @@ static void say(char *out, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(out, 160, fmt, ap);
+	vsnprintf(out, 256, fmt, ap);
 	va_end(ap);
 }
 
@@ -295,6 +295,7 @@ struct dir {
 	bool paused;		/* seen paused: this direction is the process's */
 	bool kernel_drained;	/* the kernel's queue to `to` was empty once paused */
 	bool resume_asked;	/* for the passed bytes up to asked_passed */
+	uint64_t fwd_seen;	/* kd.fwd when last seen paused */
 	uint64_t asked_passed;
 	int pauses;
 };
@@ -305,7 +306,7 @@ struct netaccel_splice {
 	int ep, timer;
 	unsigned int path;
 	unsigned int max_queued;
-	char why[160];
+	char why[256];
 	struct kctx *k;
 	bool in_kernel;		/* entries in the maps to take out */
 	struct dir d[2];
@@ -646,7 +647,7 @@ struct netaccel_splice *netaccel_splice(int a, int b, const struct netaccel_spli
 {
 	struct netaccel_splice_opts o = { .size = sizeof(o) };
 	struct netaccel_splice *sp;
-	char why[160] = "";
+	char why[256] = "";
 	unsigned int path;
 	int err;
 
@@ -774,6 +775,9 @@ static int end(struct netaccel_splice *sp, int error)
 	if (!sp->ended) {
 		sp->ended = true;
 		sp->error = error;
+		/* Readable from now on, so that a caller that waits for the
+		 * fd learns of the end even when it came before it looked. */
+		arm(sp->timer, 1);
 		if (error) {
 			/* The other side learns of it by a reset too when the
 			 * caller closes. */
@@ -936,7 +940,14 @@ static int watch_kernel(struct netaccel_splice *sp, struct dir *d)
 				route_mark(&sp->route);
 			if (pump_alloc(d) < 0)
 				return ENOMEM;
+		} else if (d->kd.fwd != d->fwd_seen) {
+			/* The kernel took it back and paused it again since
+			 * the last look: what it forwarded in between may still
+			 * wait in its queue, ahead of what comes here next. */
+			d->kernel_drained = d->resume_asked = false;
+			d->pauses++;
 		}
+		d->fwd_seen = d->kd.fwd;
 		return pump(sp, d);
 	}
 	if (d->paused) {

@@ -71,8 +71,8 @@ static struct {
 	struct conn *live;
 	bool stopping;
 	/* counters */
-	uint64_t accepted, spliced, ended, errors, refused, backend_fail;
-	uint64_t by_path[4], bytes_up, bytes_down, kernel_bytes, paused;
+	uint64_t accepted, spliced, ended, errors, refused, backend_fail, fell_back;
+	uint64_t by_path[4], bytes_up, bytes_down, kernel_bytes, paused, reset;
 } P = { .down_ms = 5000 };
 
 static int64_t now_ms(void)
@@ -170,6 +170,13 @@ static int parse_addr(const char *s, struct addr *a, const char **err)
 	freeaddrinfo(res);
 	snprintf(a->text, sizeof(a->text), "%s", s);
 	return 0;
+}
+
+static const char *path_name(unsigned int path)
+{
+	static const char *const names[] = { "auto", "kernel", "splice", "copy" };
+
+	return path < 4 ? names[path] : "?";
 }
 
 static void watch(int fd, uint32_t events, void *ptr, int op)
@@ -289,6 +296,16 @@ static void start_pair(struct conn *c)
 
 	epoll_ctl(P.ep, EPOLL_CTL_DEL, c->backend, NULL);
 	c->sp = netaccel_splice(c->client, c->backend, &o);
+	if (!c->sp && o.flags && errno != EBUSY && errno != ENOMEM && errno != EINVAL) {
+		/* The mode asked for cannot take this connection (a client
+		 * that closed its side before the backend answered, say):
+		 * better another path than a dropped client. */
+		logv("connection not on the %s path (%s); taking the next that works",
+		     path_name(P.path), netaccel_splice_why());
+		o.flags = 0;
+		c->sp = netaccel_splice(c->client, c->backend, &o);
+		P.fell_back += c->sp != NULL;
+	}
 	if (!c->sp) {
 		fprintf(stderr, "netaccel-proxy: cannot splice a connection: %s\n",
 			netaccel_splice_why()[0] ? netaccel_splice_why() : strerror(errno));
@@ -300,8 +317,7 @@ static void start_pair(struct conn *c)
 	P.spliced++;
 	P.by_path[info.path < 4 ? info.path : 0]++;
 	if (info.why[0])
-		logv("connection on the %s path: %s",
-		     info.path == NETACCEL_PATH_SPLICE ? "splice" : "copy", info.why);
+		logv("connection on the %s path: %s", path_name(info.path), info.why);
 	c->kind = K_PAIR;
 	watch(netaccel_splice_fd(c->sp), EPOLLIN, c, EPOLL_CTL_ADD);
 }
@@ -328,16 +344,14 @@ static void on_pair(struct conn *c)
 
 	if (r == 0)
 		return;
-	if (r < 0)
-		P.errors++;
 	netaccel_splice_info(c->sp, &info);
 	P.ended++;
 	P.bytes_up += info.bytes[0];
 	P.bytes_down += info.bytes[1];
 	P.kernel_bytes += info.kernel_bytes[0] + info.kernel_bytes[1];
 	P.paused += (unsigned)info.paused[0] + (unsigned)info.paused[1];
-	if (info.error)
-		P.errors++;
+	if (info.error || r < 0)
+		P.reset++;
 	logv("connection ended: %llu bytes up, %llu down%s%s", info.bytes[0], info.bytes[1],
 	     info.error ? ", " : "", info.error ? strerror(info.error) : "");
 	conn_close(c);
@@ -376,13 +390,15 @@ static void print_counters(void)
 	for (struct conn *c = P.live; c; c = c->next)
 		live++;
 	fprintf(stderr,
-		"netaccel-proxy: connections %llu accepted, %zu live, %llu ended, %llu refused "
-		"(no backend); paths kernel %llu, splice %llu, copy %llu; bytes %llu up, %llu "
-		"down, %llu by the kernel; directions paused %llu; backend failures %llu; "
-		"errors %llu\n",
+		"netaccel-proxy: connections %llu accepted, %zu live, %llu ended (%llu by a reset "
+		"or error), %llu refused (no backend); paths kernel %llu, splice %llu, copy %llu "
+		"(%llu not on the mode's path); bytes of ended connections %llu up, %llu down, "
+		"%llu by the kernel; directions paused %llu; backend failures %llu; errors %llu\n",
 		(unsigned long long)P.accepted, live, (unsigned long long)P.ended,
+		(unsigned long long)P.reset,
 		(unsigned long long)P.refused, (unsigned long long)P.by_path[1],
 		(unsigned long long)P.by_path[2], (unsigned long long)P.by_path[3],
+		(unsigned long long)P.fell_back,
 		(unsigned long long)P.bytes_up, (unsigned long long)P.bytes_down,
 		(unsigned long long)P.kernel_bytes, (unsigned long long)P.paused,
 		(unsigned long long)P.backend_fail, (unsigned long long)P.errors);
@@ -396,6 +412,9 @@ static int listen_on(const struct addr *a, struct tag *t)
 	if (fd < 0)
 		return -errno;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	/* [::]:P and 0.0.0.0:P side by side, as nginx has them. */
+	if (a->ss.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	if (bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0 || listen(fd, 4096) < 0) {
 		int e = errno;
 

@@ -11,11 +11,14 @@
 # the unit's sandbox through systemd-run.
 #
 #   deploy.sh <built unit> <built netaccel-agent> <built netaccel-ctl>
+#             <built netaccel-proxy.service> <built netaccel-proxy>
 . "${BASH_SOURCE[0]%/*}/../e2e/lib.sh"
 
 UNIT=${1:?the built netaccel-agent.service}
 AGENT=${2:?the built netaccel-agent}
 CTLBIN=${3:?the built netaccel-ctl}
+PUNIT=${4:?the built netaccel-proxy.service}
+PROXYBIN=${5:?the built netaccel-proxy}
 SRC=${NETACCEL_SOURCE_DIR:?NETACCEL_SOURCE_DIR must name the source tree}
 BUILD=${NETACCEL_BUILD_DIR:?NETACCEL_BUILD_DIR must name the build tree}
 # Debian's interpreter, which python3-kubernetes and python3-yaml are for.
@@ -125,6 +128,93 @@ grep -Eq '"[^"]*/dist/netaccel-agent\.service": "[^"]*/systemd/system/netaccel-a
 	why "the unit is not installed to .../systemd/system"
 grep -Eq '"[^"]*/dist/policy\.example\.yaml": "[^"]*etc/netaccel/policy\.yaml\.example"' <<<"$installed" ||
 	why "the example policy is not installed to <sysconfdir>/netaccel/policy.yaml.example"
+end
+
+# ---- netaccel-proxy's unit ----
+
+punit_value() {	# <key>: its value in the built proxy unit (the last one given)
+	sed -n "s/^$1=//p" "$PUNIT" | tail -1
+}
+# A copy of the proxy's unit, run on the built proxy, with sed expressions
+# applied.
+punit_copy() {	# <dir> <sed expression>...
+	local dir=$NA_TMP/$1 e args=(-e "s|^ExecStart=[^ ]*|ExecStart=$PROXYBIN|")
+	shift
+	for e in "$@"; do
+		args+=(-e "$e")
+	done
+	mkdir -p "$dir"
+	sed "${args[@]}" "$PUNIT" >"$dir/netaccel-proxy.service"
+	echo "$dir/netaccel-proxy.service"
+}
+
+pexec=$(punit_value ExecStart)
+pconf=$(punit_value EnvironmentFile)
+begin "the proxy's unit runs the installed netaccel-proxy on NETACCEL_PROXY_ARGS of proxy.conf"
+[[ $pexec =~ ^/[^\ ]*/bin/netaccel-proxy\ \$NETACCEL_PROXY_ARGS$ ]] || why "ExecStart=$pexec"
+[[ $pconf =~ ^/[^\ ]*etc/netaccel/proxy\.conf$ ]] || why "EnvironmentFile=$pconf"
+[ "$(punit_value ConditionPathExists)" = "$pconf" ] ||
+	why "ConditionPathExists= is not the file EnvironmentFile= reads"
+end
+
+begin "the proxy's unit gives a user of its own the capabilities of the kernel path, and bpf()"
+[ "$(punit_value DynamicUser)" = yes ] || why "DynamicUser=$(punit_value DynamicUser)"
+for c in CAP_BPF CAP_NET_ADMIN CAP_PERFMON; do
+	grep -qw "$c" <<<"$(punit_value AmbientCapabilities)" || why "$c is not in AmbientCapabilities="
+	grep -qw "$c" <<<"$(punit_value CapabilityBoundingSet)" || why "$c is not in CapabilityBoundingSet="
+done
+grep -qw bpf <<<"$(punit_value SystemCallFilter)" || why "SystemCallFilter= does not allow bpf"
+end
+
+pgood=$(punit_copy proxy-good)
+begin "systemd-analyze verify accepts the proxy's unit (run on the built proxy)"
+verify "$pgood" || why "verify said something or failed"
+end
+for broken in \
+	"a misspelt key|s|^DynamicUser=|DynamicUsr=|" \
+	"an unknown service type|s|^Type=exec|Type=execc|" \
+	"a program that does not exist|s|^ExecStart=[^ ]*|ExecStart=$NA_TMP/no-such-proxy|" \
+	"an unknown system call group|s|^SystemCallFilter=.*|SystemCallFilter=@no-such-group bpf|"; do
+	what=${broken%%|*}
+	bad=$(punit_copy "proxy-bad-$RANDOM" "${broken#*|}")
+	begin "systemd-analyze verify refuses a copy of the proxy's unit with $what"
+	if verify "$bad"; then
+		why "verify accepted it"
+	elif cmp -s "$bad" "$pgood"; then
+		why "the copy is not broken: the sed expression matched nothing"
+	fi
+	end
+done
+
+begin "systemd-analyze security scores the proxy's unit offline"
+run systemd-analyze security --offline=true --man=no "$pgood"
+pscore=$(sed -n 's/.*Overall exposure level for netaccel-proxy.service: \([0-9.]*\) .*/\1/p' <<<"$OUT")
+{ [ "$RC" = 0 ] && [ -n "$pscore" ]; } || why "no score"
+OUT=$(grep 'Overall exposure level' <<<"$OUT")
+end
+diag "netaccel-proxy.service: exposure level $pscore"
+
+# The example's command line is one the proxy takes: parsed up to an
+# option after it that is wrong on purpose, so that nothing listens.
+begin "the example proxy.conf's NETACCEL_PROXY_ARGS are a command line netaccel-proxy takes"
+pargs=$(sed -n 's/^NETACCEL_PROXY_ARGS="\(.*\)"$/\1/p' "$SRC/dist/proxy.conf.example")
+if [ -z "$pargs" ]; then
+	why "no NETACCEL_PROXY_ARGS=\"...\" in dist/proxy.conf.example"
+else
+	# shellcheck disable=SC2086 # split as systemd splits $NETACCEL_PROXY_ARGS
+	run timeout 10 "$PROXYBIN" $pargs --mode not-a-mode
+	if [ "$RC" != 2 ] || [[ $ERR != "netaccel-proxy: --mode 'not-a-mode'"* ]]; then
+		why "it did not get as far as the last option"
+	fi
+fi
+end
+
+begin "meson installs the proxy's unit to systemd's unit directory and the example to sysconfdir"
+installed=$(meson introspect "$BUILD" --installed 2>/dev/null)
+grep -Eq '"[^"]*/dist/netaccel-proxy\.service": "[^"]*/systemd/system/netaccel-proxy\.service"' <<<"$installed" ||
+	why "the unit is not installed to .../systemd/system"
+grep -Eq '"[^"]*/dist/proxy\.conf\.example": "[^"]*etc/netaccel/proxy\.conf\.example"' <<<"$installed" ||
+	why "the example is not installed to <sysconfdir>/netaccel/proxy.conf.example"
 end
 
 # ---- the policies shipped ----

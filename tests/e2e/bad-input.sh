@@ -160,6 +160,89 @@ EXPECT_MSG='bpffs' expect_fail "--state-dir that is the bpffs mount itself" 1 \
 # must not quietly mean the default state of the host.
 EXPECT_MSG='state-dir' expect_fail "--state-dir ''" 2 "$CTL" --state-dir '' status
 
+# ---- netaccel-proxy ----
+
+# Its command line: exit 2 and one line; a listen address it cannot have:
+# exit 1 and one line. None may start serving: each runs under a timeout,
+# which turns a proxy that stays up into a failure rather than a hang.
+# Every address is on loopback, numeric: no name is looked up.
+PROXY=${NETACCEL_PROXY:?NETACCEL_PROXY must name the netaccel-proxy to test}
+px() { timeout 10 "$PROXY" "$@"; }
+L=127.0.0.1:1 B=127.0.0.1:2
+too_many=()
+for i in $(seq 17); do
+	too_many+=(-l "127.0.0.1:$i")
+done
+export NA_PROG=netaccel-proxy
+EXPECT_MSG='needs at least one --listen and one --backend' expect_fail "proxy: no arguments" 2 px
+EXPECT_MSG='needs at least one --listen and one --backend' expect_fail "proxy: no --backend" 2 px -l "$L"
+EXPECT_MSG='needs at least one --listen and one --backend' expect_fail "proxy: no --listen" 2 px -b "$B"
+EXPECT_MSG="unknown option '--bogus'" expect_fail "proxy: unknown option --bogus" 2 px --bogus -l "$L" -b "$B"
+EXPECT_MSG="unknown option '-x'" expect_fail "proxy: unknown option -x" 2 px -x -l "$L" -b "$B"
+EXPECT_MSG="--listen needs a value" expect_fail "proxy: --listen without its value" 2 px -b "$B" --listen
+EXPECT_MSG="-b needs a value" expect_fail "proxy: -b without its value" 2 px -l "$L" -b
+EXPECT_MSG="--mode needs a value" expect_fail "proxy: --mode without its value" 2 \
+	px -l "$L" -b "$B" --mode
+EXPECT_MSG="--mode 'nonsense'.*auto, kernel, splice or copy" expect_fail "proxy: --mode nonsense" 2 \
+	px --mode nonsense -l "$L" -b "$B"
+EXPECT_MSG="--mode 'KERNEL'" expect_fail "proxy: --mode KERNEL (modes are lowercase)" 2 \
+	px --mode KERNEL -l "$L" -b "$B"
+EXPECT_MSG="--mode ''" expect_fail "proxy: --mode ''" 2 px --mode '' -l "$L" -b "$B"
+EXPECT_MSG="--listen '127.0.0.1': expected HOST:PORT" expect_fail "proxy: --listen without a port" 2 \
+	px --listen 127.0.0.1 -b "$B"
+EXPECT_MSG="--listen '127.0.0.1:': the port must be a number from 1 to 65535" \
+	expect_fail "proxy: --listen with an empty port" 2 px --listen 127.0.0.1: -b "$B"
+EXPECT_MSG="--listen '127.0.0.1:99999': the port must be a number from 1 to 65535" \
+	expect_fail "proxy: --listen 127.0.0.1:99999" 2 px --listen 127.0.0.1:99999 -b "$B"
+EXPECT_MSG="--listen '127.0.0.1:0': the port must be a number from 1 to 65535" \
+	expect_fail "proxy: --listen 127.0.0.1:0" 2 px --listen 127.0.0.1:0 -b "$B"
+EXPECT_MSG="--listen '127.0.0.1:http': the port must be a number" \
+	expect_fail "proxy: --listen with a service name for a port" 2 px --listen 127.0.0.1:http -b "$B"
+EXPECT_MSG="--listen '::1:80': expected HOST:PORT" expect_fail "proxy: --listen ::1:80 (IPv6 without brackets)" 2 \
+	px --listen ::1:80 -b "$B"
+EXPECT_MSG="--listen '\[::1:80': expected \[IPv6\]:PORT" expect_fail "proxy: --listen [::1:80" 2 \
+	px --listen '[::1:80' -b "$B"
+EXPECT_MSG="--listen ':80': expected HOST:PORT" expect_fail "proxy: --listen :80 (no host)" 2 px --listen :80 -b "$B"
+EXPECT_MSG="--backend 'x': expected HOST:PORT" expect_fail "proxy: --backend x" 2 px -l "$L" --backend x
+EXPECT_MSG="--backend '': expected HOST:PORT" expect_fail "proxy: --backend ''" 2 px -l "$L" --backend ''
+EXPECT_MSG="at most 16 listen addresses" expect_fail "proxy: 17 listen addresses" 2 px "${too_many[@]}" -b "$B"
+for o in max-queued down-time; do
+	for v in 0 -1 abc 1x ''; do
+		EXPECT_MSG="--$o '$v': expected a number from 1 to" expect_fail "proxy: --$o '$v'" 2 \
+			px -l "$L" -b "$B" "--$o" "$v"
+	done
+done
+EXPECT_MSG="--max-queued '2147483648': expected a number from 1 to" expect_fail "proxy: --max-queued above 1 GiB" 2 \
+	px -l "$L" -b "$B" --max-queued 2147483648
+EXPECT_MSG="unexpected argument 'extra'" expect_fail "proxy: an extra argument" 2 px -l "$L" -b "$B" extra
+
+# A listen address in use: exit 1, one line, and the address is still its
+# owner's.
+"$PYTHON" -c '
+import socket, sys, time
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(1)
+open(sys.argv[1], "w").write(str(s.getsockname()[1]))
+time.sleep(600)' "$NA_TMP/busy.port" </dev/null >/dev/null 2>&1 &
+NA_PIDS+=($!)
+NA_ALL_PIDS+=($!)
+busy_pid=$!
+if wait_file "$NA_TMP/busy.port"; then
+	busy=$(cat "$NA_TMP/busy.port")
+	EXPECT_MSG="cannot listen on 127.0.0.1:$busy: Address already in use" \
+		expect_fail "proxy: a listen address in use" 1 px -l "127.0.0.1:$busy" -b "$B"
+	free=$("$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	EXPECT_MSG="cannot listen on 127.0.0.1:$busy: Address already in use" \
+		expect_fail "proxy: the second listen address in use" 1 px -l "127.0.0.1:$free" -l "127.0.0.1:$busy" -b "$B"
+	begin "proxy: the address in use is still its owner's"
+	[ "$(ss -Hltnp "sport = :$busy" | grep -c "pid=$busy_pid,")" = 1 ] || why "ss: $(ss -Hltnp "sport = :$busy")"
+	end
+else
+	bail_out "cannot make a listener on 127.0.0.1"
+fi
+unset NA_PROG
+
 # ---- still intact ----
 
 check "$REL/a is still enrolled after all this" test "$(status_entry "$REL/a" | cut -d' ' -f1-3)" = "all active ok"

@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
 # --help, --version and `help` of netaccel-ctl and of every command, and
-# whether the man page documents every command and option the CLI has.
+# whether the man page documents every command and option the CLI has;
+# the same of netaccel-proxy where it is built.
 # Needs no privileges: help never touches the kernel.
 . "${BASH_SOURCE[0]%/*}/lib.sh"
 
@@ -91,6 +92,44 @@ else
 	skip "the man page is of this version" "no NETACCEL_SOURCE_DIR"
 	skip "the man page explains every counter of stats" "no NETACCEL_SOURCE_DIR"
 	skip "the man page documents every option" "no NETACCEL_SOURCE_DIR"
+fi
+
+# netaccel-proxy, built with the BPF datapath only (NETACCEL_PROXY unset
+# without it): --help, -h and --version, and its man page.
+if [ -n "${NETACCEL_PROXY:-}" ]; then
+	PROXY=$NETACCEL_PROXY
+	PMAN=${NETACCEL_SOURCE_DIR:-}/docs/netaccel-proxy.8
+	for opt in --help -h; do
+		EXPECT_OUT='^Usage: netaccel-proxy ' expect_ok "netaccel-proxy $opt prints the usage" "$PROXY" "$opt"
+	done
+	run "$PROXY" --help
+	usage=$OUT
+	begin "netaccel-proxy --help names every option and the man page"
+	for o in --listen --backend --mode --max-queued --down-time --state-dir --verbose --help --version; do
+		grep -q -- "$o" <<<"$usage" || why "$o is not in --help"
+	done
+	grep -q 'netaccel-proxy(8)' <<<"$usage" || why "it does not point at netaccel-proxy(8)"
+	end
+	begin "netaccel-proxy --version prints the version"
+	run "$PROXY" --version
+	[ "$RC" = 0 ] || why "exit code $RC"
+	[ -z "$ERR" ] || why "something on stderr"
+	[ "$OUT" = "netaccel-proxy $version" ] || why "expected 'netaccel-proxy $version'"
+	end
+	if [ -r "$PMAN" ]; then
+		man_text=$(sed 's/\\-/-/g; s/\\f[BIRP]//g; s/\\%//g' "$PMAN")
+		begin "netaccel-proxy's man page documents every option of --help"
+		while read -r o; do
+			grep -q -- "$o" <<<"$man_text" || why "$o is not in the man page"
+		done < <(grep -Eo -- '--[a-z][a-z-]+' <<<"$usage" | sort -u)
+		end
+		begin "netaccel-proxy's man page is of this version"
+		grep -Eq "^\.TH .*\"netaccel $version\"" <<<"$man_text" || why ".TH does not say netaccel $version"
+		end
+	else
+		skip "netaccel-proxy's man page documents every option of --help" "no NETACCEL_SOURCE_DIR"
+		skip "netaccel-proxy's man page is of this version" "no NETACCEL_SOURCE_DIR"
+	fi
 fi
 
 na_done

@@ -472,6 +472,98 @@ static void t_auto_learns_bulk(void **state)
 	close_proxied(&p);
 }
 
+/* A writer in bursts and a reader that keeps falling behind: the
+ * direction pauses in a burst and resumes between bursts, over and over,
+ * and every byte arrives in order. */
+struct bursty {
+	int fd;
+	size_t len;
+	int err;
+	size_t got;
+};
+
+static void *bursty_writer(void *arg)
+{
+	struct bursty *b = arg;
+	char *buf = malloc(65536);
+	size_t off = 0;
+
+	na_test_set_nonblock(b->fd, false);
+	while (buf && off < b->len) {
+		size_t n = b->len - off < 65536 ? b->len - off : 65536;
+
+		na_test_pattern_fill(71, off, buf, n);
+		if (na_test_write_full(b->fd, buf, n) < 0) {
+			b->err = -EIO;
+			break;
+		}
+		off += n;
+		/* bursts, so that the proxy catches up in between */
+		if (off % (4u << 20) == 0)
+			usleep(100000);
+	}
+	shutdown(b->fd, SHUT_WR);
+	free(buf);
+	return NULL;
+}
+
+static void *bursty_reader(void *arg)
+{
+	struct bursty *b = arg;
+	char *buf = malloc(262144);
+	int rounds = 0;
+
+	na_test_set_nonblock(b->fd, false);
+	na_test_set_timeouts(b->fd, 20000);
+	while (buf) {
+		ssize_t n = recv(b->fd, buf, 262144, 0);
+
+		if (n <= 0) {
+			if (n < 0)
+				b->err = -errno;
+			break;
+		}
+		if (na_test_pattern_check(71, b->got, buf, (size_t)n) >= 0) {
+			b->err = -EILSEQ;
+			break;
+		}
+		b->got += (size_t)n;
+		/* now and then a pause long enough to fall 1 MiB behind */
+		if (++rounds % 16 == 0)
+			usleep(20000);
+	}
+	free(buf);
+	return NULL;
+}
+
+static void t_pause_resume(void **state)
+{
+	struct bursty w = { .len = 96u << 20 }, r = { 0 };
+	pthread_t tw, tr;
+	struct proxied p;
+
+	(void)state;
+	assert_int_equal(make_proxied(&p), 0);
+	p.sp = splice_path(&p, NETACCEL_PATH_KERNEL, NETACCEL_SPLICE_EXACT);
+	assert_non_null(p.sp);
+	w.fd = p.conn.fd[0];
+	r.fd = p.conn.fd[1];
+	shutdown(p.conn.fd[1], SHUT_WR);	/* nothing the other way */
+	assert_int_equal(pthread_create(&tw, NULL, bursty_writer, &w), 0);
+	assert_int_equal(pthread_create(&tr, NULL, bursty_reader, &r), 0);
+	assert_int_equal(run_pairs(&p, 1, 90000), 0);
+	pthread_join(tw, NULL);
+	pthread_join(tr, NULL);
+	print_message("# %d pauses, %llu of %zu bytes by the kernel\n", p.info.paused[0],
+		      p.info.kernel_bytes[0], w.len);
+	assert_int_equal(w.err, 0);
+	assert_int_equal(r.err, 0);
+	assert_int_equal(r.got, w.len);
+	assert_int_equal(p.info.error, 0);
+	assert_true(p.info.paused[0] >= 2);
+	close_proxied(&p);
+}
+
 /* Many pairs at once, each with its own streams. */
 static void t_many_pairs(void **state)
 {
@@ -729,6 +821,7 @@ int main(void)
 		cmocka_unit_test_setup(t_half_close, setup),
 		cmocka_unit_test_setup(t_reset, setup),
 		cmocka_unit_test_setup(t_slow_reader, setup),
+		cmocka_unit_test_setup(t_pause_resume, setup),
 		cmocka_unit_test_setup(t_many_pairs, setup),
 		cmocka_unit_test_setup(t_auto_learns_bulk, setup),
 		cmocka_unit_test_setup(t_fallback_unix, setup),
