@@ -203,7 +203,7 @@ void na_bench_json_table(void *array, const struct na_bench_table *t,
 /* ---- main.c / scenarios.c: the driver ---------------------------------- */
 
 #define PROG "netaccel-bench"
-#define MAX_TABLES 24
+#define MAX_TABLES 40
 #define NA_BENCH_MAX_SIZES 4		/* --size given this often at most */
 #define NA_BENCH_MAX_SIZE (16 << 20)
 
