@@ -110,6 +110,16 @@ struct btf *na_kernel_btf(void);
  * or value part. */
 bool na_btf_has_part(const struct btf *btf, const char *name, int kind, const char *part);
 
+/* The maps of the proxy splice, pinned under a directory (splice_state.c)
+ * or loaded by a process (splice.c). */
+struct na_splice_maps {
+	int socks, dirs, resume, stats;
+};
+/* Open the maps pinned in dir (its splice subdirectory): all, or none
+ * and a negative errno (that of the first that failed). */
+int na_splice_open_maps(const char *dir, struct na_splice_maps *m);
+void na_splice_close_maps(struct na_splice_maps *m);
+
 /* Set key of the per-CPU map fd to zeros (value_size bytes per CPU);
  * flags as for bpf_map_update_elem, an existing key is fine with
  * BPF_NOEXIST. 0 or negative errno. */

@@ -48,6 +48,7 @@
 #include <bpf/libbpf.h>
 
 #include <netaccel.h>
+#include <netaccel/splice.h>
 #include <netaccel/state.h>
 
 #include "internal.h"
@@ -64,6 +65,7 @@
 #define DEFAULT_MAX_QUEUED (1024 * 1024)
 #define WATCH_NS (10 * 1000 * 1000)	/* how often paused directions are looked for */
 #define RECHECK_NS (1000 * 1000)	/* how soon a wait for the kernel is looked at again */
+#define RETRY_MS 1000			/* a kernel path that failed is tried again after */
 
 /* ---- the kernel's side, shared by the pairs of a process ---- */
 
@@ -73,9 +75,10 @@ struct kctx {
 	int err;			/* 0: usable; else why says why not */
 	char why[256];
 	bool pinned;
-	int socks, dirs, stats, resume;
+	struct na_splice_maps m;
 	struct na_splice *skel;		/* loaded for this process */
 	uint64_t seen;			/* pauses and resumes the watch saw */
+	int64_t retry_ms;		/* err: when to try again */
 };
 
 static pthread_mutex_t klock = PTHREAD_MUTEX_INITIALIZER;
@@ -120,34 +123,6 @@ static void say(char *out, const char *fmt, ...)
 	va_end(ap);
 }
 
-static int obj_get(const char *dir, const char *name)
-{
-	char path[PATH_MAX];
-
-	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path))
-		return -ENAMETOOLONG;
-	int fd = bpf_obj_get(path);
-
-	return fd < 0 ? -errno : fd;
-}
-
-static int kctx_open_pinned(struct kctx *k)
-{
-	int fd;
-
-	fd = obj_get(k->dir, "na_splice_socks");
-	if (fd < 0)
-		return fd;
-	k->socks = fd;
-	k->dirs = obj_get(k->dir, "na_splice_dirs");
-	k->stats = obj_get(k->dir, "na_splice_stats");
-	k->resume = obj_get(k->dir, "na_splice_resume");
-	if (k->dirs < 0 || k->stats < 0 || k->resume < 0)
-		return k->dirs < 0 ? k->dirs : k->stats < 0 ? k->stats : k->resume;
-	k->pinned = true;
-	return 0;
-}
-
 static int kctx_load(struct kctx *k)
 {
 	int err;
@@ -155,67 +130,70 @@ static int kctx_load(struct kctx *k)
 	k->skel = na_splice__open_and_load();
 	if (!k->skel)
 		return -errno;
-	k->socks = bpf_map__fd(k->skel->maps.na_splice_socks);
-	k->dirs = bpf_map__fd(k->skel->maps.na_splice_dirs);
-	k->stats = bpf_map__fd(k->skel->maps.na_splice_stats);
-	k->resume = bpf_map__fd(k->skel->maps.na_splice_resume);
-	err = bpf_prog_attach(bpf_program__fd(k->skel->progs.na_splice_verdict), k->socks,
+	k->m.socks = bpf_map__fd(k->skel->maps.na_splice_socks);
+	k->m.dirs = bpf_map__fd(k->skel->maps.na_splice_dirs);
+	k->m.stats = bpf_map__fd(k->skel->maps.na_splice_stats);
+	k->m.resume = bpf_map__fd(k->skel->maps.na_splice_resume);
+	err = bpf_prog_attach(bpf_program__fd(k->skel->progs.na_splice_verdict), k->m.socks,
 			      BPF_SK_SKB_STREAM_VERDICT, 0);
 	return err < 0 ? -errno : 0;
 }
 
-/* The kernel path of state directory dir, opened once per process. */
-static struct kctx *kctx_get(const char *state_dir)
+static int64_t now_ms(void);
+
+/* Open what an administrator pinned in k->dir, or else load a copy for
+ * this process; k->err and k->why say why neither. */
+static void kctx_try(struct kctx *k)
 {
-	const char *top = na_state_dir(state_dir);
-	struct kctx *k;
-	int err;
+	int err = na_splice_open_maps(k->dir, &k->m), open_err = err;
 
-	pthread_mutex_lock(&klock);
-	for (k = kctxs; k; k = k->next)
-		if (!strncmp(k->dir, top, strlen(top)) && !strcmp(k->dir + strlen(top), "/splice"))
-			goto out;
-	k = calloc(1, sizeof(*k));
-	if (!k)
-		goto out;
-	k->socks = k->dirs = k->stats = k->resume = -1;
-	snprintf(k->dir, sizeof(k->dir), "%s/splice", top);
-	err = kctx_open_pinned(k);
-	if (err < 0) {
-		int open_err = err;
-
-		if (k->socks >= 0)
-			close(k->socks);
-		if (k->dirs >= 0)
-			close(k->dirs);
-		if (k->stats >= 0)
-			close(k->stats);
-		if (k->resume >= 0)
-			close(k->resume);
-		k->socks = k->dirs = k->stats = k->resume = -1;
-		/* Without the privilege, not even an attempt (libbpf would
-		 * tell stderr about it). */
+	k->err = 0;
+	k->pinned = !err;
+	/* Without the privilege, not even an attempt (libbpf would tell
+	 * stderr about it). */
+	if (err)
 		err = na_caps_check(true, NULL);
-		if (!err)
-			err = kctx_load(k);
-		if (err < 0) {
-			k->err = err;
-			if (err == -EPERM || err == -EACCES)
-				say(k->why, "no privilege to load the splice program (needs CAP_BPF, "
-					    "CAP_NET_ADMIN and CAP_PERFMON), and none set up at %s "
-					    "to use (%s)",
-				    k->dir, strerror(-open_err));
-			else
-				say(k->why, "cannot load the splice program: %s", strerror(-err));
-			na_splice__destroy(k->skel);
-			k->skel = NULL;
-		}
+	if (open_err && !err)
+		err = kctx_load(k);
+	if (err < 0) {
+		k->err = err;
+		k->retry_ms = now_ms() + RETRY_MS;
+		if (err == -EPERM || err == -EACCES)
+			say(k->why, "no privilege to load the splice program (needs CAP_BPF, "
+				    "CAP_NET_ADMIN and CAP_PERFMON), and none set up at %s to use (%s)",
+			    k->dir, strerror(-open_err));
+		else
+			say(k->why, "cannot load the splice program: %s", strerror(-err));
+		na_splice__destroy(k->skel);
+		k->skel = NULL;
 	}
 	na_lib_log(NA_LOG_DEBUG, "splice: %s %s", k->dir,
 		   k->err ? k->why : k->pinned ? "pinned" : "loaded for this process");
-	k->next = kctxs;
-	kctxs = k;
-out:
+}
+
+/*
+ * The kernel path of state directory dir, opened once per process. One
+ * that could not be opened is tried again after RETRY_MS, so that a
+ * proxy started before `netaccel-ctl splice enable` takes it up.
+ */
+static struct kctx *kctx_get(const char *state_dir)
+{
+	char dir[PATH_MAX];
+	struct kctx *k;
+
+	snprintf(dir, sizeof(dir), "%s/" NA_SPLICE_SUBDIR, na_state_dir(state_dir));
+	pthread_mutex_lock(&klock);
+	for (k = kctxs; k && strcmp(k->dir, dir); k = k->next)
+		;
+	if (k) {
+		if (k->err && now_ms() >= k->retry_ms)
+			kctx_try(k);
+	} else if ((k = calloc(1, sizeof(*k)))) {
+		snprintf(k->dir, sizeof(k->dir), "%s", dir);
+		kctx_try(k);
+		k->next = kctxs;
+		kctxs = k;
+	}
 	pthread_mutex_unlock(&klock);
 	return k;
 }
@@ -443,10 +421,10 @@ static void take_out(struct netaccel_splice *sp)
 	/* The sockets first: a direction without its socket entry is
 	 * never looked up again. */
 	for (int i = 0; i < 2; i++)
-		bpf_map_delete_elem(sp->k->socks, &sp->d[i].cookie);
+		bpf_map_delete_elem(sp->k->m.socks, &sp->d[i].cookie);
 	for (int i = 0; i < 2; i++) {
-		bpf_map_delete_elem(sp->k->dirs, &sp->d[i].cookie);
-		bpf_map_delete_elem(sp->k->resume, &sp->d[i].cookie);
+		bpf_map_delete_elem(sp->k->m.dirs, &sp->d[i].cookie);
+		bpf_map_delete_elem(sp->k->m.resume, &sp->d[i].cookie);
 	}
 	sp->in_kernel = false;
 }
@@ -493,19 +471,12 @@ static void arm(int timer, long ns)
 
 static uint64_t paused_total(const struct kctx *k)
 {
-	int ncpu = libbpf_num_possible_cpus();
-	struct na_splice_stats *s;
+	struct na_splice_stats sum;
 	uint32_t zero = 0;
-	uint64_t n = 0;
 
-	if (ncpu <= 0)
+	if (na_percpu_sum(k->m.stats, &zero, (uint64_t *)&sum, NA_SPLICE_NUM_COUNTERS))
 		return 0;
-	s = calloc((size_t)ncpu, sizeof(*s));
-	if (s && !bpf_map_lookup_elem(k->stats, &zero, s))
-		for (int c = 0; c < ncpu; c++)
-			n += s[c].paused + s[c].resumed + s[c].no_peer;
-	free(s);
-	return n;
+	return sum.paused + sum.resumed + sum.no_peer;
 }
 
 /* The kernel tells no process that it paused a direction (a wake-up per
@@ -534,7 +505,7 @@ static void *watch(void *arg)
 					struct na_splice_dir kd;
 
 					if (sp->k == k &&
-					    !bpf_map_lookup_elem(k->dirs, &sp->d[i].cookie, &kd) &&
+					    !bpf_map_lookup_elem(k->m.dirs, &sp->d[i].cookie, &kd) &&
 					    !kd.paused != !sp->d[i].paused)
 						arm(sp->timer, 1);
 				}
@@ -579,17 +550,17 @@ static int start_kernel(struct netaccel_splice *sp, const char *state_dir, char 
 	 * Its other socket may still be missing: the verdict then pauses the
 	 * direction, which is slower but keeps every byte in order. */
 	for (int i = 0; i < 2; i++) {
-		if (bpf_map_update_elem(k->dirs, &sp->d[i].cookie, &sp->d[i].kd, BPF_NOEXIST) < 0) {
+		if (bpf_map_update_elem(k->m.dirs, &sp->d[i].cookie, &sp->d[i].kd, BPF_NOEXIST) < 0) {
 			err = errno == EEXIST ? -EBUSY : -errno;
 			if (i)
-				bpf_map_delete_elem(k->dirs, &sp->d[0].cookie);
+				bpf_map_delete_elem(k->m.dirs, &sp->d[0].cookie);
 			say(why, "cannot add the pair to the kernel's splice: %s", strerror(-err));
 			return err;
 		}
 	}
 	sp->in_kernel = true;
 	for (int i = 0; i < 2; i++) {
-		if (bpf_map_update_elem(k->socks, &sp->d[i].cookie, &sp->d[i].to, BPF_NOEXIST) < 0) {
+		if (bpf_map_update_elem(k->m.socks, &sp->d[i].cookie, &sp->d[i].to, BPF_NOEXIST) < 0) {
 			err = errno == EEXIST ? -EBUSY : -errno;
 			if (!i) {
 				say(why, "cannot add a socket to the kernel's splice: %s",
@@ -602,7 +573,7 @@ static int start_kernel(struct netaccel_splice *sp, const char *state_dir, char 
 			 * The kernel keeps it; this process moves both
 			 * directions (the first pauses by itself). */
 			sp->d[0].kd.paused = 1;
-			bpf_map_update_elem(k->dirs, &sp->d[0].cookie, &sp->d[0].kd, BPF_EXIST);
+			bpf_map_update_elem(k->m.dirs, &sp->d[0].cookie, &sp->d[0].kd, BPF_EXIST);
 			break;
 		}
 	}
@@ -618,30 +589,31 @@ static int start_kernel(struct netaccel_splice *sp, const char *state_dir, char 
 	return 0;
 }
 
-static int start_user(struct netaccel_splice *sp, int mode)
-{
-	for (int i = 0; i < 2; i++) {
-		struct dir *d = &sp->d[i];
-
-		d->mode = mode;
-		if (mode == MODE_COPY && !(d->buf = malloc(COPY_BUF)))
-			return -ENOMEM;
-		if (mode == MODE_SPLICE) {
-			if (pipe2(d->pipe, O_NONBLOCK | O_CLOEXEC) < 0) {
-				say(sp->why, "cannot make a pipe: %s", strerror(errno));
-				return -errno;
-			}
-		}
-	}
-	return 0;
-}
-
 static int pump_alloc(struct dir *d)
 {
 	if (!d->buf && !(d->buf = malloc(COPY_BUF)))
 		return -ENOMEM;
 	return 0;
 }
+
+static int start_user(struct netaccel_splice *sp, int mode, char *why)
+{
+	for (int i = 0; i < 2; i++) {
+		struct dir *d = &sp->d[i];
+
+		d->mode = mode;
+		if (mode == MODE_COPY && pump_alloc(d) < 0)
+			return -ENOMEM;
+		if (mode == MODE_SPLICE && pipe2(d->pipe, O_NONBLOCK | O_CLOEXEC) < 0) {
+			int err = errno;
+
+			say(why, "cannot make a pipe: %s", strerror(err));
+			return -err;
+		}
+	}
+	return 0;
+}
+
 
 struct netaccel_splice *netaccel_splice(int a, int b, const struct netaccel_splice_opts *opts)
 {
@@ -706,7 +678,9 @@ struct netaccel_splice *netaccel_splice(int a, int b, const struct netaccel_spli
 	}
 	err = -EINVAL;
 	for (; path <= NETACCEL_PATH_COPY; path++) {
-		char *w = why[0] ? sp->why : why;
+		/* The first reason is the one to tell; later ones go to
+		 * scratch. */
+		char scratch[sizeof(why)] = "", *w = why[0] ? scratch : why;
 
 		if (path == NETACCEL_PATH_KERNEL) {
 			err = kernel_unfit(a, w);
@@ -723,10 +697,10 @@ struct netaccel_splice *netaccel_splice(int a, int b, const struct netaccel_spli
 				       "does not see");
 				err = -EOPNOTSUPP;
 			} else {
-				err = start_user(sp, MODE_SPLICE);
+				err = start_user(sp, MODE_SPLICE, w);
 			}
 		} else {
-			err = start_user(sp, MODE_COPY);
+			err = start_user(sp, MODE_COPY, w);
 		}
 		if (!err)
 			break;
@@ -741,7 +715,7 @@ struct netaccel_splice *netaccel_splice(int a, int b, const struct netaccel_spli
 	netaccel_splice_run(sp);
 	return sp;
 fail:
-	memcpy(last_why, why[0] ? why : sp->why, sizeof(last_why));
+	memcpy(last_why, why, sizeof(last_why));
 	netaccel_splice_free(sp);
 	errno = -err;
 	return NULL;
@@ -812,28 +786,23 @@ static bool io_error(int e)
  */
 static void ask_resume(struct netaccel_splice *sp, struct dir *d)
 {
+	struct pollfd pf = { .fd = d->to, .events = POLLOUT };
 	struct na_splice_resume r;
 	struct na_splice_dir kd;
 	uint64_t got;
-	int outq = 0;
 
-	if (bpf_map_lookup_elem(sp->k->dirs, &d->cookie, &kd) || !kd.paused)
+	if (bpf_map_lookup_elem(sp->k->m.dirs, &d->cookie, &kd) || !kd.paused)
 		return;
 	d->kd = kd;
 	if (d->resume_asked && d->asked_passed == kd.passed)
 		return;
 	if (data_received(d->from, &got) < 0 || got != d->consumed0 + kd.fwd + d->user)
 		return;
-	(void)outq;
-	{
-		struct pollfd pf = { .fd = d->to, .events = POLLOUT };
-
-		if (poll(&pf, 1, 0) != 1 || !(pf.revents & POLLOUT))
-			return;
-	}
+	if (poll(&pf, 1, 0) != 1 || !(pf.revents & POLLOUT))
+		return;
 	r.passed = kd.passed;
 	r.user = d->user;
-	if (!bpf_map_update_elem(sp->k->resume, &d->cookie, &r, BPF_ANY)) {
+	if (!bpf_map_update_elem(sp->k->m.resume, &d->cookie, &r, BPF_ANY)) {
 		d->resume_asked = true;
 		d->asked_passed = kd.passed;
 	}
@@ -901,7 +870,7 @@ static int pump(struct netaccel_splice *sp, struct dir *d)
 				struct na_splice_dir kd;
 				uint64_t got;
 
-				if (!bpf_map_lookup_elem(sp->k->dirs, &d->cookie, &kd))
+				if (!bpf_map_lookup_elem(sp->k->m.dirs, &d->cookie, &kd))
 					d->kd = kd;
 				if (data_received(d->from, &got) < 0 ||
 				    got > d->consumed0 + d->kd.fwd + d->user) {
@@ -930,7 +899,7 @@ static int watch_kernel(struct netaccel_splice *sp, struct dir *d)
 {
 	struct na_splice_dir kd;
 
-	if (!bpf_map_lookup_elem(sp->k->dirs, &d->cookie, &kd))
+	if (!bpf_map_lookup_elem(sp->k->m.dirs, &d->cookie, &kd))
 		d->kd = kd;
 	if (d->kd.paused) {
 		if (!d->paused) {
@@ -1060,7 +1029,7 @@ int netaccel_splice_info(const struct netaccel_splice *sp, struct netaccel_splic
 		struct na_splice_dir kd = d->kd;
 
 		if (d->mode == MODE_KERNEL && sp->in_kernel)
-			bpf_map_lookup_elem(sp->k->dirs, &d->cookie, &kd);
+			bpf_map_lookup_elem(sp->k->m.dirs, &d->cookie, &kd);
 		info->kernel_bytes[i] = d->mode == MODE_KERNEL ? kd.fwd : 0;
 		info->bytes[i] = info->kernel_bytes[i] + d->user;
 		info->paused[i] = d->pauses;
@@ -1076,7 +1045,7 @@ void netaccel_splice_free(struct netaccel_splice *sp)
 		watch_del(sp);
 		/* Keep the last counts for netaccel_splice_info. */
 		for (int i = 0; i < 2 && sp->in_kernel; i++)
-			bpf_map_lookup_elem(sp->k->dirs, &sp->d[i].cookie, &sp->d[i].kd);
+			bpf_map_lookup_elem(sp->k->m.dirs, &sp->d[i].cookie, &sp->d[i].kd);
 	}
 	take_out(sp);
 	for (int i = 0; i < 2; i++) {

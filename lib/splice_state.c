@@ -35,6 +35,7 @@
 #define BPF_FS_MAGIC 0xcafe4a11
 #endif
 
+/* In the order of struct na_splice_maps. */
 static const char *const maps[] = {
 	"na_splice_socks", "na_splice_dirs", "na_splice_resume", "na_splice_stats",
 };
@@ -209,26 +210,43 @@ int na_splice_disable(const char *state_dir, struct na_reason *why)
 	return 1;
 }
 
-static int open_map(const char *dir, const char *name)
+void na_splice_close_maps(struct na_splice_maps *m)
 {
-	char p[PATH_MAX];
-	int fd;
+	int *fd = &m->socks;
 
-	if (pin_path(dir, name, p, sizeof(p)))
-		return -ENAMETOOLONG;
-	fd = bpf_obj_get(p);
-	return fd < 0 ? -errno : fd;
+	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
+		if (fd[i] >= 0)
+			close(fd[i]);
+		fd[i] = -1;
+	}
+}
+
+int na_splice_open_maps(const char *dir, struct na_splice_maps *m)
+{
+	int *fd = &m->socks, err = 0;
+	char p[PATH_MAX];
+
+	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
+		fd[i] = -1;
+	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]) && !err; i++) {
+		err = pin_path(dir, maps[i], p, sizeof(p));
+		if (!err && (fd[i] = bpf_obj_get(p)) < 0)
+			err = -errno;
+	}
+	if (err)
+		na_splice_close_maps(m);
+	return err;
 }
 
 int na_splice_summary(const char *state_dir, struct na_splice_summary *out,
 		      struct na_reason *why)
 {
-	int socks = -1, dirs = -1, stats = -1, ncpu, err = 0;
-	struct na_splice_stats *pc = NULL;
+	struct na_splice_maps m;
 	__u64 key, *prev = NULL;
 	char dir[PATH_MAX];
 	struct stat sb;
 	uint32_t zero = 0;
+	int err;
 
 	memset(out, 0, sizeof(*out));
 	out->group = (gid_t)-1;
@@ -236,48 +254,26 @@ int na_splice_summary(const char *state_dir, struct na_splice_summary *out,
 		return 0;
 	if (sb.st_gid != 0)
 		out->group = sb.st_gid;
-	socks = open_map(dir, "na_splice_socks");
-	dirs = open_map(dir, "na_splice_dirs");
-	stats = open_map(dir, "na_splice_stats");
-	if (socks < 0 || dirs < 0 || stats < 0) {
-		err = socks < 0 ? socks : dirs < 0 ? dirs : stats;
-		na_reason_set_kind(why, NA_WHY_STATE_INCOMPLETE, err,
-				   "the splice state in %s is incomplete (netaccel-ctl splice "
-				   "enable repairs it): %s", dir, strerror(-err));
-		goto out;
-	}
+	err = na_splice_open_maps(dir, &m);
+	if (err)
+		return na_reason_set_kind(why, NA_WHY_STATE_INCOMPLETE, err,
+					  "the splice state in %s is incomplete (netaccel-ctl splice "
+					  "enable repairs it): %s", dir, strerror(-err));
 	out->enabled = true;
-	while (!bpf_map_get_next_key(socks, prev, &key)) {
+	while (!bpf_map_get_next_key(m.socks, prev, &key)) {
 		out->pairs++;
 		prev = &key;
 	}
 	out->pairs /= 2;
 	prev = NULL;
-	while (!bpf_map_get_next_key(dirs, prev, &key)) {
+	while (!bpf_map_get_next_key(m.dirs, prev, &key)) {
 		struct na_splice_dir d;
 
-		if (!bpf_map_lookup_elem(dirs, &key, &d) && d.paused)
+		if (!bpf_map_lookup_elem(m.dirs, &key, &d) && d.paused)
 			out->paused++;
 		prev = &key;
 	}
-	ncpu = libbpf_num_possible_cpus();
-	pc = ncpu > 0 ? calloc((size_t)ncpu, sizeof(*pc)) : NULL;
-	if (pc && !bpf_map_lookup_elem(stats, &zero, pc)) {
-		for (int c = 0; c < ncpu; c++) {
-			const __u64 *a = (const __u64 *)&pc[c];
-			__u64 *sum = (__u64 *)&out->stats;
-
-			for (size_t i = 0; i < NA_SPLICE_NUM_COUNTERS; i++)
-				sum[i] += a[i];
-		}
-	}
-out:
-	free(pc);
-	if (socks >= 0)
-		close(socks);
-	if (dirs >= 0)
-		close(dirs);
-	if (stats >= 0)
-		close(stats);
-	return err;
+	na_percpu_sum(m.stats, &zero, (uint64_t *)&out->stats, NA_SPLICE_NUM_COUNTERS);
+	na_splice_close_maps(&m);
+	return 0;
 }
