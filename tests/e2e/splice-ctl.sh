@@ -134,6 +134,15 @@ begin "the pins are gone"
 end
 EXPECT_OUT='not enabled' expect_ok "splice status after disable" na splice status
 EXPECT_OUT='was not enabled' expect_ok "disabling again says so" na splice disable
+EXPECT_OUT='usable by root only' expect_ok "splice enable without a group" na splice enable
+begin "without a group, the maps are root's alone"
+[ "$(stat -c '%G %a' "$SD/splice/na_splice_socks" 2>/dev/null)" = "root 600" ] ||
+	why "$(stat -c '%G %a' "$SD/splice/na_splice_socks" 2>&1)"
+end
+EXPECT_OUT='removed the proxy splice' expect_ok "cleanup removes it" na cleanup
+begin "cleanup left nothing of it"
+[ ! -e "$SD" ] || why "still there: $(find "$SD" 2>&1 | head -5)"
+end
 restore_modes
 
 na_done

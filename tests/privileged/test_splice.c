@@ -356,36 +356,47 @@ static void t_reset(void **state)
 	}
 }
 
+/* The client writes stream seed while the server reads nothing and the
+ * pair runs, until no write has gone in for idle_ms: what it wrote. */
+static size_t fill_unread(struct proxied *p, uint64_t seed, int idle_ms)
+{
+	int64_t idle_since = na_test_now_ms();
+	char *buf = malloc(65536);
+	size_t sent = 0;
+
+	assert_non_null(buf);
+	na_test_set_nonblock(p->conn.fd[0], true);
+	while (na_test_now_ms() - idle_since < idle_ms) {
+		ssize_t n;
+
+		na_test_pattern_fill(seed, sent, buf, 65536);
+		n = send(p->conn.fd[0], buf, 65536, MSG_DONTWAIT);
+		if (n > 0) {
+			sent += (size_t)n;
+			idle_since = na_test_now_ms();
+		}
+		if (poll(&(struct pollfd){ .fd = netaccel_splice_fd(p->sp), .events = POLLIN }, 1,
+			 n > 0 ? 0 : 10) > 0)
+			netaccel_splice_run(p->sp);
+		assert_true(sent < (256u << 20));
+	}
+	free(buf);
+	return sent;
+}
+
 /* A server that does not read: the client can write only a bounded
  * amount, which then arrives whole once the server reads. */
 static void t_slow_reader(void **state)
 {
 	for (unsigned int path = NETACCEL_PATH_KERNEL; path <= NETACCEL_PATH_COPY; path++) {
 		struct proxied p;
-		size_t sent = 0;
-		int64_t idle_since = na_test_now_ms();
-		char *buf = malloc(65536);
+		size_t sent;
 
 		(void)state;
-		assert_non_null(buf);
 		assert_int_equal(make_proxied(&p), 0);
 		p.sp = splice_path(&p, path, NETACCEL_SPLICE_EXACT);
 		assert_non_null(p.sp);
-		na_test_set_nonblock(p.conn.fd[0], true);
-		while (na_test_now_ms() - idle_since < 1000) {
-			ssize_t n;
-
-			na_test_pattern_fill(11, sent, buf, 65536);
-			n = send(p.conn.fd[0], buf, 65536, MSG_DONTWAIT);
-			if (n > 0) {
-				sent += (size_t)n;
-				idle_since = na_test_now_ms();
-			}
-			if (poll(&(struct pollfd){ .fd = netaccel_splice_fd(p.sp), .events = POLLIN },
-				 1, n > 0 ? 0 : 10) > 0)
-				netaccel_splice_run(p.sp);
-			assert_true(sent < (256u << 20));
-		}
+		sent = fill_unread(&p, 11, 1000);
 		print_message("# %s path: %zu bytes accepted while the server read nothing\n",
 			      path_name(path), sent);
 		/* Bounded: the buffers of four sockets and the kernel's queue,
@@ -394,7 +405,6 @@ static void t_slow_reader(void **state)
 		netaccel_splice_info(p.sp, &p.info);
 		if (path == NETACCEL_PATH_KERNEL)
 			assert_true(p.info.paused[0] >= 1);
-		free(buf);
 		na_test_dir_init(&p.conn.dir[0], 11, sent + 300000, 0, true);
 		p.conn.dir[0].sent = sent;
 		na_test_dir_init(&p.conn.dir[1], 12, 1000, 0, true);
@@ -413,13 +423,10 @@ static void t_auto_learns_bulk(void **state)
 {
 	int saved = srv_lfd, bulk_lfd = na_test_listen(HOST, 0, 0);
 	struct proxied p;
-	size_t sent = 0;
-	char *buf = malloc(65536);
-	int64_t idle_since = na_test_now_ms();
+	size_t sent;
 
 	(void)state;
 	assert_true(bulk_lfd >= 0);
-	assert_non_null(buf);
 	srv_lfd = bulk_lfd;
 	assert_int_equal(make_proxied(&p), 0);
 	p.sp = splice_path(&p, NETACCEL_PATH_AUTO, 0);
@@ -427,20 +434,7 @@ static void t_auto_learns_bulk(void **state)
 	netaccel_splice_info(p.sp, &p.info);
 	assert_int_equal(p.info.path, NETACCEL_PATH_KERNEL);
 	/* the server reads nothing until the direction paused */
-	while (na_test_now_ms() - idle_since < 500) {
-		ssize_t n;
-
-		na_test_pattern_fill(61, sent, buf, 65536);
-		n = send(p.conn.fd[0], buf, 65536, MSG_DONTWAIT);
-		if (n > 0) {
-			sent += (size_t)n;
-			idle_since = na_test_now_ms();
-		}
-		if (poll(&(struct pollfd){ .fd = netaccel_splice_fd(p.sp), .events = POLLIN }, 1,
-			 n > 0 ? 0 : 10) > 0)
-			netaccel_splice_run(p.sp);
-	}
-	free(buf);
+	sent = fill_unread(&p, 61, 500);
 	na_test_dir_init(&p.conn.dir[0], 61, sent, 0, true);
 	p.conn.dir[0].sent = sent;
 	na_test_dir_init(&p.conn.dir[1], 62, 100, 0, true);
@@ -792,6 +786,117 @@ static void t_unprivileged_kernel(void **state)
 	assert_int_equal(WEXITSTATUS(st), 0);
 }
 
+/* A proxy that started before the administrator enabled the splice takes
+ * it up for its later pairs (the library looks again after a second). */
+static void t_unprivileged_takes_up_enable(void **state)
+{
+	struct na_reason why = { 0 };
+	struct proxied p[2];
+	int go[2], ready[2], st;
+	pid_t pid;
+	char c;
+
+	(void)state;
+	snprintf(shared_dir, sizeof(shared_dir), "%s-later", state_dir);
+	remember_modes(shared_dir);
+	assert_int_equal(make_proxied(&p[0]), 0);
+	assert_int_equal(make_proxied(&p[1]), 0);
+	assert_int_equal(pipe(go), 0);
+	assert_int_equal(pipe(ready), 0);
+	pid = fork();
+	if (pid == 0) {
+		struct netaccel_splice_opts o = { .size = sizeof(o), .state_dir = shared_dir };
+		struct netaccel_splice_info info;
+		int rc = 0;
+
+		if (setgroups(0, NULL) < 0 || setresgid(65534, 65534, 65534) < 0 ||
+		    setresuid(65534, 65534, 65534) < 0)
+			_exit(2);
+		for (int i = 0; i < 2; i++) {
+			if (i) {
+				/* told that it is enabled now; then past the retry */
+				if (write(ready[1], "r", 1) != 1 || read(go[0], &c, 1) != 1)
+					_exit(3);
+				usleep(1200 * 1000);
+			}
+			p[i].sp = netaccel_splice(p[i].px[0], p[i].px[1], &o);
+			if (!p[i].sp)
+				_exit(4);
+			netaccel_splice_info(p[i].sp, &info);
+			if (info.path != (i ? NETACCEL_PATH_KERNEL : NETACCEL_PATH_SPLICE)) {
+				fprintf(stderr, "# pair %d: path %u (%s)\n", i, info.path, info.why);
+				rc = 5;
+			}
+			na_test_dir_init(&p[i].conn.dir[0], 81 + i, 300000, 0, true);
+			na_test_dir_init(&p[i].conn.dir[1], 91 + i, 200000, 0, true);
+			run_both(&p[i], 1, 20000);
+			if (p[i].info.error || p[i].info.bytes[0] != 300000)
+				rc = 6;
+		}
+		_exit(rc);
+	}
+	assert_true(pid > 0);
+	assert_int_equal(read(ready[0], &c, 1), 1);
+	if (na_splice_enable(shared_dir, 65534, NULL, 0, &why))
+		fail_msg("splice enable: %s", why.msg);
+	assert_int_equal(write(go[1], "g", 1), 1);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	remove_shared();
+	for (int i = 0; i < 2; i++)
+		close_proxied(&p[i]);
+	for (int i = 0; i < 2; i++) {
+		close(go[i]);
+		close(ready[i]);
+	}
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+/* Nonsense: an error, and nothing spliced. */
+static void t_bad_arguments(void **state)
+{
+	struct netaccel_splice_opts o = { .size = sizeof(o), .state_dir = state_dir };
+	struct proxied p, q;
+	int u[2];
+
+	(void)state;
+	assert_int_equal(make_proxied(&p), 0);
+	assert_null(netaccel_splice(p.px[0], p.px[0], &o));
+	assert_int_equal(errno, EINVAL);
+	o.path = 7;
+	assert_null(netaccel_splice(p.px[0], p.px[1], &o));
+	assert_int_equal(errno, EINVAL);
+	o.path = 0;
+	o.flags = 0x80;
+	assert_null(netaccel_splice(p.px[0], p.px[1], &o));
+	assert_int_equal(errno, EINVAL);
+	o.flags = 0;
+	o.size = 4;
+	assert_null(netaccel_splice(p.px[0], p.px[1], &o));
+	assert_int_equal(errno, EINVAL);
+	o.size = sizeof(o);
+	assert_null(netaccel_splice(p.px[0], 12345, &o));
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(pipe(u), 0);
+	assert_null(netaccel_splice(p.px[0], u[0], &o));
+	assert_int_equal(errno, EINVAL);
+	close(u[0]);
+	close(u[1]);
+	/* the sockets work as before, and can be spliced now; one of them
+	 * spliced again, with another socket, is refused */
+	p.sp = splice_path(&p, NETACCEL_PATH_AUTO, 0);
+	assert_non_null(p.sp);
+	assert_int_equal(make_proxied(&q), 0);
+	assert_null(netaccel_splice(p.px[0], q.px[1], &o));
+	assert_int_equal(errno, EBUSY);
+	close_proxied(&q);
+	na_test_dir_init(&p.conn.dir[0], 101, 1000, 0, true);
+	na_test_dir_init(&p.conn.dir[1], 102, 1000, 0, true);
+	run_both(&p, 1, 10000);
+	assert_int_equal(p.info.error, 0);
+	close_proxied(&p);
+}
+
 static void on_alarm(int sig)
 {
 	(void)sig;
@@ -828,6 +933,8 @@ int main(void)
 		cmocka_unit_test_setup(t_fallback_tls, setup),
 		cmocka_unit_test_setup(t_fallback_unprivileged, setup),
 		cmocka_unit_test_setup(t_unprivileged_kernel, setup),
+		cmocka_unit_test_setup(t_unprivileged_takes_up_enable, setup),
+		cmocka_unit_test_setup(t_bad_arguments, setup),
 	};
 	struct rlimit rl = { 16384, 16384 };
 
