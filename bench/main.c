@@ -116,51 +116,22 @@ static bool executable(const char *path)
 	return access(path, X_OK) == 0;
 }
 
-/* netaccel-ctl: $NETACCEL_CTL, next to us in the build tree or installed,
- * or on PATH. */
-static int find_ctl(const char *self)
-{
-	const char *env = getenv("NETACCEL_CTL"), *path = getenv("PATH");
-	char dir[PATH_MAX], cand[PATH_MAX + 64];
-	char *slash;
-
-	if (env && *env)
-		return executable(env) ? 0 : -ENOENT;
-	snprintf(dir, sizeof(dir), "%s", self);
-	slash = strrchr(dir, '/');
-	if (slash)
-		*slash = 0;
-	snprintf(cand, sizeof(cand), "%s/../ctl/netaccel-ctl", dir);
-	if (!executable(cand))
-		snprintf(cand, sizeof(cand), "%s/netaccel-ctl", dir);
-	if (!executable(cand))
-		snprintf(cand, sizeof(cand), "%s/../sbin/netaccel-ctl", dir);
-	for (const char *p = path; !executable(cand) && p && *p;) {
-		size_t n = strcspn(p, ":");
-
-		snprintf(cand, sizeof(cand), "%.*s/netaccel-ctl", (int)n, p);
-		p += n + (p[n] == ':');
-	}
-	if (!executable(cand))
-		return -ENOENT;
-	if (!realpath(cand, dir))
-		return -errno;
-	return setenv("NETACCEL_CTL", dir, 1) ? -errno : 0;
-}
-
 /* A program: $env_var if set, else next to this binary in a build tree
- * (../<subdir>/name) or an install (same dir, ../sbin, ../bin), else on
- * PATH or in the sbin directories. NULL when nowhere. */
+ * (../<subdir>/name, with subdir) or an install (the same directory,
+ * ../sbin, ../bin), else on PATH or in the usual bin and sbin
+ * directories. NULL when nowhere. */
 static const char *find_tool(const char *self, const char *env_var, const char *subdir,
 			     const char *name)
 {
+	static const char *const near[] = { "", "../sbin/", "../bin/" };
+	static const char *const sys[] = { "/usr/local/sbin", "/usr/local/bin", "/usr/sbin",
+					   "/usr/bin", "/sbin", "/bin" };
 	static char found[4][PATH_MAX];
 	static int nf;
 	const char *env = env_var ? getenv(env_var) : NULL, *path = getenv("PATH");
-	const char *dirs[] = { "/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin",
-			       "/sbin", "/bin" };
 	char dir[PATH_MAX], cand[PATH_MAX + 64];
 	char *slash;
+	bool ok = false;
 
 	if (env && *env)
 		return executable(env) ? env : NULL;
@@ -168,24 +139,40 @@ static const char *find_tool(const char *self, const char *env_var, const char *
 	slash = strrchr(dir, '/');
 	if (slash)
 		*slash = 0;
-	snprintf(cand, sizeof(cand), "%s/../%s/%s", dir, subdir ? subdir : ".", name);
-	if (!subdir || !executable(cand))
-		snprintf(cand, sizeof(cand), "%s/%s", dir, name);
-	if (!subdir || !executable(cand))
-		snprintf(cand, sizeof(cand), "%s/../bin/%s", dir, name);
-	if (!subdir)
-		cand[0] = 0;
-	for (const char *p = path; (!cand[0] || !executable(cand)) && p && *p;) {
+	if (subdir) {
+		snprintf(cand, sizeof(cand), "%s/../%s/%s", dir, subdir, name);
+		ok = executable(cand);
+		for (size_t i = 0; !ok && i < sizeof(near) / sizeof(near[0]); i++) {
+			snprintf(cand, sizeof(cand), "%s/%s%s", dir, near[i], name);
+			ok = executable(cand);
+		}
+	}
+	for (const char *p = path; !ok && p && *p;) {
 		size_t n = strcspn(p, ":");
 
 		snprintf(cand, sizeof(cand), "%.*s/%s", (int)n, p, name);
+		ok = executable(cand);
 		p += n + (p[n] == ':');
 	}
-	for (size_t i = 0; (!cand[0] || !executable(cand)) && i < sizeof(dirs) / sizeof(dirs[0]); i++)
-		snprintf(cand, sizeof(cand), "%s/%s", dirs[i], name);
-	if (!executable(cand) || nf == 4 || !realpath(cand, found[nf]))
+	for (size_t i = 0; !ok && i < sizeof(sys) / sizeof(sys[0]); i++) {
+		snprintf(cand, sizeof(cand), "%s/%s", sys[i], name);
+		ok = executable(cand);
+	}
+	if (!ok || nf == 4 || !realpath(cand, found[nf]))
 		return NULL;
 	return found[nf++];
+}
+
+/* netaccel-ctl, which the world runs as $NETACCEL_CTL. */
+static int find_ctl(const char *self)
+{
+	const char *ctl = find_tool(self, "NETACCEL_CTL", "ctl", "netaccel-ctl");
+
+	if (!ctl)
+		return -ENOENT;
+	if (ctl == getenv("NETACCEL_CTL"))
+		return 0;
+	return setenv("NETACCEL_CTL", ctl, 1) ? -errno : 0;
 }
 
 /* ---- scenarios ---------------------------------------------------------- */
