@@ -31,7 +31,6 @@ agent_down() {
 }
 trap 'agent_down; na_cleanup' EXIT
 
-free_port() { "$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 PORT=$(free_port)
 POLICY=$NA_TMP/policy.yaml
 LOG=$NA_TMP/agent.log

@@ -287,6 +287,65 @@ wait_file() {
 	return 1
 }
 
+# A TCP port on 127.0.0.1 that nothing listens on now.
+free_port() { "$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# wait_port <port>: until something listens on that TCP port; false after
+# 10 s.
+wait_port() {
+	for _ in $(seq 200); do
+		[ -n "$(ss -Hltn "sport = :$1")" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# server_to <log> <command...>: start a server in the scratch cgroup, its
+# output appended to <log>, remembered for cleanup (sh execs it, so $! is
+# the server itself).
+server_to() {
+	local log=$1
+	shift
+	sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$CG" "$@" </dev/null >>"$log" 2>&1 &
+	NA_PIDS+=($!)
+	NA_ALL_PIDS+=($!)
+}
+
+# nginx_conf <port> <worker connections> [<lines for the server block>]:
+# $NA_TMP/nginx.conf for an nginx of the test's own, in the foreground,
+# serving $NA_TMP/www on 127.0.0.1:<port>, its other files in
+# $NA_TMP/nginx. Start it with
+#   nginx -c "$NA_TMP/nginx.conf" -e "$NA_TMP/nginx/error.log"
+nginx_conf() {
+	mkdir -p "$NA_TMP/www" "$NA_TMP/nginx" || return 1
+	cat >"$NA_TMP/nginx.conf" <<EOF
+daemon off;
+master_process off;
+worker_processes 1;
+pid $NA_TMP/nginx/nginx.pid;
+error_log $NA_TMP/nginx/error.log;
+events { worker_connections $2; }
+http {
+    access_log off;
+    client_body_temp_path $NA_TMP/nginx/body;
+    proxy_temp_path $NA_TMP/nginx/proxy;
+    fastcgi_temp_path $NA_TMP/nginx/fastcgi;
+    uwsgi_temp_path $NA_TMP/nginx/uwsgi;
+    scgi_temp_path $NA_TMP/nginx/scgi;
+    # As Debian's nginx.conf has it. Without sendfile, nginx writes a
+    # file in 32 KiB pieces, a stream of small writes that moves to TCP
+    # (stream_moved); sendfile hands the socket 64 KiB at a time.
+    sendfile on;
+    keepalive_requests 1000000;
+    server {
+        listen 127.0.0.1:$1;
+        root $NA_TMP/www;
+${3:-}
+    }
+}
+EOF
+}
+
 # The cgroup v2 mount point: the first cgroup2 mount of the whole hierarchy
 # (fields after the optional ones are found by the "-" separator).
 cgroup_v2_root() {

@@ -46,23 +46,6 @@ proxy_kill() {
 }
 trap 'proxy_kill; na_cleanup' EXIT
 
-free_port() { "$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() {
-	for _ in $(seq 200); do
-		[ -n "$(ss -Hltn "sport = :$1")" ] && return 0
-		sleep 0.05
-	done
-	return 1
-}
-# server <log> <command...>: start it in the scratch cgroup, remembered for
-# cleanup (sh execs it, so $! is the program itself).
-server() {
-	local log=$1
-	shift
-	sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$CG" "$@" </dev/null >>"$log" 2>&1 &
-	NA_PIDS+=($!)
-	NA_ALL_PIDS+=($!)
-}
 
 # ---- the proxy ----
 
@@ -216,33 +199,11 @@ done
 SUM[all]=$(for f in $FILES; do cat "$NA_TMP/www/$f"; done | sha256sum)
 
 nport=$(free_port)
-cat >"$NA_TMP/nginx.conf" <<EOF
-daemon off;
-master_process off;
-worker_processes 1;
-pid $NA_TMP/nginx/nginx.pid;
-error_log $NA_TMP/nginx/error.log;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    client_body_temp_path $NA_TMP/nginx/body;
-    proxy_temp_path $NA_TMP/nginx/proxy;
-    fastcgi_temp_path $NA_TMP/nginx/fastcgi;
-    uwsgi_temp_path $NA_TMP/nginx/uwsgi;
-    scgi_temp_path $NA_TMP/nginx/scgi;
-    sendfile on;
-    keepalive_requests 1000000;
-    server {
-        listen 127.0.0.1:$nport;
-        root $NA_TMP/www;
-        location /up/ {
+nginx_conf "$nport" 1024 '        location /up/ {
             dav_methods PUT;
             client_max_body_size 16m;
-        }
-    }
-}
-EOF
-server "$NA_TMP/nginx.log" nginx -c "$NA_TMP/nginx.conf" -e "$NA_TMP/nginx/error.log"
+        }' || bail_out "cannot write nginx's configuration"
+server_to "$NA_TMP/nginx.log" nginx -c "$NA_TMP/nginx.conf" -e "$NA_TMP/nginx/error.log"
 wait_port "$nport" ||
 	bail_out "nginx did not listen on $nport: $(tail -3 "$NA_TMP/nginx/error.log" "$NA_TMP/nginx.log" 2>/dev/null)"
 
@@ -257,7 +218,7 @@ appendonly no
 dir $NA_TMP/redis
 logfile ""
 EOF
-server "$NA_TMP/redis.log" redis-server "$NA_TMP/redis.conf"
+server_to "$NA_TMP/redis.log" redis-server "$NA_TMP/redis.conf"
 wait_port "$rport" || bail_out "redis-server did not listen on $rport: $(tail -3 "$NA_TMP/redis.log")"
 
 # ---- through the proxy ----
@@ -459,7 +420,7 @@ unlistened() {
 # reads the start of the answer and keeps its connection open, idle.
 # HOLD_PID: it (in NA_PIDS: cleanup stops it).
 hold() {
-	server "$2" "$PYTHON" -u -c '
+	server_to "$2" "$PYTHON" -u -c '
 import socket, sys, time
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
 s.sendall(b"GET /1b HTTP/1.1\r\nHost: x\r\n\r\n")

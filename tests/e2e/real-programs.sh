@@ -27,21 +27,8 @@ grew() {
 	now=$(counter "$1")
 	[ "$now" -ge $(($2 + $3)) ] || why "$1 went from $2 to $now, expected at least +$3; counters now: $(na stats --json "$REL" | json '" ".join("%s=%s" % kv for kv in d["cgroups"][0]["counters"].items())')"
 }
-wait_port() {
-	for _ in $(seq 200); do
-		[ -n "$(ss -Hltn "sport = :$1")" ] && return 0
-		sleep 0.05
-	done
-	return 1
-}
-free_port() { "$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-# server <command...>: start a server in the cgroup, remembered for
-# cleanup (sh execs it, so $! is the server itself).
-server() {
-	sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$CG" "$@" </dev/null >>"$NA_TMP/servers.log" 2>&1 &
-	NA_PIDS+=($!)
-	NA_ALL_PIDS+=($!)
-}
+# server <command...>: server_to, logging to servers.log.
+server() { server_to "$NA_TMP/servers.log" "$@"; }
 probe_in_cg() { run timeout 120 sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$CG" "$PYTHON" "$probe" "$@"; }
 
 # ---- an event-driven echo server, the backend of what follows ----
@@ -171,33 +158,9 @@ end
 # ---- nginx: keep-alive and a connection per request ----
 begin "nginx: 10 MB fetched 5 times over one connection and 200 times one connection each, intact"
 nport=$(free_port)
-mkdir -p "$NA_TMP/www" "$NA_TMP/nginx"
+nginx_conf "$nport" 256 || bail_out "cannot make directories in $NA_TMP"
 head -c 10000000 /dev/urandom >"$NA_TMP/www/big"
 echo hello >"$NA_TMP/www/small"
-cat >"$NA_TMP/nginx.conf" <<EOF
-daemon off;
-master_process off;
-worker_processes 1;
-pid $NA_TMP/nginx/nginx.pid;
-error_log $NA_TMP/nginx/error.log;
-events { worker_connections 256; }
-http {
-    access_log off;
-    client_body_temp_path $NA_TMP/nginx/body;
-    proxy_temp_path $NA_TMP/nginx/proxy;
-    fastcgi_temp_path $NA_TMP/nginx/fastcgi;
-    uwsgi_temp_path $NA_TMP/nginx/uwsgi;
-    scgi_temp_path $NA_TMP/nginx/scgi;
-    # As Debian's nginx.conf has it. Without sendfile, nginx writes a
-    # file in 32 KiB pieces, a stream of small writes that moves to TCP
-    # (stream_moved); sendfile hands the socket 64 KiB at a time.
-    sendfile on;
-    server {
-        listen 127.0.0.1:$nport;
-        root $NA_TMP/www;
-    }
-}
-EOF
 b=$(counter bytes_redirected)
 server nginx -c "$NA_TMP/nginx.conf" -e "$NA_TMP/nginx/error.log"
 if wait_port "$nport"; then
