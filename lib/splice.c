@@ -13,6 +13,13 @@
  *  splice  splice(2) through a pipe per direction.
  *  copy    recv/send through a buffer per direction.
  *
+ * Asked for no path in particular, a pair the kernel path could take
+ * starts on splice(2) all the same and moves to the kernel path once its
+ * traffic has turned round a few times in small messages (request and
+ * response, which the kernel path forwards sooner). Bulk stays on
+ * splice(2), which moves it faster than the kernel path (whose queue to a
+ * slow receiver has to be paused and moved by the process).
+ *
  * Whether every byte a socket received went through the verdict is
  * counted, not assumed: TCP_INFO's bytes_received against what the
  * process read before the pair was made plus what the verdict forwarded
@@ -66,6 +73,8 @@
 #define WATCH_NS (10 * 1000 * 1000)	/* how often paused directions are looked for */
 #define RECHECK_NS (1000 * 1000)	/* how soon a wait for the kernel is looked at again */
 #define RETRY_MS 1000			/* a kernel path that failed is tried again after */
+#define PROMOTE_TURNS 4			/* turns of request and response before the kernel */
+#define TURN_BYTES (8 * 1024)		/* at most this much one way between two turns */
 
 /* ---- the kernel's side, shared by the pairs of a process ---- */
 
@@ -261,7 +270,8 @@ struct dir {
 	bool want_in, want_out;
 	bool waiting;		/* for the kernel: the timer looks again */
 	bool again;		/* its round was cut short: run again soon */
-	uint64_t user;		/* bytes this process moved */
+	uint64_t user;		/* bytes this process moved (since the kernel took over) */
+	uint64_t user_before;	/* bytes this process moved before the kernel took over */
 	char *buf;		/* copy */
 	size_t head, tail;
 	int pipe[2];		/* splice */
@@ -293,6 +303,12 @@ struct netaccel_splice {
 	int error;
 	bool learn;		/* taken automatically: a pause marks the route */
 	struct route route;
+	/* Taken automatically onto splice(2) or copy, the kernel path
+	 * possible: moved to it after PROMOTE_TURNS turns. */
+	bool promote;
+	int turns;		/* of the traffic, each with at most TURN_BYTES */
+	int last_in;		/* direction that read last, or -1 */
+	uint64_t burst;		/* bytes read that way since it turned */
 };
 
 static int set_nonblock(int fd)
@@ -414,6 +430,17 @@ static int kernel_unfit(int fd, char *why)
 	return 0;
 }
 
+/* Whether fd is in a pair the kernel runs. */
+static bool spliced_already(const struct kctx *k, int fd)
+{
+	struct na_splice_dir kd;
+	uint64_t cookie;
+	socklen_t len = sizeof(cookie);
+
+	return !getsockopt(fd, SOL_SOCKET, SO_COOKIE, &cookie, &len) &&
+	       !bpf_map_lookup_elem(k->m.dirs, &cookie, &kd);
+}
+
 static void take_out(struct netaccel_splice *sp)
 {
 	if (!sp->in_kernel)
@@ -516,9 +543,8 @@ static void *watch(void *arg)
 	return NULL;
 }
 
-static int start_kernel(struct netaccel_splice *sp, const char *state_dir, char *why)
+static int start_kernel(struct netaccel_splice *sp, struct kctx *k, char *why)
 {
-	struct kctx *k = kctx_get(state_dir);
 	int err;
 
 	if (!k)
@@ -560,7 +586,9 @@ static int start_kernel(struct netaccel_splice *sp, const char *state_dir, char 
 	}
 	sp->in_kernel = true;
 	for (int i = 0; i < 2; i++) {
-		if (bpf_map_update_elem(k->m.socks, &sp->d[i].cookie, &sp->d[i].to, BPF_NOEXIST) < 0) {
+		uint64_t fd = (uint64_t)sp->d[i].to;	/* the map's value is 64 bits */
+
+		if (bpf_map_update_elem(k->m.socks, &sp->d[i].cookie, &fd, BPF_NOEXIST) < 0) {
 			err = errno == EEXIST ? -EBUSY : -errno;
 			if (!i) {
 				say(why, "cannot add a socket to the kernel's splice: %s",
@@ -668,6 +696,7 @@ struct netaccel_splice *netaccel_splice(int a, int b, const struct netaccel_spli
 	}
 
 	path = o.path ? o.path : NETACCEL_PATH_KERNEL;
+	sp->last_in = -1;
 	if (!o.path && route_of(a, b, &sp->route)) {
 		sp->learn = true;
 		if (route_bulk(&sp->route)) {
@@ -683,11 +712,27 @@ struct netaccel_splice *netaccel_splice(int a, int b, const struct netaccel_spli
 		char scratch[sizeof(why)] = "", *w = why[0] ? scratch : why;
 
 		if (path == NETACCEL_PATH_KERNEL) {
+			struct kctx *k = kctx_get(o.state_dir);
+
 			err = kernel_unfit(a, w);
 			if (!err)
 				err = kernel_unfit(b, w);
+			if (!err && !o.path && k && !k->err) {
+				/* The kernel path once the traffic shows that
+				 * it pays; splice(2) or copy until then. */
+				if (spliced_already(k, a) || spliced_already(k, b)) {
+					say(w, "a socket is spliced already");
+					err = -EBUSY;
+					break;
+				}
+				sp->k = k;
+				sp->promote = true;
+				say(w, "splice(2) moves bulk faster: the kernel path takes the pair "
+				       "once its traffic is request and response");
+				continue;
+			}
 			if (!err)
-				err = start_kernel(sp, o.state_dir, w);
+				err = start_kernel(sp, k, w);
 			if (err && !w[0])
 				say(w, "the kernel path failed: %s", strerror(-err));
 		} else if (path == NETACCEL_PATH_SPLICE) {
@@ -808,6 +853,23 @@ static void ask_resume(struct netaccel_splice *sp, struct dir *d)
 	}
 }
 
+/* n bytes read for direction d of a pair that may move to the kernel:
+ * count the turns of request and response traffic. */
+static void turn(struct netaccel_splice *sp, struct dir *d, size_t n)
+{
+	int i = d == &sp->d[1];
+
+	if (i != sp->last_in) {
+		if (sp->last_in >= 0)
+			sp->turns = sp->burst <= TURN_BYTES ? sp->turns + 1 : 0;
+		sp->last_in = i;
+		sp->burst = 0;
+	}
+	sp->burst += n;
+	if (sp->burst > TURN_BYTES)
+		sp->turns = 0;
+}
+
 /* Move what can move in a direction that this process runs. 0, or a
  * positive errno that ends the pair. */
 static int pump(struct netaccel_splice *sp, struct dir *d)
@@ -834,6 +896,8 @@ static int pump(struct netaccel_splice *sp, struct dir *d)
 				if (io_error(errno))
 					return errno;
 				d->want_out = true;
+				/* a receiver behind: bulk */
+				sp->turns = 0;
 				return 0;
 			}
 			d->user += (uint64_t)n;
@@ -887,6 +951,8 @@ static int pump(struct netaccel_splice *sp, struct dir *d)
 			d->tail = (size_t)n;
 			d->head = 0;
 		}
+		if (sp->promote)
+			turn(sp, d, (size_t)n);
 	}
 	/* More to do, and perhaps nothing that epoll would report (the
 	 * bytes are in hand already): come back at once. */
@@ -935,6 +1001,55 @@ static int watch_kernel(struct netaccel_splice *sp, struct dir *d)
 	if (shutdown(d->to, SHUT_WR) < 0 && errno != ENOTCONN)
 		return errno;
 	return 0;
+}
+
+/*
+ * A pair taken automatically whose traffic turned out request and
+ * response: hand it to the kernel, as if it were spliced now. Only with
+ * nothing in hand either way (every byte read has been written), so that
+ * the kernel's bytes cannot overtake the process's; the bytes that wait
+ * unread are the kernel's, as bytes before a netaccel_splice() call are.
+ */
+static void promote(struct netaccel_splice *sp)
+{
+	char why[256] = "";
+	int err;
+
+	for (int i = 0; i < 2; i++) {
+		struct dir *d = &sp->d[i];
+
+		if (d->eof || d->shut || d->inpipe || d->tail > d->head)
+			return;
+	}
+	sp->promote = false;
+	for (int i = 0; i < 2; i++) {
+		sp->d[i].user_before = sp->d[i].user;
+		sp->d[i].user = 0;
+	}
+	err = start_kernel(sp, sp->k, why);
+	if (err) {
+		/* It stays where it is. */
+		for (int i = 0; i < 2; i++) {
+			sp->d[i].user = sp->d[i].user_before;
+			sp->d[i].user_before = 0;
+		}
+		na_lib_log(NA_LOG_DEBUG, "splice: a pair stays off the kernel path: %s",
+			   why[0] ? why : strerror(-err));
+		return;
+	}
+	for (int i = 0; i < 2; i++) {
+		struct dir *d = &sp->d[i];
+
+		for (int j = 0; j < 2; j++) {
+			if (d->pipe[j] >= 0)
+				close(d->pipe[j]);
+			d->pipe[j] = -1;
+		}
+		d->head = d->tail = 0;
+		d->want_in = d->want_out = d->again = false;
+	}
+	sp->path = NETACCEL_PATH_KERNEL;
+	sp->why[0] = 0;
 }
 
 static void set_interest(struct netaccel_splice *sp)
@@ -1009,6 +1124,8 @@ int netaccel_splice_run(struct netaccel_splice *sp)
 	}
 	if (sp->d[0].shut && sp->d[1].shut)
 		return end(sp, 0);
+	if (sp->promote && sp->turns >= PROMOTE_TURNS && !again && !wait)
+		promote(sp);
 	set_interest(sp);
 	if (again)
 		arm(sp->timer, 1);
@@ -1031,7 +1148,7 @@ int netaccel_splice_info(const struct netaccel_splice *sp, struct netaccel_splic
 		if (d->mode == MODE_KERNEL && sp->in_kernel)
 			bpf_map_lookup_elem(sp->k->m.dirs, &d->cookie, &kd);
 		info->kernel_bytes[i] = d->mode == MODE_KERNEL ? kd.fwd : 0;
-		info->bytes[i] = info->kernel_bytes[i] + d->user;
+		info->bytes[i] = info->kernel_bytes[i] + d->user + d->user_before;
 		info->paused[i] = d->pauses;
 	}
 	return 0;

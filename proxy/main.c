@@ -51,6 +51,7 @@ struct conn {
 	size_t be;		/* the backend being connected to */
 	int64_t started;
 	struct netaccel_splice *sp;
+	unsigned int path;	/* the pair's path now */
 	struct conn *prev, *next;	/* live connections */
 };
 
@@ -71,7 +72,7 @@ static struct {
 	struct conn *live;
 	bool stopping;
 	/* counters */
-	uint64_t accepted, spliced, ended, errors, refused, backend_fail, fell_back;
+	uint64_t accepted, spliced, ended, errors, refused, backend_fail, fell_back, moved;
 	uint64_t by_path[4], bytes_up, bytes_down, kernel_bytes, paused, reset;
 } P = { .down_ms = 5000 };
 
@@ -315,7 +316,8 @@ static void start_pair(struct conn *c)
 	}
 	netaccel_splice_info(c->sp, &info);
 	P.spliced++;
-	P.by_path[info.path < 4 ? info.path : 0]++;
+	c->path = info.path < 4 ? info.path : 0;
+	P.by_path[c->path]++;
 	if (info.why[0])
 		logv("connection on the %s path: %s", path_name(info.path), info.why);
 	c->kind = K_PAIR;
@@ -342,9 +344,19 @@ static void on_pair(struct conn *c)
 	struct netaccel_splice_info info;
 	int r = netaccel_splice_run(c->sp);
 
-	if (r == 0)
+	if (r == 0 && c->path == NETACCEL_PATH_KERNEL)
 		return;
 	netaccel_splice_info(c->sp, &info);
+	if (info.path != c->path && info.path < 4) {
+		/* mode auto: request and response traffic moved it */
+		P.by_path[c->path]--;
+		P.by_path[info.path]++;
+		P.moved++;
+		c->path = info.path;
+		logv("connection moved to the %s path", path_name(info.path));
+	}
+	if (r == 0)
+		return;
 	P.ended++;
 	P.bytes_up += info.bytes[0];
 	P.bytes_down += info.bytes[1];
@@ -392,13 +404,13 @@ static void print_counters(void)
 	fprintf(stderr,
 		"netaccel-proxy: connections %llu accepted, %zu live, %llu ended (%llu by a reset "
 		"or error), %llu refused (no backend); paths kernel %llu, splice %llu, copy %llu "
-		"(%llu not on the mode's path); bytes of ended connections %llu up, %llu down, "
+		"(%llu not on the mode's path, %llu moved to the kernel's); bytes of ended connections %llu up, %llu down, "
 		"%llu by the kernel; directions paused %llu; backend failures %llu; errors %llu\n",
 		(unsigned long long)P.accepted, live, (unsigned long long)P.ended,
 		(unsigned long long)P.reset,
 		(unsigned long long)P.refused, (unsigned long long)P.by_path[1],
 		(unsigned long long)P.by_path[2], (unsigned long long)P.by_path[3],
-		(unsigned long long)P.fell_back,
+		(unsigned long long)P.fell_back, (unsigned long long)P.moved,
 		(unsigned long long)P.bytes_up, (unsigned long long)P.bytes_down,
 		(unsigned long long)P.kernel_bytes, (unsigned long long)P.paused,
 		(unsigned long long)P.backend_fail, (unsigned long long)P.errors);

@@ -219,19 +219,89 @@ static void t_integrity_copy(void **state)
 }
 
 /* The automatic choice here (root, TCP) is the kernel's. */
-static void t_auto_is_kernel(void **state)
+/* Request and response through a pair that is not ended yet, rounds
+ * times each way, 100 B each, checked; the pair runs here meanwhile. */
+struct pingpong {
+	int fd[2];
+	int rounds;
+	int rc;
+	int done;
+};
+
+static void *pingpong_main(void *arg)
+{
+	struct pingpong *pp = arg;
+
+	for (int r = 0; r < pp->rounds && !pp->rc; r++) {
+		for (int s = 0; s < 2 && !pp->rc; s++) {
+			pp->rc = na_test_send_pattern(pp->fd[s], 70 + s, r * 100u, 100);
+			if (!pp->rc)
+				pp->rc = na_test_recv_pattern(pp->fd[!s], 70 + s, r * 100u, 100);
+		}
+	}
+	__atomic_store_n(&pp->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static void pingpong(struct proxied *p, int rounds)
+{
+	struct pingpong pp = { .fd = { p->conn.fd[0], p->conn.fd[1] }, .rounds = rounds };
+	pthread_t t;
+
+	for (int i = 0; i < 2; i++)
+		na_test_set_timeouts(p->conn.fd[i], NA_TEST_TIMEOUT_MS);
+	assert_int_equal(pthread_create(&t, NULL, pingpong_main, &pp), 0);
+	while (!__atomic_load_n(&pp.done, __ATOMIC_ACQUIRE)) {
+		if (poll(&(struct pollfd){ .fd = netaccel_splice_fd(p->sp), .events = POLLIN }, 1,
+			 10) > 0)
+			netaccel_splice_run(p->sp);
+	}
+	pthread_join(t, NULL);
+	assert_int_equal(pp.rc, 0);
+	netaccel_splice_info(p->sp, &p->info);
+}
+
+/* Taken automatically, a pair starts on splice(2) and says why; request
+ * and response traffic moves it to the kernel path, which then carries
+ * bulk both ways intact. A pair that only carries bulk stays on
+ * splice(2). */
+static void t_auto_moves_to_kernel(void **state)
 {
 	struct proxied p;
 
 	(void)state;
 	assert_int_equal(make_proxied(&p), 0);
-	na_test_dir_init(&p.conn.dir[0], 1, 5000, 0, true);
-	na_test_dir_init(&p.conn.dir[1], 2, 5000, 0, true);
 	p.sp = splice_path(&p, NETACCEL_PATH_AUTO, 0);
 	assert_non_null(p.sp);
-	run_both(&p, 1, 10000);
+	netaccel_splice_info(p.sp, &p.info);
+	assert_int_equal(p.info.path, NETACCEL_PATH_SPLICE);
+	assert_non_null(strstr(p.info.why, "request and response"));
+	pingpong(&p, 10);
 	assert_int_equal(p.info.path, NETACCEL_PATH_KERNEL);
 	assert_string_equal(p.info.why, "");
+	assert_int_equal(p.info.bytes[0], 1000);
+	assert_int_equal(p.info.bytes[1], 1000);
+	assert_true(p.info.kernel_bytes[0] > 0 && p.info.kernel_bytes[0] < 1000);
+	na_test_dir_init(&p.conn.dir[0], 1, (1 << 20) + 3, 0, true);
+	na_test_dir_init(&p.conn.dir[1], 2, 300000, 0, true);
+	run_both(&p, 1, 20000);
+	assert_int_equal(p.info.path, NETACCEL_PATH_KERNEL);
+	assert_int_equal(p.info.error, 0);
+	assert_int_equal(p.info.bytes[0], 1000 + (1 << 20) + 3);
+	assert_int_equal(p.info.bytes[1], 1000 + 300000);
+	assert_true(p.info.kernel_bytes[0] > (1 << 19));
+	close_proxied(&p);
+
+	assert_int_equal(make_proxied(&p), 0);
+	p.sp = splice_path(&p, NETACCEL_PATH_AUTO, 0);
+	assert_non_null(p.sp);
+	na_test_dir_init(&p.conn.dir[0], 3, 8 << 20, 0, true);
+	na_test_dir_init(&p.conn.dir[1], 4, 1000, 0, true);
+	run_both(&p, 1, 20000);
+	assert_int_equal(p.info.path, NETACCEL_PATH_SPLICE);
+	assert_int_equal(p.info.error, 0);
+	assert_int_equal(p.info.bytes[0], 8 << 20);
+	assert_int_equal(p.info.kernel_bytes[0], 0);
 	close_proxied(&p);
 }
 
@@ -416,8 +486,8 @@ static void t_slow_reader(void **state)
 }
 
 /* A pair taken automatically whose receiver fell behind (bulk) marks its
- * route: the route's next pair takes splice(2) and says why; a pair on
- * another route still takes the kernel's. Its own backend listener, so
+ * route: the route's next pair takes splice(2) for good and says why; a
+ * pair on another route may still move to the kernel's. Its own backend listener, so
  * that no other test's route is marked. */
 static void t_auto_learns_bulk(void **state)
 {
@@ -431,7 +501,7 @@ static void t_auto_learns_bulk(void **state)
 	assert_int_equal(make_proxied(&p), 0);
 	p.sp = splice_path(&p, NETACCEL_PATH_AUTO, 0);
 	assert_non_null(p.sp);
-	netaccel_splice_info(p.sp, &p.info);
+	pingpong(&p, 10);
 	assert_int_equal(p.info.path, NETACCEL_PATH_KERNEL);
 	/* the server reads nothing until the direction paused */
 	sent = fill_unread(&p, 61, 500);
@@ -459,7 +529,8 @@ static void t_auto_learns_bulk(void **state)
 	p.sp = splice_path(&p, NETACCEL_PATH_AUTO, 0);
 	assert_non_null(p.sp);
 	netaccel_splice_info(p.sp, &p.info);
-	assert_int_equal(p.info.path, NETACCEL_PATH_KERNEL);
+	assert_int_equal(p.info.path, NETACCEL_PATH_SPLICE);
+	assert_non_null(strstr(p.info.why, "request and response"));
 	na_test_dir_init(&p.conn.dir[0], 65, 1000, 0, true);
 	na_test_dir_init(&p.conn.dir[1], 66, 1000, 0, true);
 	run_both(&p, 1, 20000);
@@ -571,7 +642,7 @@ static void t_many_pairs(void **state)
 		assert_int_equal(make_proxied(&p[i]), 0);
 		na_test_dir_init(&p[i].conn.dir[0], 1000 + i, 1000 + i * 37, 0, true);
 		na_test_dir_init(&p[i].conn.dir[1], 5000 + i, 20000 - i * 7, 0, true);
-		p[i].sp = splice_path(&p[i], NETACCEL_PATH_AUTO, 0);
+		p[i].sp = splice_path(&p[i], NETACCEL_PATH_KERNEL, NETACCEL_SPLICE_EXACT);
 		assert_non_null(p[i].sp);
 	}
 	run_both(p, N, 60000);
@@ -805,7 +876,9 @@ static void t_unprivileged_takes_up_enable(void **state)
 	assert_int_equal(pipe(ready), 0);
 	pid = fork();
 	if (pid == 0) {
-		struct netaccel_splice_opts o = { .size = sizeof(o), .state_dir = shared_dir };
+		struct netaccel_splice_opts o = {
+			.size = sizeof(o), .path = NETACCEL_PATH_KERNEL, .state_dir = shared_dir,
+		};
 		struct netaccel_splice_info info;
 		int rc = 0;
 
@@ -884,7 +957,7 @@ static void t_bad_arguments(void **state)
 	close(u[1]);
 	/* the sockets work as before, and can be spliced now; one of them
 	 * spliced again, with another socket, is refused */
-	p.sp = splice_path(&p, NETACCEL_PATH_AUTO, 0);
+	p.sp = splice_path(&p, NETACCEL_PATH_KERNEL, NETACCEL_SPLICE_EXACT);
 	assert_non_null(p.sp);
 	assert_int_equal(make_proxied(&q), 0);
 	assert_null(netaccel_splice(p.px[0], q.px[1], &o));
@@ -920,7 +993,7 @@ int main(void)
 		cmocka_unit_test_setup(t_integrity_kernel, setup),
 		cmocka_unit_test_setup(t_integrity_splice, setup),
 		cmocka_unit_test_setup(t_integrity_copy, setup),
-		cmocka_unit_test_setup(t_auto_is_kernel, setup),
+		cmocka_unit_test_setup(t_auto_moves_to_kernel, setup),
 		cmocka_unit_test_setup(t_before_kernel, setup),
 		cmocka_unit_test_setup(t_before_user, setup),
 		cmocka_unit_test_setup(t_half_close, setup),
