@@ -523,7 +523,8 @@ int build_container_crr(struct bench *b, struct na_bench_table *t, int max)
 /*
  * The proxy scenarios: client and server on loopback, not enrolled, and a
  * proxy between them: netaccel-proxy in each of its modes (a copy loop,
- * splice(2), the kernel's splice), and HAProxy in TCP mode. CPU per
+ * splice(2), the kernel's splice, and auto: what the library chooses),
+ * and HAProxy in TCP mode. CPU per
  * operation is the whole machine's here: the kernel path works in
  * softirqs and kernel threads that no process is charged for.
  */
@@ -534,11 +535,12 @@ static void proxy_variants(struct bench *b, struct na_bench_table *t)
 		{ "splice", "netaccel-proxy --mode splice (splice(2))", "splice" },
 		{ "kernel", "netaccel-proxy --mode kernel (sockmap)", "kernel" },
 		{ "haproxy", "HAProxy, mode tcp, 1 thread", "haproxy" },
+		{ "auto", "netaccel-proxy (mode auto, its default)", "auto" },
 	};
 
 	for (size_t i = 0; i < sizeof(pv) / sizeof(pv[0]); i++)
 		add_variant(t, pv[i].key, pv[i].label, &b->plain, &b->plain)->proxy = pv[i].proxy;
-	t->extra_num = 2;	/* kernel / HAProxy */
+	t->extra_num = 4;	/* auto / HAProxy */
 	t->extra_den = 3;
 }
 
