@@ -225,7 +225,10 @@ static void job_of(const struct bench *b, const struct na_bench_table *t,
 	} else if (t->kind == NA_BENCH_CONNS) {
 		j->conns = t->conns;
 		j->count = b->run.rr_count * 2;
-		j->warmup = b->run.rr_warmup * 2 > t->conns ? b->run.rr_warmup * 2 : t->conns;
+		/* Each connection's first round trips are its setup: the
+		 * proxy's connect and splice call, and in mode auto the move
+		 * to the kernel path after a few turns. */
+		j->warmup = b->run.rr_warmup * 2 > t->conns * 4 ? b->run.rr_warmup * 2 : t->conns * 4;
 	} else {
 		j->seconds = b->run.seconds;
 	}
