@@ -61,9 +61,11 @@ for size in 64 1024 16384; do
 		table local-rr $size 'v["bypass"]["unavailable"] is None and c["msgs_redirected"] >= 2 * 3 * 2000 and c["peers_dropped"] == c["kept_unseen"] == 3 and c["misses"] == 0'
 done
 # Writes under 64 KiB to a reader that is behind move to TCP (stream_moved)
-# after the first NA_STREAM_WINDOW of them; 128 KiB writes stay.
+# after the first NA_STREAM_WINDOW of them; 128 KiB writes stay. A round
+# whose reader fell behind by the backlog limit before that window was up
+# moves by the limit instead (backlog_limited): seen once in a loaded run.
 check "local-stream 16384 B: the stream started on the fast path and moved to TCP" \
-	table local-stream 16384 'c["bytes_redirected"] > 0 and c["sockets_joined"] == 3 * 3 and c["kept_unseen"] == 3 and c["stream_moved"] == 3'
+	table local-stream 16384 'c["bytes_redirected"] > 0 and c["sockets_joined"] == 3 * 3 and c["kept_unseen"] == 3 and c["stream_moved"] >= 1 and c["stream_moved"] + c["backlog_limited"] >= 3'
 check "local-stream 131072 B: bytes took the fast path" \
 	table local-stream 131072 'c["bytes_redirected"] > 0 and c["sockets_joined"] == 3 * 3 and c["kept_unseen"] == 3 and c["stream_moved"] == 0'
 check "local-stream 131072 B to a page-aligned reader: bytes took the fast path" \
