@@ -53,11 +53,8 @@ EXPECT_OUT='0 pairs spliced now' expect_ok "splice status shows it" na splice st
 EXPECT_OUT='nogroup' expect_ok "enabling again keeps it" na splice enable --group nogroup
 
 # An echo server, and the proxy in front of it as nobody:nogroup.
-port() {
-	"$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-EPORT=$(port)
-PPORT=$(port)
+EPORT=$(free_port)
+PPORT=$(free_port)
 "$PYTHON" -c '
 import socket, sys, threading
 l = socket.socket()
@@ -78,6 +75,8 @@ while True:
 ' "$EPORT" &
 NA_PIDS+=($!)
 NA_ALL_PIDS+=($!)
+# The proxy drops a client whose backend refuses: the echo server first.
+wait_port "$EPORT" || echo "# the echo server did not listen on $EPORT"
 setpriv --reuid=nobody --regid=nogroup --clear-groups --inh-caps=-all \
 	"$PROXY" --listen "127.0.0.1:$PPORT" --backend "127.0.0.1:$EPORT" --mode kernel \
 	--state-dir "$SD" -v 2>"$NA_TMP/proxy.log" &
