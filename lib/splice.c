@@ -13,12 +13,13 @@
  *  splice  splice(2) through a pipe per direction.
  *  copy    recv/send through a buffer per direction.
  *
- * Asked for no path in particular, a pair the kernel path could take
- * starts on splice(2) all the same and moves to the kernel path once its
- * traffic has turned round a few times in small messages (request and
- * response, which the kernel path forwards sooner). Bulk stays on
- * splice(2), which moves it faster than the kernel path (whose queue to a
- * slow receiver has to be paused and moved by the process).
+ * Asked for no path in particular, a pair starts on the copy loop, which
+ * moves small messages sooner than splice(2); a direction that reads a
+ * bulk's worth at once takes splice(2), which moves bulk faster than
+ * either of the others (the kernel path's queue to a slow receiver has to
+ * be paused and moved by the process). A pair the kernel path could take
+ * moves to it once its traffic has turned round a few times in small
+ * messages (request and response, which the kernel path forwards sooner).
  *
  * Whether every byte a socket received went through the verdict is
  * counted, not assumed: TCP_INFO's bytes_received against what the
@@ -75,6 +76,7 @@
 #define RETRY_MS 1000			/* a kernel path that failed is tried again after */
 #define PROMOTE_TURNS 4			/* turns of request and response before the kernel */
 #define TURN_BYTES (8 * 1024)		/* at most this much one way between two turns */
+#define BULK_READ (16 * 1024)		/* a read this large: splice(2) from then on */
 
 /* ---- the kernel's side, shared by the pairs of a process ---- */
 
@@ -286,6 +288,7 @@ struct dir {
 	uint64_t fwd_seen;	/* kd.fwd when last seen paused */
 	uint64_t asked_passed;
 	int pauses;
+	bool go_splice;		/* copy: take splice(2) once the buffer is out */
 };
 
 struct netaccel_splice {
@@ -309,6 +312,7 @@ struct netaccel_splice {
 	int turns;		/* of the traffic, each with at most TURN_BYTES */
 	int last_in;		/* direction that read last, or -1 */
 	uint64_t burst;		/* bytes read that way since it turned */
+	bool to_splice;		/* copy, taken automatically: bulk takes splice(2) */
 };
 
 static int set_nonblock(int fd)
@@ -648,7 +652,7 @@ struct netaccel_splice *netaccel_splice(int a, int b, const struct netaccel_spli
 	struct netaccel_splice_opts o = { .size = sizeof(o) };
 	struct netaccel_splice *sp;
 	char why[256] = "";
-	unsigned int path;
+	unsigned int path, first_user;
 	int err;
 
 	last_why[0] = 0;
@@ -700,11 +704,14 @@ struct netaccel_splice *netaccel_splice(int a, int b, const struct netaccel_spli
 	if (!o.path && route_of(a, b, &sp->route)) {
 		sp->learn = true;
 		if (route_bulk(&sp->route)) {
-			say(why, "its route carried bulk transfers lately, which splice(2) moves "
-				 "faster than the kernel path");
+			say(why, "its route carried bulk transfers lately, which the kernel path "
+				 "moves slower than splice(2): the copy loop, and splice(2) for bulk");
 			path = NETACCEL_PATH_SPLICE;
 		}
 	}
+	/* Taken automatically, the process's side starts on the copy loop
+	 * and takes splice(2) for bulk. */
+	first_user = o.path ? 0 : NETACCEL_PATH_SPLICE;
 	err = -EINVAL;
 	for (; path <= NETACCEL_PATH_COPY; path++) {
 		/* The first reason is the one to tell; later ones go to
@@ -727,8 +734,8 @@ struct netaccel_splice *netaccel_splice(int a, int b, const struct netaccel_spli
 				}
 				sp->k = k;
 				sp->promote = true;
-				say(w, "splice(2) moves bulk faster: the kernel path takes the pair "
-				       "once its traffic is request and response");
+				say(w, "the kernel path takes the pair once its traffic is request "
+				       "and response; until then the copy loop, and splice(2) for bulk");
 				continue;
 			}
 			if (!err)
@@ -741,6 +748,15 @@ struct netaccel_splice *netaccel_splice(int a, int b, const struct netaccel_spli
 				say(w, "a socket is on netaccel's local bypass, which splice(2) "
 				       "does not see");
 				err = -EOPNOTSUPP;
+			} else if (!o.path && path == first_user) {
+				/* Taken automatically: small messages copy,
+				 * bulk splices (pump). */
+				err = start_user(sp, MODE_COPY, w);
+				sp->to_splice = !err;
+				if (!err) {
+					path = NETACCEL_PATH_COPY;
+					break;
+				}
 			} else {
 				err = start_user(sp, MODE_SPLICE, w);
 			}
@@ -885,6 +901,16 @@ static int pump(struct netaccel_splice *sp, struct dir *d)
 	for (int rounds = 0; rounds < 64; rounds++) {
 		ssize_t n;
 
+		if (d->go_splice && d->tail == d->head) {
+			/* Bulk, and nothing in hand: splice(2) from now on. */
+			d->go_splice = false;
+			if (!pipe2(d->pipe, O_NONBLOCK | O_CLOEXEC)) {
+				d->mode = MODE_SPLICE;
+				sp->path = NETACCEL_PATH_SPLICE;
+			} else {
+				sp->to_splice = false;
+			}
+		}
 		if (d->mode == MODE_SPLICE ? d->inpipe : d->tail > d->head) {
 			if (d->mode == MODE_SPLICE)
 				n = splice(d->pipe[0], NULL, d->to, NULL, d->inpipe,
@@ -950,6 +976,8 @@ static int pump(struct netaccel_splice *sp, struct dir *d)
 		} else {
 			d->tail = (size_t)n;
 			d->head = 0;
+			if (d->mode == MODE_COPY && sp->to_splice && n >= BULK_READ)
+				d->go_splice = true;
 		}
 		if (sp->promote)
 			turn(sp, d, (size_t)n);
@@ -1046,8 +1074,9 @@ static void promote(struct netaccel_splice *sp)
 			d->pipe[j] = -1;
 		}
 		d->head = d->tail = 0;
-		d->want_in = d->want_out = d->again = false;
+		d->want_in = d->want_out = d->again = d->go_splice = false;
 	}
+	sp->to_splice = false;
 	sp->path = NETACCEL_PATH_KERNEL;
 	sp->why[0] = 0;
 }

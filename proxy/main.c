@@ -348,10 +348,11 @@ static void on_pair(struct conn *c)
 		return;
 	netaccel_splice_info(c->sp, &info);
 	if (info.path != c->path && info.path < 4) {
-		/* mode auto: request and response traffic moved it */
+		/* mode auto: bulk moved it to splice(2), request and
+		 * response traffic to the kernel path */
 		P.by_path[c->path]--;
 		P.by_path[info.path]++;
-		P.moved++;
+		P.moved += info.path == NETACCEL_PATH_KERNEL;
 		c->path = info.path;
 		logv("connection moved to the %s path", path_name(info.path));
 	}
