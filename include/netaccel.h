@@ -105,9 +105,10 @@ static inline int netaccel_get_tag(int fd, int *tag)
  *                         `netaccel-ctl splice enable`)
  *   NETACCEL_PATH_SPLICE  splice(2) through a pipe, in this process
  *   NETACCEL_PATH_COPY    read/write through a buffer, in this process
- * NETACCEL_PATH_AUTO starts on splice(2) (bulk moves faster there) and
- * hands the pair to the kernel once its traffic has turned round a few
- * times in small messages (the kernel forwards those sooner).
+ * NETACCEL_PATH_AUTO starts on the copy loop (small messages move sooner
+ * there), takes splice(2) for a direction that reads bulk, and hands the
+ * pair to the kernel once its traffic has turned round a few times in
+ * small messages (the kernel forwards those sooner still).
  * netaccel_splice_info() says which one and why not an earlier one.
  *
  *     struct netaccel_splice *sp = netaccel_splice(client, backend, NULL);
@@ -119,8 +120,7 @@ static inline int netaccel_get_tag(int fd, int *tag)
  *     }
  */
 enum netaccel_path {
-	NETACCEL_PATH_AUTO = 0,		/* splice(2), moved to the kernel's once
-					 * the traffic is request and response */
+	NETACCEL_PATH_AUTO = 0,		/* by the traffic: see above */
 	NETACCEL_PATH_KERNEL,
 	NETACCEL_PATH_SPLICE,
 	NETACCEL_PATH_COPY,
