@@ -306,8 +306,8 @@ struct netaccel_splice {
 	int error;
 	bool learn;		/* taken automatically: a pause marks the route */
 	struct route route;
-	/* Taken automatically onto splice(2) or copy, the kernel path
-	 * possible: moved to it after PROMOTE_TURNS turns. */
+	/* Taken automatically, the kernel path possible: moved to it
+	 * after PROMOTE_TURNS turns. */
 	bool promote;
 	int turns;		/* of the traffic, each with at most TURN_BYTES */
 	int last_in;		/* direction that read last, or -1 */
@@ -652,7 +652,7 @@ struct netaccel_splice *netaccel_splice(int a, int b, const struct netaccel_spli
 	struct netaccel_splice_opts o = { .size = sizeof(o) };
 	struct netaccel_splice *sp;
 	char why[256] = "";
-	unsigned int path, first_user;
+	unsigned int path;
 	int err;
 
 	last_why[0] = 0;
@@ -709,9 +709,6 @@ struct netaccel_splice *netaccel_splice(int a, int b, const struct netaccel_spli
 			path = NETACCEL_PATH_SPLICE;
 		}
 	}
-	/* Taken automatically, the process's side starts on the copy loop
-	 * and takes splice(2) for bulk. */
-	first_user = o.path ? 0 : NETACCEL_PATH_SPLICE;
 	err = -EINVAL;
 	for (; path <= NETACCEL_PATH_COPY; path++) {
 		/* The first reason is the one to tell; later ones go to
@@ -726,7 +723,8 @@ struct netaccel_splice *netaccel_splice(int a, int b, const struct netaccel_spli
 				err = kernel_unfit(b, w);
 			if (!err && !o.path && k && !k->err) {
 				/* The kernel path once the traffic shows that
-				 * it pays; splice(2) or copy until then. */
+				 * it pays; the copy loop (splice(2) for bulk)
+				 * until then. */
 				if (spliced_already(k, a) || spliced_already(k, b)) {
 					say(w, "a socket is spliced already");
 					err = -EBUSY;
@@ -748,7 +746,7 @@ struct netaccel_splice *netaccel_splice(int a, int b, const struct netaccel_spli
 				say(w, "a socket is on netaccel's local bypass, which splice(2) "
 				       "does not see");
 				err = -EOPNOTSUPP;
-			} else if (!o.path && path == first_user) {
+			} else if (!o.path) {
 				/* Taken automatically: small messages copy,
 				 * bulk splices (pump). */
 				err = start_user(sp, MODE_COPY, w);
