@@ -1077,6 +1077,12 @@ static void promote(struct netaccel_splice *sp)
 	sp->to_splice = false;
 	sp->path = NETACCEL_PATH_KERNEL;
 	sp->why[0] = 0;
+	/* Look at the kernel's directions at once, as netaccel_splice()
+	 * does after start_kernel(): one may have paused before the watch
+	 * thread knew the pair (the first socket's verdict runs before the
+	 * second socket is in the map, and its bytes then go to the
+	 * process), and the watch only wakes pairs for later pauses. */
+	arm(sp->timer, 1);
 }
 
 static void set_interest(struct netaccel_splice *sp)
