@@ -248,6 +248,11 @@ static pid_t start_proxy(const struct na_bench_env *env, const struct na_bench_j
 		argv[k++] = backend_arg;
 		argv[k++] = (char *)"--mode";
 		argv[k++] = mode_arg;
+		/* The bench's own state, never the machine's: a splice that
+		 * an administrator enabled there would be shared, and each
+		 * proxy ends by SIGKILL with its pairs' entries left in it. */
+		argv[k++] = (char *)"--state-dir";
+		argv[k++] = (char *)env->world->state_dir;
 	}
 	argv[k] = NULL;
 	pid = na_world_fork(env->world, proxy_child, &s);
