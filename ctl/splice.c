@@ -142,6 +142,7 @@ static json_object *summary_json(const struct na_splice_summary *s)
 		json_object_object_add(j, "group", NULL);
 	json_object_object_add(j, "pairs", json_object_new_int64(s->pairs));
 	json_object_object_add(j, "paused", json_object_new_int64(s->paused));
+	json_object_object_add(j, "stale", json_object_new_int64(s->stale));
 	json_object_object_add(j, "counters",
 			       na_json_counters(counter_names, (const uint64_t *)&s->stats,
 						NA_SPLICE_NUM_COUNTERS));
@@ -165,6 +166,11 @@ static void summary_text(const struct na_splice_summary *s, bool counters)
 		printf("group %s\n", g->gr_name);
 	else
 		printf("group %u\n", (unsigned)s->group);
+	if (s->stale)
+		printf("  %ld direction entr%s of pairs that are gone, left by a proxy killed with "
+		       "live pairs (splice disable clears them; with %d in use new pairs stay off "
+		       "the kernel path)\n",
+		       s->stale, s->stale == 1 ? "y" : "ies", NA_SPLICE_MAX);
 	if (counters)
 		na_text_counters(stdout, counter_names, (const uint64_t *)&s->stats,
 				 NA_SPLICE_NUM_COUNTERS);

@@ -584,7 +584,13 @@ static int start_kernel(struct netaccel_splice *sp, struct kctx *k, char *why)
 			err = errno == EEXIST ? -EBUSY : -errno;
 			if (i)
 				bpf_map_delete_elem(k->m.dirs, &sp->d[0].cookie);
-			say(why, "cannot add the pair to the kernel's splice: %s", strerror(-err));
+			if (err == -E2BIG)
+				say(why, "the kernel's splice is full (%d directions; those of a "
+					 "proxy killed with live pairs stay until netaccel-ctl splice "
+					 "disable)", NA_SPLICE_MAX);
+			else
+				say(why, "cannot add the pair to the kernel's splice: %s",
+				    strerror(-err));
 			return err;
 		}
 	}

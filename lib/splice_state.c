@@ -268,8 +268,14 @@ int na_splice_summary(const char *state_dir, struct na_splice_summary *out,
 	prev = NULL;
 	while (!bpf_map_get_next_key(m.dirs, prev, &key)) {
 		struct na_splice_dir d;
+		__u64 cookie;
 
-		if (!bpf_map_lookup_elem(m.dirs, &key, &d) && d.paused)
+		/* A direction is keyed by its source socket's cookie, as
+		 * that socket's entry in the sockhash is: none there, the
+		 * socket is gone (or its pair is being made just now). */
+		if (bpf_map_lookup_elem(m.socks, &key, &cookie))
+			out->stale++;
+		else if (!bpf_map_lookup_elem(m.dirs, &key, &d) && d.paused)
 			out->paused++;
 		prev = &key;
 	}

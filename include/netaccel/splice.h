@@ -39,6 +39,8 @@ struct na_splice_summary {
 	gid_t group;			/* (gid_t)-1: root only */
 	long pairs;			/* sockets in the map / 2 */
 	long paused;			/* directions paused now */
+	long stale;			/* directions whose sockets are gone (a
+					 * proxy killed with live pairs) */
 	struct na_splice_stats stats;	/* totals since enabled */
 };
 

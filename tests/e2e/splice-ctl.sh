@@ -126,6 +126,34 @@ end
 EXPECT_OUT='proxy splice' expect_ok "status has a line for it" na status
 EXPECT_OUT='redirected' expect_ok "stats shows its counters" na stats
 
+# A proxy killed with a live pair cannot take its entries out; its sockets
+# leave the sockhash as they close, its two directions stay.
+begin "a proxy killed with a live pair: splice status counts its two entries as gone"
+"$PYTHON" -c '
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+s.sendall(b"x")
+s.recv(1)
+open(sys.argv[2], "w").close()
+time.sleep(30)
+' "$PPORT" "$NA_TMP/held" &
+HOLD_PID=$!
+NA_PIDS+=("$HOLD_PID")
+for _ in $(seq 200); do
+	[ -e "$NA_TMP/held" ] && break
+	sleep 0.05
+done
+[ -e "$NA_TMP/held" ] || why "the held connection got no echo"
+kill -KILL "$PROXY_PID" 2>/dev/null
+wait "$PROXY_PID" 2>/dev/null
+kill "$HOLD_PID" 2>/dev/null
+wait "$HOLD_PID" 2>/dev/null
+run na splice status
+grep -q '^  2 direction entries of pairs that are gone' <<<"$OUT" || why "$OUT"
+run na splice status --json
+[ "$(json 'd["splice"]["stale"] == 2 and d["splice"]["pairs"] == 0' <<<"$OUT")" = True ] || why "$OUT"
+end
+
 stop_started
 EXPECT_OUT='disabled' expect_ok "splice disable" na splice disable
 begin "the pins are gone"
