@@ -67,7 +67,9 @@ traffic() { local ns=$1; shift; vl_in "$ns" "$PYTHON" "$TRAFFIC" "$@"; }
 start_rx() {
 	local out=$1 ns=$2
 	shift 2
-	rm -f "$out.stop"
+	# The last receiver's "ready" must not be taken for this one's: the
+	# shell truncates the file only once the new one is forked.
+	rm -f "$out" "$out.stop"
 	traffic "$ns" "$@" >"$out" 2>&1 &
 	NA_PIDS+=($!)
 	NA_ALL_PIDS+=($!)
