@@ -462,6 +462,34 @@ static void take_out(struct netaccel_splice *sp)
 
 static void *watch(void *arg);
 
+/*
+ * fork(2) copies klock as it is: taken by the watch thread (every
+ * WATCH_NS) or by another thread of the caller, it would stay taken for
+ * good in the child, whose first netaccel_splice() would then hang. The
+ * lock is held across fork, and the child, which has no watch thread,
+ * starts its own with its first kernel-path pair.
+ */
+static void fork_prepare(void)
+{
+	pthread_mutex_lock(&klock);
+}
+
+static void fork_parent(void)
+{
+	pthread_mutex_unlock(&klock);
+}
+
+static void fork_child(void)
+{
+	pthread_mutex_init(&klock, NULL);
+	watching = false;
+}
+
+__attribute__((constructor)) static void fork_handlers(void)
+{
+	pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
 static void watch_add(struct netaccel_splice *sp)
 {
 	pthread_t t;
@@ -658,6 +686,7 @@ struct netaccel_splice *netaccel_splice(int a, int b, const struct netaccel_spli
 	struct netaccel_splice_opts o = { .size = sizeof(o) };
 	struct netaccel_splice *sp;
 	char why[256] = "";
+	bool bulk_route = false;
 	unsigned int path;
 	int err;
 
@@ -709,11 +738,7 @@ struct netaccel_splice *netaccel_splice(int a, int b, const struct netaccel_spli
 	sp->last_in = -1;
 	if (!o.path && route_of(a, b, &sp->route)) {
 		sp->learn = true;
-		if (route_bulk(&sp->route)) {
-			say(why, "its route carried bulk transfers lately, which the kernel path "
-				 "moves slower than splice(2): the copy loop, and splice(2) for bulk");
-			path = NETACCEL_PATH_SPLICE;
-		}
+		bulk_route = route_bulk(&sp->route);
 	}
 	err = -EINVAL;
 	for (; path <= NETACCEL_PATH_COPY; path++) {
@@ -735,6 +760,15 @@ struct netaccel_splice *netaccel_splice(int a, int b, const struct netaccel_spli
 					say(w, "a socket is spliced already");
 					err = -EBUSY;
 					break;
+				}
+				/* Told only where the kernel path could take
+				 * the pair: a reason that lasts (privilege, a
+				 * ULP) says more than one that passes. */
+				if (bulk_route) {
+					say(w, "its route carried bulk transfers lately, which the "
+					       "kernel path moves slower than splice(2): the copy "
+					       "loop, and splice(2) for bulk");
+					continue;
 				}
 				sp->k = k;
 				sp->promote = true;
