@@ -8,9 +8,13 @@
  * means it loads a variant without it, which `if_missing` describes.
  */
 #include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -99,6 +103,56 @@ static bool rmem_charged(void)
 	return (b == 12 && c >= 8) || (b == 1 && c >= 122);
 }
 
+/*
+ * Whether FIONREAD on a socket in a sockhash counts the bytes waiting in
+ * TCP's own queue: every connection's first message, and a stream moved
+ * to TCP. Kernels without the sockmap FIONREAD fix answer from TCP's queue
+ * alone (tcp_ioctl); the fix as merged (Debian's 6.12.117) answers from it
+ * while it holds anything; an earlier form of the fix (6.18.44) answers
+ * from the redirect queue alone and says 0. BTF cannot tell these apart,
+ * so this asks: a loopback connection whose reader is in a scratch
+ * sockhash (no program, so nothing is redirected), one byte sent by TCP,
+ * FIONREAD asked. 1 or 0; a negative errno where it could not be asked.
+ */
+static int fionread_counts_tcp(void)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET,
+				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sin);
+	int lfd, cfd = -1, afd = -1, map, key = 0, q = -1, err = 0;
+	uint64_t val;
+
+	map = bpf_map_create(BPF_MAP_TYPE_SOCKHASH, NULL, sizeof(key), sizeof(val), 1, NULL);
+	if (map < 0)
+		return map;
+	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) ||
+	    listen(lfd, 1) || getsockname(lfd, (struct sockaddr *)&sin, &len))
+		goto fail;
+	cfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (cfd < 0 || connect(cfd, (struct sockaddr *)&sin, sizeof(sin)))
+		goto fail;
+	afd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	val = (uint64_t)afd;
+	if (afd < 0 || bpf_map_update_elem(map, &key, &val, BPF_ANY) ||
+	    send(cfd, "x", 1, MSG_NOSIGNAL) != 1 ||
+	    poll(&(struct pollfd){ .fd = afd, .events = POLLIN }, 1, 1000) != 1 ||
+	    ioctl(afd, FIONREAD, &q))
+		goto fail;
+	goto out;
+fail:
+	err = errno ? -errno : -EIO;
+out:
+	if (afd >= 0)
+		close(afd);
+	if (cfd >= 0)
+		close(cfd);
+	if (lfd >= 0)
+		close(lfd);
+	close(map);
+	return err ? err : q == 1;
+}
+
 /* The kernel's BTF through the bpf() system call: one copy, where reading
  * /sys/kernel/btf/vmlinux takes a system call per page (over a thousand,
  * slow under emulation). The sysfs file where that fails. */
@@ -134,11 +188,16 @@ struct btf *na_kernel_btf(void)
 size_t na_probe_features(struct na_feature *f, size_t max)
 {
 	struct btf *btf = na_kernel_btf();
-	bool tot_len, charged;
+	bool tot_len, charged, inq_tcp;
 	size_t n = 0;
+	int r;
 
 	tot_len = na_btf_has_part(btf, "sk_psock", BTF_KIND_STRUCT, "msg_tot_len");
 	charged = rmem_charged();
+	/* Where it cannot be asked: kernels without the fix count TCP's
+	 * queue; one with it may not. */
+	r = fionread_counts_tcp();
+	inq_tcp = r >= 0 ? r == 1 : !tot_len;
 
 #define ADD(dp, req, nm, ok_, miss)                                                          \
 	do {                                                                                 \
@@ -178,6 +237,10 @@ size_t na_probe_features(struct na_feature *f, size_t max)
 		      "FIONREAD counts no redirected byte (see the fionread protection), and "
 		      "nothing bounds a receiver's unread redirected bytes: a peer that does not "
 		      "read does not stop its sender");
+	ADD("bypass", false, "FIONREAD counts bytes that took TCP (asked of the kernel)", inq_tcp,
+	    "FIONREAD on a fast-path socket counts only redirected bytes: a program that asks "
+	    "it before reading a connection's first message, or after its stream moved to "
+	    "TCP, is told 0 while poll() says readable (one that reads anyway is unharmed)");
 	ADD("bypass", false, "redirected bytes charged to the receiver (6.1.122, 6.12.8, 6.13)",
 	    charged, tot_len ? "nothing: sk_psock.msg_tot_len measures the queue" :
 			       "a peer that does not read does not stop its sender");

@@ -243,6 +243,8 @@ int main(void)
 		ALL_FAMILIES("MSG_WAITALL gathers several writes", test_msg_waitall),
 		ALL_FAMILIES("FIONREAD counts queued bytes", test_fionread),
 		ALL_FAMILIES("FIONREAD asked before each read: as TCP answers it", test_fionread_first),
+		ALL_FAMILIES("FIONREAD of a first message that took TCP: as status says",
+			     test_fionread_status),
 		ALL_FAMILIES("FIONREAD on a client whose server stays on TCP: as TCP answers it",
 			     test_fionread_lone_client),
 		ALL_FAMILIES("SO_RCVLOWAT holds readability until the mark", test_so_rcvlowat),

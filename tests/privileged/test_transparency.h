@@ -163,6 +163,7 @@ void test_blocking_accepted_threads(void **state);
 /* transparency_queued.c */
 void test_fionread(void **state);
 void test_fionread_first(void **state);
+void test_fionread_status(void **state);
 void test_fionread_lone_client(void **state);
 void test_so_rcvlowat(void **state);
 void test_so_rcvlowat_on_fast_path(void **state);
