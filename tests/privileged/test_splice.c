@@ -37,6 +37,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <bpf/bpf.h>
+
 #include <netaccel.h>
 #include <netaccel/splice.h>
 
@@ -949,6 +951,66 @@ static void t_unprivileged_kernel(void **state)
 	assert_int_equal(WEXITSTATUS(st), 0);
 }
 
+/*
+ * A kernel splice whose map of directions is full (filled here; in life
+ * by the pairs of proxies killed while their pairs were live) refuses the
+ * kernel path and says so; the pair then runs on splice(2), every byte.
+ */
+static void t_kernel_full(void **state)
+{
+	struct na_reason why = { 0 };
+	struct bpf_map_info info = { 0 };
+	__u32 len = sizeof(info);
+	struct netaccel_splice_opts o = { .size = sizeof(o), .path = NETACCEL_PATH_KERNEL };
+	struct proxied p;
+	char path[256];
+	uint64_t n;
+	void *val;
+	int fd, err;
+
+	(void)state;
+	snprintf(shared_dir, sizeof(shared_dir), "%s-full", state_dir);
+	remember_modes(shared_dir);
+	err = na_splice_enable(shared_dir, 0, NULL, 0, &why);
+	if (err)
+		fail_msg("splice enable: %s", why.msg);
+	snprintf(path, sizeof(path), "%s/splice/na_splice_dirs", shared_dir);
+	fd = bpf_obj_get(path);
+	assert_true(fd >= 0);
+	assert_int_equal(bpf_obj_get_info_by_fd(fd, &info, &len), 0);
+	val = calloc(1, info.value_size);
+	assert_non_null(val);
+	/* keys far above any socket cookie this boot hands out */
+	for (n = 0; n < info.max_entries; n++) {
+		uint64_t key = (1ULL << 62) + n;
+
+		if (bpf_map_update_elem(fd, &key, val, BPF_NOEXIST))
+			break;
+	}
+	free(val);
+	close(fd);
+	assert_int_equal(n, info.max_entries);
+
+	assert_int_equal(make_proxied(&p), 0);
+	o.state_dir = shared_dir;
+	o.flags = NETACCEL_SPLICE_EXACT;
+	assert_null(netaccel_splice(p.px[0], p.px[1], &o));
+	assert_int_equal(errno, E2BIG);
+	assert_non_null(strstr(netaccel_splice_why(), "splice is full"));
+	o.flags = 0;
+	p.sp = netaccel_splice(p.px[0], p.px[1], &o);
+	assert_non_null(p.sp);
+	netaccel_splice_info(p.sp, &p.info);
+	assert_int_equal(p.info.path, NETACCEL_PATH_SPLICE);
+	assert_non_null(strstr(p.info.why, "splice is full"));
+	na_test_dir_init(&p.conn.dir[0], 111, 1 << 20, 0, true);
+	na_test_dir_init(&p.conn.dir[1], 112, 1000, 0, true);
+	run_both(&p, 1, 20000);
+	assert_int_equal(p.info.error, 0);
+	close_proxied(&p);
+	remove_shared();
+}
+
 /* A proxy that started before the administrator enabled the splice takes
  * it up for its later pairs (the library looks again after a second). */
 static void t_unprivileged_takes_up_enable(void **state)
@@ -1079,6 +1141,7 @@ static int setup(void **state)
 	(void)state;
 	/* a test that failed midway may have left its own listener here */
 	srv_lfd = main_srv_lfd;
+	remove_shared();	/* and the pinned splice one may have left */
 	alarm(TEST_TIMEOUT_S);
 	return 0;
 }
@@ -1104,6 +1167,7 @@ int main(void)
 		cmocka_unit_test_setup(t_fork, setup),
 		cmocka_unit_test_setup(t_unprivileged_kernel, setup),
 		cmocka_unit_test_setup(t_unprivileged_takes_up_enable, setup),
+		cmocka_unit_test_setup(t_kernel_full, setup),
 		cmocka_unit_test_setup(t_bad_arguments, setup),
 	};
 	struct rlimit rl = { 16384, 16384 };
