@@ -220,7 +220,6 @@ static void t_integrity_copy(void **state)
 	integrity_on(NETACCEL_PATH_COPY);
 }
 
-/* The automatic choice here (root, TCP) is the kernel's. */
 /* Request and response through a pair that is not ended yet, rounds
  * times each way, 100 B each, checked; the pair runs here meanwhile. */
 struct pingpong {
@@ -559,7 +558,49 @@ struct bursty {
 	size_t len;
 	int err;
 	size_t got;
+	size_t written;			/* the writer's, read by the reader */
+	bool done;
+	struct bursty *writer;		/* the reader's */
+	int to_fd;			/* the reader's: the proxy's socket to it */
 };
+
+static size_t buf_size(int fd, int opt)
+{
+	int v = 0;
+	socklen_t l = sizeof(v);
+
+	return getsockopt(fd, SOL_SOCKET, opt, &v, &l) ? 0 : (size_t)v;
+}
+
+/*
+ * Waits until the writer is so far ahead of what r got (or has ended, or
+ * stopped between bursts) that more than the 1 MiB bound waits in the
+ * kernel's queue: beyond the reader's receive buffer and the proxy
+ * socket's send buffer, which grows as TCP tunes it. Bytes ahead, not
+ * time, so that it holds at any speed of the machine.
+ */
+static void fall_behind(struct bursty *r)
+{
+	size_t behind = (3u << 19) + buf_size(r->fd, SO_RCVBUF) + buf_size(r->to_fd, SO_SNDBUF);
+	size_t last = 0;
+	int64_t since = na_test_now_ms();
+
+	for (;;) {
+		size_t w = __atomic_load_n(&r->writer->written, __ATOMIC_ACQUIRE);
+
+		if (w >= r->got + behind || __atomic_load_n(&r->writer->done, __ATOMIC_ACQUIRE))
+			return;
+		/* the writer's pause between bursts is when the proxy
+		 * catches up: not spent waiting here */
+		if (w != last) {
+			last = w;
+			since = na_test_now_ms();
+		} else if (na_test_now_ms() - since > 20) {
+			return;
+		}
+		usleep(1000);
+	}
+}
 
 static void *bursty_writer(void *arg)
 {
@@ -577,10 +618,12 @@ static void *bursty_writer(void *arg)
 			break;
 		}
 		off += n;
+		__atomic_store_n(&b->written, off, __ATOMIC_RELEASE);
 		/* bursts, so that the proxy catches up in between */
 		if (off % (4u << 20) == 0)
 			usleep(100000);
 	}
+	__atomic_store_n(&b->done, true, __ATOMIC_RELEASE);
 	shutdown(b->fd, SHUT_WR);
 	free(buf);
 	return NULL;
@@ -607,9 +650,9 @@ static void *bursty_reader(void *arg)
 			break;
 		}
 		b->got += (size_t)n;
-		/* now and then a pause long enough to fall 1 MiB behind */
+		/* now and then long enough to fall over 1 MiB behind */
 		if (++rounds % 16 == 0)
-			usleep(20000);
+			fall_behind(b);
 	}
 	free(buf);
 	return NULL;
@@ -617,7 +660,8 @@ static void *bursty_reader(void *arg)
 
 static void t_pause_resume(void **state)
 {
-	struct bursty w = { .len = 96u << 20 }, r = { 0 };
+	struct bursty w = { .len = 96u << 20 }, r = { .writer = &w };
+	int rcvbuf = 128 << 10;
 	pthread_t tw, tr;
 	struct proxied p;
 
@@ -627,7 +671,11 @@ static void t_pause_resume(void **state)
 	assert_non_null(p.sp);
 	w.fd = p.conn.fd[0];
 	r.fd = p.conn.fd[1];
+	r.to_fd = p.px[1];
 	shutdown(p.conn.fd[1], SHUT_WR);	/* nothing the other way */
+	/* a small window, so that falling behind fills the kernel's queue
+	 * rather than the reader's buffer */
+	assert_int_equal(setsockopt(r.fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf)), 0);
 	assert_int_equal(pthread_create(&tw, NULL, bursty_writer, &w), 0);
 	assert_int_equal(pthread_create(&tr, NULL, bursty_reader, &r), 0);
 	assert_int_equal(run_pairs(&p, 1, 90000), 0);
