@@ -122,6 +122,7 @@ static int fionread_counts_tcp(void)
 	int lfd, cfd = -1, afd = -1, map, key = 0, q = -1, err = 0;
 	uint64_t val;
 
+	errno = 0;	/* a poll() that times out sets none */
 	map = bpf_map_create(BPF_MAP_TYPE_SOCKHASH, NULL, sizeof(key), sizeof(val), 1, NULL);
 	if (map < 0)
 		return map;

@@ -104,7 +104,7 @@ static int ctl_run(struct na_world *w, struct na_ctl_result *r,
 			}
 		}
 	}
-	r->status = na_tl_reap_bounded(pid, err == -ETIMEDOUT ? 0 : NA_WORLD_CTL_TIMEOUT_MS);
+	r->status = na_test_reap_bounded(pid, err == -ETIMEDOUT ? 0 : NA_WORLD_CTL_TIMEOUT_MS);
 	if (r->status < 0 && !err)
 		err = r->status;
 out:

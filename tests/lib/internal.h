@@ -27,9 +27,6 @@ void na_tl_vprint_line(const char *prefix, const char *fmt, va_list ap);
 
 /* ---- teardown.c ---------------------------------------------------------- */
 
-/* Reap pid within timeout_ms (SIGKILL after): exit code, 128 + signal, or -errno. */
-int na_tl_reap_bounded(pid_t pid, int timeout_ms);
-
 /* Whether path exists (lstat, links not followed). */
 bool na_tl_exists(const char *path);
 

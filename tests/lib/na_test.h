@@ -176,6 +176,9 @@ int na_test_wait_eof(int fd, size_t *extra, int timeout_ms);
 int na_test_lo_up(void);
 
 /* Milliseconds on CLOCK_MONOTONIC. */
+/* Reap pid within timeout_ms (SIGKILL after): exit code, 128 + signal, or -errno. */
+int na_test_reap_bounded(pid_t pid, int timeout_ms);
+
 int64_t na_test_now_ms(void);
 
 /* ---- traffic engine (traffic.c, traffic_events.c, traffic_threads.c) --- */

@@ -94,7 +94,7 @@ static int64_t now_ms(void)
  * Reap pid within timeout_ms, SIGKILL it after that. Returns the exit code,
  * 128 + signal, or a negative errno. A pidfd makes the wait a poll().
  */
-int na_tl_reap_bounded(pid_t pid, int timeout_ms)
+int na_test_reap_bounded(pid_t pid, int timeout_ms)
 {
 	int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	int status, r;
@@ -227,7 +227,7 @@ static int run_force_cleanup(const char *ctl, const char *dir)
 		execv(ctl, argv);
 		_exit(127);
 	}
-	return na_tl_reap_bounded(pid, TEARDOWN_CTL_MS);
+	return na_test_reap_bounded(pid, TEARDOWN_CTL_MS);
 }
 
 bool na_tl_exists(const char *path)
@@ -249,7 +249,7 @@ void na_world_teardown(struct na_world *w)
 
 	for (int i = 0; i < w->nkids; i++) {
 		kill(w->kids[i], SIGKILL);
-		na_tl_reap_bounded(w->kids[i], 1000);
+		na_test_reap_bounded(w->kids[i], 1000);
 	}
 	w->nkids = 0;
 

@@ -151,7 +151,7 @@ int na_world_wait(struct na_world *w, pid_t pid, int timeout_ms)
 			w->kids[i] = w->kids[--w->nkids];
 			break;
 		}
-	return na_tl_reap_bounded(pid, timeout_ms);
+	return na_test_reap_bounded(pid, timeout_ms);
 }
 
 /* ---- per-test bracket --------------------------------------------------- */
@@ -172,7 +172,7 @@ void na_world_test_end(struct na_world *w)
 	alarm(0);
 	for (int i = 0; i < w->nkids; i++) {
 		kill(w->kids[i], SIGKILL);
-		na_tl_reap_bounded(w->kids[i], 1000);
+		na_test_reap_bounded(w->kids[i], 1000);
 	}
 	w->nkids = 0;
 	for (int fd = 0; fd < MAX_TRACKED_FD; fd++)

@@ -494,7 +494,8 @@ static void t_slow_reader(void **state)
 static void t_auto_learns_bulk(void **state)
 {
 	int saved = srv_lfd, bulk_lfd = na_test_listen(HOST, 0, 0);
-	struct proxied p;
+	struct netaccel_splice_opts o = { .size = sizeof(o), .state_dir = state_dir };
+	struct proxied p, q;
 	size_t sent;
 
 	(void)state;
@@ -529,6 +530,16 @@ static void t_auto_learns_bulk(void **state)
 	run_both(&p, 1, 20000);
 	assert_int_equal(p.info.path, NETACCEL_PATH_SPLICE);
 	assert_int_equal(p.info.kernel_bytes[0], 0);
+	close_proxied(&p);
+	/* the route's memory hides no lasting answer: a socket on the
+	 * kernel path, spliced again on this route, is EBUSY */
+	assert_int_equal(make_proxied(&p), 0);
+	assert_int_equal(make_proxied(&q), 0);
+	p.sp = splice_path(&p, NETACCEL_PATH_KERNEL, NETACCEL_SPLICE_EXACT);
+	assert_non_null(p.sp);
+	assert_null(netaccel_splice(p.px[0], q.px[1], &o));
+	assert_int_equal(errno, EBUSY);
+	close_proxied(&q);
 	close_proxied(&p);
 
 	/* another route is not marked (a new one: an earlier test's bulk
@@ -828,26 +839,6 @@ static void t_fallback_unprivileged(void **state)
 	close_proxied(&p);
 }
 
-/* Waits for child pid for up to ms; one that has not ended is killed. */
-static int wait_child(pid_t pid, int ms)
-{
-	int64_t deadline = na_test_now_ms() + ms;
-	int st;
-
-	while (na_test_now_ms() < deadline) {
-		pid_t r = waitpid(pid, &st, WNOHANG);
-
-		if (r == pid)
-			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-		if (r < 0)
-			return -errno;
-		usleep(1000);
-	}
-	kill(pid, SIGKILL);
-	waitpid(pid, &st, 0);
-	return -ETIMEDOUT;
-}
-
 /*
  * A process that forks while a pair is on the kernel path, its watch
  * thread running: each child can splice at once (the watch's lock is
@@ -875,7 +866,7 @@ static void t_fork(void **state)
 			_exit(!netaccel_splice(p.px[0], p.px[1], &o) && errno == EBUSY ? 0 : 1);
 		}
 		assert_true(pid > 0);
-		assert_int_equal(wait_child(pid, 5000), 0);
+		assert_int_equal(na_test_reap_bounded(pid, 5000), 0);
 	}
 	pid = fork();
 	if (pid == 0) {
@@ -898,7 +889,7 @@ static void t_fork(void **state)
 		_exit(q.info.error || q.info.bytes[0] != sent + 300000 ? 5 : 0);
 	}
 	assert_true(pid > 0);
-	assert_int_equal(wait_child(pid, 60000), 0);
+	assert_int_equal(na_test_reap_bounded(pid, 60000), 0);
 	na_test_dir_init(&p.conn.dir[0], 93, 100000, 0, true);
 	na_test_dir_init(&p.conn.dir[1], 94, 100000, 0, true);
 	run_both(&p, 1, 10000);
@@ -951,20 +942,28 @@ static void remove_shared(void)
 	shared_dir[0] = 0;
 }
 
+/* Enables a pinned splice in shared_dir (state_dir and suffix) for group,
+ * remembering the modes of the bpffs directories above it. */
+static void shared_enable(const char *suffix, gid_t group)
+{
+	struct na_reason why = { 0 };
+
+	snprintf(shared_dir, sizeof(shared_dir), "%s-%s", state_dir, suffix);
+	remember_modes(shared_dir);
+	if (na_splice_enable(shared_dir, group, NULL, 0, &why))
+		fail_msg("splice enable: %s", why.msg);
+}
+
 static void t_unprivileged_kernel(void **state)
 {
 	struct na_reason why = { 0 };
 	struct na_splice_summary sum;
 	struct proxied p;
 	pid_t pid;
-	int st, err;
+	int st;
 
 	(void)state;
-	snprintf(shared_dir, sizeof(shared_dir), "%s-shared", state_dir);
-	remember_modes(shared_dir);
-	err = na_splice_enable(shared_dir, 65534, NULL, 0, &why);
-	if (err)
-		fail_msg("splice enable: %s", why.msg);
+	shared_enable("shared", 65534);
 	assert_int_equal(make_proxied(&p), 0);
 	pid = fork();
 	if (pid == 0) {
@@ -1006,7 +1005,6 @@ static void t_unprivileged_kernel(void **state)
  */
 static void t_kernel_full(void **state)
 {
-	struct na_reason why = { 0 };
 	struct bpf_map_info info = { 0 };
 	__u32 len = sizeof(info);
 	struct netaccel_splice_opts o = { .size = sizeof(o), .path = NETACCEL_PATH_KERNEL };
@@ -1014,14 +1012,10 @@ static void t_kernel_full(void **state)
 	char path[256];
 	uint64_t n;
 	void *val;
-	int fd, err;
+	int fd;
 
 	(void)state;
-	snprintf(shared_dir, sizeof(shared_dir), "%s-full", state_dir);
-	remember_modes(shared_dir);
-	err = na_splice_enable(shared_dir, 0, NULL, 0, &why);
-	if (err)
-		fail_msg("splice enable: %s", why.msg);
+	shared_enable("full", 0);
 	snprintf(path, sizeof(path), "%s/splice/na_splice_dirs", shared_dir);
 	fd = bpf_obj_get(path);
 	assert_true(fd >= 0);

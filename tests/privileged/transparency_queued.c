@@ -15,24 +15,35 @@
 
 #include "test_transparency.h"
 
-void test_fionread(void **state)
+/* cfd sends len bytes of stream seed; once sfd is readable, its FIONREAD
+ * answer, after which sfd reads them all, checked. */
+static int fionread_of_message(int cfd, int sfd, uint64_t seed, size_t len)
 {
-	const struct family *f = *state;
-	const size_t k = family_index(f);
-	const uint64_t seed = 0xf102ead + k;
-	const size_t len = 10000;
 	char buf[10000];
-	struct na_stats before;
-	int lfd = listen_on(f), cfd, sfd, queued = -1;
+	int queued = -1;
 
-	make_pair(lfd, f, &cfd, &sfd);
-	stats_now(&before);
+	assert_true(len <= sizeof(buf));
 	NA_ASSERT_OK(na_test_send_pattern(cfd, seed, 0, len));
 	NA_ASSERT_OK(na_test_wait_fd(sfd, POLLIN, 5000));
 	assert_int_equal(ioctl(sfd, FIONREAD, &queued), 0);
 	NA_ASSERT_OK(na_test_set_timeouts(sfd, 5000));
 	NA_ASSERT_OK(na_test_read_full(sfd, buf, len));
 	assert_int_equal(na_test_pattern_check(seed, 0, buf, len), -1);
+	return queued;
+}
+
+void test_fionread(void **state)
+{
+	const struct family *f = *state;
+	const size_t k = family_index(f);
+	const uint64_t seed = 0xf102ead + k;
+	const size_t len = 10000;
+	struct na_stats before;
+	int lfd = listen_on(f), cfd, sfd, queued;
+
+	make_pair(lfd, f, &cfd, &sfd);
+	stats_now(&before);
+	queued = fionread_of_message(cfd, sfd, seed, len);
 	if (queued <= 0 || (size_t)queued > len)
 		fail_msg("%s: FIONREAD said %d while %zu readable bytes were queued",
 			 f->name, queued, len);
@@ -112,9 +123,8 @@ void test_fionread_status(void **state)
 	const size_t len = 3000;
 	struct na_feature feats[NA_MAX_FEATURES];
 	size_t n = na_probe_features(feats, NA_MAX_FEATURES);
-	int counts = -1, lfd = listen_on(f), cfd, sfd, q = -1;
+	int counts = -1, lfd = listen_on(f), cfd, sfd, q;
 	struct na_stats before, d;
-	char buf[3000];
 
 	for (size_t i = 0; i < n; i++)
 		if (!strncmp(feats[i].name, name, sizeof(name) - 1))
@@ -123,12 +133,7 @@ void test_fionread_status(void **state)
 		fail_msg("status has no line \"%s\"", name);
 	stats_now(&before);
 	make_cold_pair(lfd, f, &cfd, &sfd);
-	NA_ASSERT_OK(na_test_send_pattern(cfd, seed, 0, len));
-	NA_ASSERT_OK(na_test_wait_fd(sfd, POLLIN, 5000));
-	assert_int_equal(ioctl(sfd, FIONREAD, &q), 0);
-	NA_ASSERT_OK(na_test_set_timeouts(sfd, 5000));
-	NA_ASSERT_OK(na_test_read_full(sfd, buf, len));
-	assert_int_equal(na_test_pattern_check(seed, 0, buf, len), -1);
+	q = fionread_of_message(cfd, sfd, seed, len);
 	ASSERT_DELTAS(&before, d, d.sockets_joined < 2 || d.bytes_redirected,
 		      "%s: expected both ends joined and the first message on TCP", f->name);
 	if (plain)	/* not enrolled: TCP's answer */
